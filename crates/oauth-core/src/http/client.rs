@@ -1,0 +1,211 @@
+//! Running one provider call: attempts, retry decisions, tracing.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tracing::Instrument as _;
+
+use super::retry::{Decision, Outcome, ResponseClass, RetryPolicy};
+use super::{HttpRequest, HttpResponse, HttpTransport};
+use crate::error::{Error, Result, TransportError, TransportErrorKind, UndecodableResponse};
+use crate::token::ProviderId;
+
+/// Whether a call may be sent twice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Idempotency {
+    /// Reads and other calls that are safe to repeat (introspection, `auth.test`, list calls).
+    Idempotent,
+    /// Calls that spend something (an authorization code, a single-use refresh token): never
+    /// resent once they may have reached the server.
+    SingleUse,
+}
+
+/// Describes a call for retries and tracing.
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// The provider.
+    pub provider: ProviderId,
+    /// The operation, in the provider's words (`oauth.v2.access`, `oauth/token`).
+    pub operation: &'static str,
+    /// Whether it may be resent.
+    pub idempotency: Idempotency,
+}
+
+impl Call {
+    /// Describes a call.
+    pub fn new(provider: ProviderId, operation: &'static str, idempotency: Idempotency) -> Self {
+        Self {
+            provider,
+            operation,
+            idempotency,
+        }
+    }
+}
+
+/// Sends provider calls through a transport under a retry policy, with a tracing span per call.
+///
+/// The span `oauth_call` carries `provider`, `operation`, `method`, `path`, and on completion
+/// `status`, `attempts` and `latency_ms`; one `debug` event per attempt, one `warn` event per
+/// retry and a `debug` event "call finished" (or "call failed") with the same fields. No header, query string or body is ever recorded, so no secret reaches the logs.
+#[derive(Clone, Debug)]
+pub struct HttpClient {
+    transport: Arc<dyn HttpTransport>,
+    retry: RetryPolicy,
+}
+
+impl HttpClient {
+    /// A client over `transport` with `retry`.
+    pub fn new(transport: Arc<dyn HttpTransport>, retry: RetryPolicy) -> Self {
+        Self { transport, retry }
+    }
+
+    /// A client over the default [`ReqwestTransport`](super::ReqwestTransport) and the default
+    /// retry policy.
+    #[cfg(feature = "reqwest")]
+    pub fn with_default_transport() -> Result<Self> {
+        Ok(Self::new(
+            Arc::new(super::ReqwestTransport::new()?),
+            RetryPolicy::default(),
+        ))
+    }
+
+    /// Replaces the retry policy.
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The retry policy.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &Arc<dyn HttpTransport> {
+        &self.transport
+    }
+
+    /// Sends `request` (retrying as the policy allows) and returns the last response, whatever
+    /// its status: the provider crate decodes it. `classify` tells rate limits and transient
+    /// failures apart (use [`classify_status`](super::classify_status) when the status says it all).
+    pub async fn execute(
+        &self,
+        call: &Call,
+        request: HttpRequest,
+        classify: fn(&HttpResponse) -> ResponseClass,
+    ) -> Result<HttpResponse> {
+        let span = tracing::info_span!(
+            "oauth_call",
+            provider = %call.provider,
+            operation = call.operation,
+            method = %request.method(),
+            path = request.uri().path(),
+            status = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        self.execute_inner(call, request, classify)
+            .instrument(span)
+            .await
+    }
+
+    async fn execute_inner(
+        &self,
+        call: &Call,
+        request: HttpRequest,
+        classify: fn(&HttpResponse) -> ResponseClass,
+    ) -> Result<HttpResponse> {
+        let started = Instant::now();
+        let (parts, body) = request.into_parts();
+        let mut waited = Duration::ZERO;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let mut builder = http::Request::builder()
+                .method(parts.method.clone())
+                .uri(parts.uri.clone())
+                .version(parts.version);
+            if let Some(headers) = builder.headers_mut() {
+                headers.extend(parts.headers.clone());
+            }
+            let request = builder.body(body.clone()).map_err(|e| {
+                Error::InvalidRequest(format!("cannot build the HTTP request: {e}"))
+            })?;
+            let attempt_started = Instant::now();
+            let result = self.transport.send(request).await;
+            let latency_ms = attempt_started.elapsed().as_millis() as u64;
+            let decision = match &result {
+                Ok(response) => {
+                    let class = classify(response);
+                    tracing::debug!(
+                        attempt,
+                        status = response.status().as_u16(),
+                        latency_ms,
+                        ?class,
+                        "attempt finished"
+                    );
+                    self.retry
+                        .decide(call.idempotency, attempt, waited, Outcome::Response(class))
+                }
+                Err(error) => {
+                    tracing::debug!(attempt, latency_ms, error = %error, kind = ?error.kind(), sent = ?error.request_sent(), "attempt failed");
+                    self.retry
+                        .decide(call.idempotency, attempt, waited, Outcome::Transport(error))
+                }
+            };
+            match decision {
+                Decision::Retry { after } => {
+                    tracing::warn!(attempt, delay_ms = after.as_millis() as u64, "retrying");
+                    tokio::time::sleep(after).await;
+                    waited += after;
+                }
+                Decision::Stop => {
+                    let span = tracing::Span::current();
+                    let latency_ms = started.elapsed().as_millis() as u64;
+                    span.record("attempts", attempt);
+                    span.record("latency_ms", latency_ms);
+                    return match result {
+                        Ok(response) => {
+                            let status = response.status().as_u16();
+                            span.record("status", status);
+                            tracing::debug!(
+                                attempts = attempt,
+                                status,
+                                latency_ms,
+                                "call finished"
+                            );
+                            Ok(response)
+                        }
+                        Err(error) => {
+                            tracing::debug!(attempts = attempt, latency_ms, error = %error, "call failed");
+                            Err(transport_error(call, error))
+                        }
+                    };
+                }
+            }
+        }
+    }
+}
+
+fn transport_error(call: &Call, error: TransportError) -> Error {
+    match error.kind() {
+        TransportErrorKind::Timeout => Error::Timeout {
+            provider: call.provider.clone(),
+            operation: call.operation,
+            request_sent: error.request_sent(),
+        },
+        TransportErrorKind::BodyTooLarge => Error::undecodable(UndecodableResponse {
+            provider: call.provider.clone(),
+            operation: call.operation,
+            status: error.status().unwrap_or(http::StatusCode::OK),
+            content_type: None,
+            reason: error.to_string(),
+            snippet: String::new(),
+        }),
+        _ => Error::Transport {
+            provider: call.provider.clone(),
+            operation: call.operation,
+            source: error,
+        },
+    }
+}

@@ -1,0 +1,114 @@
+//! Provider-neutral OAuth token lifecycle: the traits, token types, secrets, authorization helpers,
+//! errors and HTTP plumbing that `oauth-notion` and `oauth-slack` implement and share.
+//!
+//! `oauth-core` knows no provider. Application code is written against [`TokenProvider`] (or the
+//! single traits [`TokenGrant`], [`Introspect`], [`Revoke`]) and holds an `Arc<dyn TokenProvider>`,
+//! so that it is generic over providers and tests can swap a provider for a mock.
+//!
+//! | Feature   | Default | What it brings |
+//! |-----------|---------|----------------|
+//! | `reqwest` | yes     | [`http::ReqwestTransport`], the default transport (rustls). |
+//! | `mock`    | no      | `mock::MockTokenProvider` and the other mockall mocks. |
+//!
+//! # Map
+//! - Secrets: [`AccessToken`], [`RefreshToken`], [`ClientSecret`], [`AuthorizationCode`],
+//!   [`PkceVerifier`]: redacted `Debug`, no `Display`, read with `expose_secret()`, stored only
+//!   through [`ExposeSecrets`].
+//! - Tokens: [`TokenSet`] (absolute `expires_at`), [`TokenInfo`], [`Scopes`], [`Grantee`].
+//! - Traits: [`TokenGrant`], [`Introspect`], [`Revoke`], [`TokenProvider`].
+//! - Authorization: [`AuthorizationRequest`], [`CsrfState`], [`PkceChallenge`], [`StateStore`] and
+//!   [`MemoryStateStore`], [`CallbackParams`] and [`verify_callback`].
+//! - Errors: [`Error`], classified by [`ErrorKind`]; provider errors behind [`ProviderError`].
+//! - HTTP: the [`http::HttpTransport`] seam, [`http::RetryPolicy`], [`http::HttpClient`].
+//!
+//! # The authorization flow
+//!
+//! ```
+//! use std::sync::Arc;
+//! use oauth_core::{AuthorizationRequest, CodeExchange, MemoryStateStore, PendingAuthorization,
+//!     Scopes, StateStore, TokenProvider, verify_callback};
+//!
+//! // 1. The install route: build the URL, remember the state (and PKCE verifier), redirect.
+//! async fn install(provider: &dyn TokenProvider, states: &dyn StateStore) -> oauth_core::Result<String> {
+//!     let request = AuthorizationRequest::new()?
+//!         .scopes(Scopes::parse("chat:write"))
+//!         .redirect_uri("https://example.com/oauth/callback")
+//!         .with_pkce()?;
+//!     let pending = PendingAuthorization::from_request(&request, provider.provider_id(), std::time::SystemTime::now());
+//!     states.save(request.state(), pending).await?;
+//!     Ok(provider.authorization_url(&request)?.to_string())
+//! }
+//!
+//! // 2. The callback route: verify the state (single use), exchange the code.
+//! async fn callback(provider: &dyn TokenProvider, states: &dyn StateStore, query: &str) -> oauth_core::Result<()> {
+//!     let verified = verify_callback(query, states).await?;
+//!     let tokens = provider.exchange_code(CodeExchange::from_callback(verified)).await?;
+//!     println!("granted to {:?}, expires at {:?}", tokens.grantee.workspace_id, tokens.expires_at);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Swapping a provider for a mock (feature `mock`)
+//!
+//! ```
+//! # #[cfg(feature = "mock")] {
+//! use std::sync::Arc;
+//! use std::time::SystemTime;
+//! use oauth_core::{AccessToken, ErrorKind, GenericProviderError, ProviderId, RefreshToken,
+//!     TokenProvider, TokenSet, TokenType, Error};
+//! use oauth_core::mock::MockTokenProvider;
+//!
+//! // Application code, generic over the provider.
+//! async fn rotate(provider: Arc<dyn TokenProvider>, refresh: &RefreshToken) -> oauth_core::Result<TokenSet> {
+//!     provider.refresh(refresh).await
+//! }
+//!
+//! let mut mock = MockTokenProvider::new();
+//! mock.expect_refresh().times(1).returning(|_| {
+//!     Err(Error::provider(GenericProviderError::new(
+//!         ProviderId::from_static("slack"), "invalid_refresh_token", ErrorKind::ReauthorizationRequired)))
+//! });
+//! let provider: Arc<dyn TokenProvider> = Arc::new(mock);
+//! let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+//! let error = runtime.block_on(rotate(provider, &RefreshToken::new("xoxe-1-abc"))).unwrap_err();
+//! assert!(error.needs_reauthorization());
+//! # }
+//! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod authorize;
+mod callback;
+mod clock;
+mod error;
+pub mod http;
+#[cfg(feature = "mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
+pub mod mock;
+mod provider;
+pub mod redact;
+mod scope;
+mod secret;
+mod state;
+mod token;
+
+pub use authorize::{AuthorizationRequest, CsrfState, PkceChallenge, ScopeSeparator};
+pub use callback::{
+    CallbackParams, CallbackResponse, MAX_CALLBACK_QUERY, VerifiedCallback, verify_callback,
+};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{
+    CallbackError, Error, ErrorKind, GenericProviderError, ProviderError, RequestSent, Result,
+    TransportError, TransportErrorKind, UndecodableResponse, advice,
+};
+pub use provider::{CodeExchange, Introspect, Revoke, TokenGrant, TokenProvider};
+pub use scope::Scopes;
+pub use secret::{
+    AccessToken, AuthorizationCode, ClientSecret, ExposeSecrets, PkceVerifier, RefreshToken,
+};
+pub use state::{
+    DEFAULT_MAX_PENDING, DEFAULT_STATE_TTL, MemoryStateStore, PendingAuthorization, StateStore,
+};
+pub use token::{Grantee, ProviderExtras, ProviderId, TokenInfo, TokenSet, TokenType, expiry_from};
+
+/// The `url` crate, re-exported: authorization URLs are [`url::Url`]s.
+pub use url;

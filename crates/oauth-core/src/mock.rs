@@ -1,0 +1,89 @@
+//! mockall mocks of every trait (feature `mock`), for users' tests.
+//!
+//! `MockTokenProvider` implements [`TokenProvider`] (and so [`TokenGrant`], [`Introspect`] and
+//! [`Revoke`]) and can stand wherever an `Arc<dyn TokenProvider>` is expected. The mocks of the
+//! single traits are `MockTokenGrant`, `MockIntrospect`, `MockRevoke`, and `MockStateStore` for
+//! [`StateStore`].
+#![allow(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+use async_trait::async_trait;
+use url::Url;
+
+use crate::authorize::{AuthorizationRequest, CsrfState};
+use crate::error::Result;
+use crate::provider::{CodeExchange, Introspect, Revoke, TokenGrant, TokenProvider};
+use crate::secret::{AccessToken, RefreshToken};
+use crate::state::{PendingAuthorization, StateStore};
+use crate::token::{ProviderId, TokenInfo, TokenSet};
+
+mockall::mock! {
+    /// A mock of the whole provider.
+    pub TokenProvider {}
+
+    #[async_trait]
+    impl TokenGrant for TokenProvider {
+        async fn exchange_code(&self, exchange: CodeExchange) -> Result<TokenSet>;
+        async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenSet>;
+    }
+
+    #[async_trait]
+    impl Introspect for TokenProvider {
+        async fn introspect(&self, token: &AccessToken) -> Result<TokenInfo>;
+    }
+
+    #[async_trait]
+    impl Revoke for TokenProvider {
+        async fn revoke(&self, token: &AccessToken) -> Result<()>;
+    }
+
+    impl TokenProvider for TokenProvider {
+        fn provider_id(&self) -> ProviderId;
+        fn authorization_url(&self, request: &AuthorizationRequest) -> Result<Url>;
+    }
+}
+
+mockall::mock! {
+    /// A mock of [`TokenGrant`] alone.
+    pub TokenGrant {}
+
+    #[async_trait]
+    impl TokenGrant for TokenGrant {
+        async fn exchange_code(&self, exchange: CodeExchange) -> Result<TokenSet>;
+        async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenSet>;
+    }
+}
+
+mockall::mock! {
+    /// A mock of [`Introspect`] alone.
+    pub Introspect {}
+
+    #[async_trait]
+    impl Introspect for Introspect {
+        async fn introspect(&self, token: &AccessToken) -> Result<TokenInfo>;
+    }
+}
+
+mockall::mock! {
+    /// A mock of [`Revoke`] alone.
+    pub Revoke {}
+
+    #[async_trait]
+    impl Revoke for Revoke {
+        async fn revoke(&self, token: &AccessToken) -> Result<()>;
+    }
+}
+
+mockall::mock! {
+    /// A mock of [`StateStore`].
+    pub StateStore {}
+
+    impl std::fmt::Debug for StateStore {
+        fn fmt<'a>(&self, f: &mut std::fmt::Formatter<'a>) -> std::fmt::Result;
+    }
+
+    #[async_trait]
+    impl StateStore for StateStore {
+        async fn save(&self, state: &CsrfState, pending: PendingAuthorization) -> Result<()>;
+        async fn take(&self, state: &str) -> Result<PendingAuthorization>;
+    }
+}

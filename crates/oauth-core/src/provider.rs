@@ -1,0 +1,150 @@
+//! The traits application code is written against.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use url::Url;
+
+use crate::authorize::AuthorizationRequest;
+use crate::callback::VerifiedCallback;
+use crate::error::Result;
+use crate::secret::{AccessToken, AuthorizationCode, PkceVerifier, RefreshToken};
+use crate::token::{ProviderExtras, ProviderId, TokenInfo, TokenSet};
+
+/// What a code exchange needs: the code, the redirect URI sent to the authorization endpoint, the
+/// PKCE verifier if PKCE was used, and provider-specific extras (e.g. Notion's `external_account`).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct CodeExchange {
+    /// The code from the callback.
+    pub code: AuthorizationCode,
+    /// The redirect URI, exactly as sent in the authorization URL (if one was sent).
+    pub redirect_uri: Option<String>,
+    /// The PKCE verifier, if the authorization URL carried a challenge.
+    pub pkce_verifier: Option<PkceVerifier>,
+    /// Provider-specific parameters, documented by each provider crate.
+    pub extras: ProviderExtras,
+}
+
+impl CodeExchange {
+    /// An exchange of `code` with nothing else.
+    pub fn new(code: AuthorizationCode) -> Self {
+        Self {
+            code,
+            redirect_uri: None,
+            pkce_verifier: None,
+            extras: ProviderExtras::new(),
+        }
+    }
+
+    /// The exchange for a verified callback: its code, and the redirect URI and PKCE verifier
+    /// saved when the authorization started.
+    pub fn from_callback(callback: VerifiedCallback) -> Self {
+        Self {
+            code: callback.code,
+            redirect_uri: callback.pending.redirect_uri,
+            pkce_verifier: callback.pending.pkce_verifier,
+            extras: ProviderExtras::new(),
+        }
+    }
+
+    /// Sets the redirect URI.
+    pub fn redirect_uri(mut self, redirect_uri: impl Into<String>) -> Self {
+        self.redirect_uri = Some(redirect_uri.into());
+        self
+    }
+
+    /// Sets the PKCE verifier.
+    pub fn pkce_verifier(mut self, verifier: PkceVerifier) -> Self {
+        self.pkce_verifier = Some(verifier);
+        self
+    }
+
+    /// Sets a provider-specific extra.
+    pub fn extra(mut self, key: impl Into<String>, value: serde_json::Value) -> Self {
+        self.extras.insert(key, value);
+        self
+    }
+}
+
+/// Getting tokens: exchanging an authorization code, and refreshing.
+#[async_trait]
+pub trait TokenGrant: Send + Sync {
+    /// Exchanges an authorization code for tokens. Never retried once the request may have reached
+    /// the provider: codes are single-use.
+    async fn exchange_code(&self, exchange: CodeExchange) -> Result<TokenSet>;
+
+    /// Exchanges a refresh token for a new token set. The result carries a refresh token whenever
+    /// one is usable: the rotated one, or the one passed in if the provider did not rotate it.
+    /// Never retried once the request may have reached the provider: Slack refresh tokens are
+    /// single-use.
+    async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenSet>;
+}
+
+/// Checking a token.
+#[async_trait]
+pub trait Introspect: Send + Sync {
+    /// Reports whether `token` is active, with what the provider tells about it. An invalid,
+    /// revoked or expired token is `Ok` with `active: false`, not an error.
+    async fn introspect(&self, token: &AccessToken) -> Result<TokenInfo>;
+}
+
+/// Giving up a token.
+#[async_trait]
+pub trait Revoke: Send + Sync {
+    /// Revokes `token` at the provider.
+    async fn revoke(&self, token: &AccessToken) -> Result<()>;
+}
+
+/// A complete provider: every token operation, its id, and its authorization URL. Object-safe:
+/// application code holds an `Arc<dyn TokenProvider>` and tests swap in a mock
+/// (`MockTokenProvider`, feature `mock`).
+///
+/// ```
+/// use std::sync::Arc;
+/// use oauth_core::{AccessToken, TokenProvider};
+///
+/// async fn still_valid(provider: Arc<dyn TokenProvider>, token: &AccessToken) -> oauth_core::Result<bool> {
+///     Ok(provider.introspect(token).await?.active)
+/// }
+/// ```
+pub trait TokenProvider: TokenGrant + Introspect + Revoke {
+    /// The provider's id (`"notion"`, `"slack"`).
+    fn provider_id(&self) -> ProviderId;
+
+    /// The URL to send the user's browser to.
+    fn authorization_url(&self, request: &AuthorizationRequest) -> Result<Url>;
+}
+
+#[async_trait]
+impl<T: TokenGrant + ?Sized> TokenGrant for Arc<T> {
+    async fn exchange_code(&self, exchange: CodeExchange) -> Result<TokenSet> {
+        (**self).exchange_code(exchange).await
+    }
+    async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenSet> {
+        (**self).refresh(refresh_token).await
+    }
+}
+
+#[async_trait]
+impl<T: Introspect + ?Sized> Introspect for Arc<T> {
+    async fn introspect(&self, token: &AccessToken) -> Result<TokenInfo> {
+        (**self).introspect(token).await
+    }
+}
+
+#[async_trait]
+impl<T: Revoke + ?Sized> Revoke for Arc<T> {
+    async fn revoke(&self, token: &AccessToken) -> Result<()> {
+        (**self).revoke(token).await
+    }
+}
+
+impl<T: TokenProvider + ?Sized> TokenProvider for Arc<T> {
+    fn provider_id(&self) -> ProviderId {
+        (**self).provider_id()
+    }
+    fn authorization_url(&self, request: &AuthorizationRequest) -> Result<Url> {
+        (**self).authorization_url(request)
+    }
+}

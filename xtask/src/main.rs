@@ -1,0 +1,108 @@
+//! Project automation, in the style of rust-analyzer's xtask: `cargo xtask <command>`.
+//!
+//! - `ci`: everything CI checks, in order: rustfmt, tidy, MSRV, clippy, the whole test suite,
+//!   rustdoc. This is the test command README.md gives and `.ci/run` calls.
+//! - `test`: the whole test suite only.
+//! - `msrv`: checks that no dependency in Cargo.lock needs a newer Rust than our `rust-version`.
+
+mod msrv;
+#[cfg(test)]
+mod tidy;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("test") => test(),
+        Some("msrv") => msrv::check(&project_root()),
+        Some("help" | "--help" | "-h") | None => {
+            eprintln!("{}", USAGE);
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command `{other}`\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask <ci|test|msrv>
+  ci    rustfmt, tidy, MSRV, clippy -D warnings, all tests, rustdoc -D warnings
+  test  all tests of the workspace, all features
+  msrv  check the declared rust-version against Cargo.lock";
+
+/// The workspace root (the parent of this crate's directory).
+pub(crate) fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn ci() -> Result<(), String> {
+    step("rustfmt", cargo(&["fmt", "--all", "--check"]))?;
+    step("msrv", msrv::check(&project_root()))?;
+    step(
+        "clippy",
+        cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    step("tests", test())?;
+    step(
+        "rustdoc",
+        run(Command::new(cargo_bin())
+            .args(["doc", "--workspace", "--no-deps", "--all-features"])
+            .env("RUSTDOCFLAGS", "-D warnings")),
+    )?;
+    eprintln!("xtask ci: all steps passed");
+    Ok(())
+}
+
+/// The whole test suite: every crate, every feature, doctests included (`--all-targets` would
+/// skip doctests). xtask's own tests include the tidy checks.
+fn test() -> Result<(), String> {
+    cargo(&["test", "--workspace", "--all-features"])
+}
+
+fn step(name: &str, result: Result<(), String>) -> Result<(), String> {
+    result.map_err(|e| format!("step `{name}` failed: {e}"))
+}
+
+fn cargo_bin() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
+fn cargo(args: &[&str]) -> Result<(), String> {
+    run(Command::new(cargo_bin()).args(args))
+}
+
+fn run(command: &mut Command) -> Result<(), String> {
+    command.current_dir(project_root());
+    let shown = format!("{command:?}");
+    eprintln!("$ {shown}");
+    let started = Instant::now();
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run {shown}: {e}"))?;
+    eprintln!("  ({:.1}s)", started.elapsed().as_secs_f64());
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} exited with {status}"))
+    }
+}
