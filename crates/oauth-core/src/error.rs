@@ -354,6 +354,21 @@ pub enum CallbackError {
 }
 
 /// The error type of every operation in this workspace.
+///
+/// Decide what to do from [`Error::kind`]:
+///
+/// ```
+/// use oauth_core::{Error, ErrorKind};
+/// fn next_step(error: &Error) -> &'static str {
+///     match error.kind() {
+///         ErrorKind::RateLimited | ErrorKind::Retryable | ErrorKind::Transport | ErrorKind::Timeout => "retry later",
+///         ErrorKind::ReauthorizationRequired => "send the user through the install flow again",
+///         ErrorKind::Configuration => "fix the app's configuration",
+///         _ => "report the error",
+///     }
+/// }
+/// assert_eq!(next_step(&Error::configuration("no client secret")), "fix the app's configuration");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

@@ -2,15 +2,17 @@
 //!
 //! `MockTokenProvider` implements [`TokenProvider`] (and so [`TokenGrant`], [`Introspect`] and
 //! [`Revoke`]) and can stand wherever an `Arc<dyn TokenProvider>` is expected. The mocks of the
-//! single traits are `MockTokenGrant`, `MockIntrospect`, `MockRevoke`, and `MockStateStore` for
-//! [`StateStore`].
+//! single traits are `MockTokenGrant`, `MockIntrospect`, `MockRevoke`; `MockStateStore` mocks
+//! [`StateStore`], `MockHttpTransport` mocks [`HttpTransport`] and `MockClock` mocks [`Clock`].
 #![allow(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 use async_trait::async_trait;
 use url::Url;
 
 use crate::authorize::{AuthorizationRequest, CsrfState};
-use crate::error::Result;
+use crate::clock::Clock;
+use crate::error::{Result, TransportError};
+use crate::http::{HttpRequest, HttpResponse, HttpTransport};
 use crate::provider::{CodeExchange, Introspect, Revoke, TokenGrant, TokenProvider};
 use crate::secret::{AccessToken, RefreshToken};
 use crate::state::{PendingAuthorization, StateStore};
@@ -85,5 +87,32 @@ mockall::mock! {
     impl StateStore for StateStore {
         async fn save(&self, state: &CsrfState, pending: PendingAuthorization) -> Result<()>;
         async fn take(&self, state: &str) -> Result<PendingAuthorization>;
+    }
+}
+
+mockall::mock! {
+    /// A mock of [`HttpTransport`]: script responses and transport failures without a server.
+    pub HttpTransport {}
+
+    impl std::fmt::Debug for HttpTransport {
+        fn fmt<'a>(&self, f: &mut std::fmt::Formatter<'a>) -> std::fmt::Result;
+    }
+
+    #[async_trait]
+    impl HttpTransport for HttpTransport {
+        async fn send(&self, request: HttpRequest) -> std::result::Result<HttpResponse, TransportError>;
+    }
+}
+
+mockall::mock! {
+    /// A mock of [`Clock`] (see also [`ManualClock`](crate::ManualClock)).
+    pub Clock {}
+
+    impl std::fmt::Debug for Clock {
+        fn fmt<'a>(&self, f: &mut std::fmt::Formatter<'a>) -> std::fmt::Result;
+    }
+
+    impl Clock for Clock {
+        fn now(&self) -> std::time::SystemTime;
     }
 }

@@ -46,7 +46,38 @@ impl Call {
 ///
 /// The span `oauth_call` carries `provider`, `operation`, `method`, `path`, and on completion
 /// `status`, `attempts` and `latency_ms`; one `debug` event per attempt, one `warn` event per
-/// retry and a `debug` event "call finished" (or "call failed") with the same fields. No header, query string or body is ever recorded, so no secret reaches the logs.
+/// retry and a `debug` event "call finished" (or "call failed") with the same fields.
+///
+/// Provider crates build one from the user's transport and policy; any [`HttpTransport`] works:
+///
+/// ```
+/// use std::sync::Arc;
+/// use async_trait::async_trait;
+/// use bytes::Bytes;
+/// use oauth_core::http::{Call, HttpClient, HttpRequest, HttpResponse, HttpTransport, Idempotency, RetryPolicy, classify_status};
+/// use oauth_core::{ProviderId, TransportError};
+///
+/// /// A transport that answers every request itself (a test double, a recording proxy…).
+/// #[derive(Debug)]
+/// struct Canned;
+///
+/// #[async_trait]
+/// impl HttpTransport for Canned {
+///     async fn send(&self, _request: HttpRequest) -> Result<HttpResponse, TransportError> {
+///         Ok(http::Response::new(Bytes::from_static(br#"{"ok":true}"#)))
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// let client = HttpClient::new(Arc::new(Canned), RetryPolicy::default());
+/// let call = Call::new(ProviderId::from_static("slack"), "auth.test", Idempotency::Idempotent);
+/// let request = http::Request::post("https://slack.com/api/auth.test").body(Bytes::new()).unwrap();
+/// let response = client.execute(&call, request, classify_status).await?;
+/// assert_eq!(response.body().as_ref(), br#"{"ok":true}"#);
+/// # Ok::<(), oauth_core::Error>(()) }).unwrap();
+/// ```
+///
+/// No header, query string or body is ever recorded, so no secret reaches the logs.
 #[derive(Clone, Debug)]
 pub struct HttpClient {
     transport: Arc<dyn HttpTransport>,

@@ -336,3 +336,23 @@ fn retry_after_accepts_seconds_and_http_dates() {
     assert_eq!(retry_after(&headers("soon"), now), None);
     assert_eq!(retry_after(&http::HeaderMap::new(), now), None);
 }
+
+#[cfg(feature = "mock")]
+#[tokio::test]
+async fn mocked_transport_sees_exactly_the_allowed_attempts() {
+    use oauth_core::TransportErrorKind;
+    use oauth_core::mock::MockHttpTransport;
+    let mut transport = MockHttpTransport::new();
+    transport.expect_send().times(3).returning(|_| {
+        Err(TransportError::new(
+            TransportErrorKind::Connect,
+            RequestSent::No,
+            "refused",
+        ))
+    });
+    let client = HttpClient::new(Arc::new(transport), policy());
+    let error = run(&client, Idempotency::SingleUse, "http://127.0.0.1:9/")
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Transport);
+}
