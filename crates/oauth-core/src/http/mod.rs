@@ -18,6 +18,7 @@ use url::Url;
 
 use crate::error::{Error, Result, TransportError, UndecodableResponse};
 use crate::redact::redact_snippet;
+use crate::secret::{AccessToken, ClientSecret};
 use crate::token::ProviderId;
 
 pub use client::{Call, HttpClient, Idempotency};
@@ -87,6 +88,30 @@ pub fn retry_after(headers: &http::HeaderMap, now: SystemTime) -> Option<Duratio
 /// A header's value as a string, if present and visible ASCII.
 pub fn header_str<'a>(response: &'a HttpResponse, name: &str) -> Option<&'a str> {
     response.headers().get(name)?.to_str().ok()
+}
+
+/// An `Authorization: Basic base64(client_id:client_secret)` header value (RFC 7617), marked
+/// sensitive so that `http`'s `Debug` and HTTP/2 header compression leave it alone.
+pub fn basic_auth(client_id: &str, client_secret: &ClientSecret) -> Result<http::HeaderValue> {
+    use base64::Engine as _;
+    let credentials = format!("{client_id}:{}", client_secret.expose_secret());
+    let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+    sensitive_header(format!("Basic {encoded}"))
+}
+
+/// An `Authorization: Bearer <token>` header value, marked sensitive.
+pub fn bearer_auth(token: &AccessToken) -> Result<http::HeaderValue> {
+    sensitive_header(format!("Bearer {}", token.expose_secret()))
+}
+
+fn sensitive_header(value: String) -> Result<http::HeaderValue> {
+    let mut value = http::HeaderValue::from_str(&value).map_err(|_| {
+        Error::InvalidRequest(
+            "a credential contains characters that cannot go in an HTTP header".into(),
+        )
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// The length of a body snippet quoted in an error.

@@ -198,3 +198,20 @@ fn json_error_reasons_never_quote_values() {
     let error = serde_json::from_str::<Needs>("{}").unwrap_err();
     assert!(json_error_reason(&error).contains("missing field `access_token`"));
 }
+
+#[test]
+fn authorization_headers_are_correct_and_sensitive() {
+    use oauth_core::http::{basic_auth, bearer_auth};
+    // RFC 7617 §2 example.
+    let basic = basic_auth("Aladdin", &ClientSecret::new("open sesame")).unwrap();
+    assert_eq!(
+        basic.to_str().unwrap(),
+        "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+    );
+    assert!(basic.is_sensitive());
+    assert_eq!(format!("{basic:?}"), "Sensitive");
+    let bearer = bearer_auth(&AccessToken::new(ACCESS)).unwrap();
+    assert_eq!(bearer.to_str().unwrap(), format!("Bearer {ACCESS}"));
+    assert_eq!(format!("{bearer:?}"), "Sensitive");
+    assert!(bearer_auth(&AccessToken::new("bad\ntoken")).is_err());
+}

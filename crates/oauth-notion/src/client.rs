@@ -1,0 +1,426 @@
+//! The Notion client: configuration, the authorization URL and the four OAuth endpoints.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use oauth_core::http::{
+    Call, HttpClient, HttpResponse, Idempotency, ResponseClass, basic_auth, check_endpoint,
+    retry_after,
+};
+use oauth_core::{
+    AccessToken, AuthorizationCode, AuthorizationRequest, ClientSecret, Error, Grantee,
+    RefreshToken, Result, ScopeSeparator, Scopes, TokenInfo, TokenSet, TokenType,
+};
+use serde::Serialize;
+use url::Url;
+
+use crate::PROVIDER;
+use crate::decode::{decode_introspect_response, decode_revoke_response, decode_token_response};
+use crate::types::{ExternalAccount, IntrospectResponse, RevokeResponse, TokenResponse};
+
+/// The API's base URL.
+pub const DEFAULT_BASE_URL: &str = "https://api.notion.com";
+
+/// The `Notion-Version` sent by default: the one `@notionhq/client` 5 sends
+/// (`Client.defaultNotionVersion`).
+pub const DEFAULT_NOTION_VERSION: &str = "2025-09-03";
+
+/// The operations, as named in errors and traces.
+pub(crate) const TOKEN: &str = "oauth/token";
+pub(crate) const INTROSPECT: &str = "oauth/introspect";
+pub(crate) const REVOKE: &str = "oauth/revoke";
+
+/// A Notion public integration's OAuth client.
+///
+/// Cheap to clone (the HTTP client is shared). Client credentials go only in the
+/// `Authorization: Basic` header, never in a body.
+#[derive(Clone)]
+pub struct NotionClient {
+    client_id: String,
+    client_secret: ClientSecret,
+    redirect_uri: Option<String>,
+    base_url: Url,
+    notion_version: String,
+    http: HttpClient,
+}
+
+impl fmt::Debug for NotionClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NotionClient")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("base_url", &self.base_url.as_str())
+            .field("notion_version", &self.notion_version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`NotionClient`].
+#[derive(Debug)]
+pub struct NotionClientBuilder {
+    client_id: String,
+    client_secret: ClientSecret,
+    redirect_uri: Option<String>,
+    base_url: String,
+    notion_version: String,
+    http: Option<HttpClient>,
+    allow_insecure_http: bool,
+}
+
+impl NotionClientBuilder {
+    /// The redirect URI registered for the integration, used in authorization URLs and code
+    /// exchanges unless a request names another.
+    pub fn redirect_uri(mut self, redirect_uri: impl Into<String>) -> Self {
+        self.redirect_uri = Some(redirect_uri.into());
+        self
+    }
+
+    /// The API base URL (default [`DEFAULT_BASE_URL`]), as `@notionhq/client`'s `baseUrl`: without
+    /// `/v1`. Point it at `oauth-sandbox` or a proxy.
+    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.base_url = base_url.into();
+        self
+    }
+
+    /// The `Notion-Version` header (default [`DEFAULT_NOTION_VERSION`]).
+    pub fn notion_version(mut self, version: impl Into<String>) -> Self {
+        self.notion_version = version.into();
+        self
+    }
+
+    /// The HTTP client (transport and retry policy). By default, oauth-core's reqwest transport
+    /// and default retry policy.
+    pub fn http_client(mut self, http: HttpClient) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// Allows a plain-`http` base URL that is not loopback (credentials would travel in clear).
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<NotionClient> {
+        if self.client_id.trim().is_empty() {
+            return Err(Error::configuration("the Notion OAuth client id is empty"));
+        }
+        if self.client_secret.expose_secret().is_empty() {
+            return Err(Error::configuration(
+                "the Notion OAuth client secret is empty",
+            ));
+        }
+        if self.client_id.contains(':') {
+            return Err(Error::configuration(
+                "a Notion client id cannot contain `:` (it would break HTTP Basic credentials)",
+            ));
+        }
+        if self.notion_version.trim().is_empty() {
+            return Err(Error::configuration("the Notion-Version is empty"));
+        }
+        let mut base = self.base_url.clone();
+        if !base.ends_with('/') {
+            base.push('/');
+        }
+        let base_url = Url::parse(&base).map_err(|e| {
+            Error::configuration(format!("invalid Notion base URL {:?}: {e}", self.base_url))
+        })?;
+        check_endpoint(&base_url, self.allow_insecure_http)?;
+        let http = match self.http {
+            Some(http) => http,
+            None => default_http()?,
+        };
+        Ok(NotionClient {
+            client_id: self.client_id,
+            client_secret: self.client_secret,
+            redirect_uri: self.redirect_uri,
+            base_url,
+            notion_version: self.notion_version,
+            http,
+        })
+    }
+}
+
+#[cfg(feature = "reqwest")]
+fn default_http() -> Result<HttpClient> {
+    HttpClient::with_default_transport()
+}
+
+#[cfg(not(feature = "reqwest"))]
+fn default_http() -> Result<HttpClient> {
+    Err(Error::configuration(
+        "no HTTP client: enable the `reqwest` feature or call NotionClientBuilder::http_client",
+    ))
+}
+
+/// The JSON body of `POST /v1/oauth/token`: only the fields of the grant, as the official SDK
+/// sends (client credentials never go here).
+#[derive(Serialize)]
+struct TokenRequest<'a> {
+    grant_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redirect_uri: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external_account: Option<&'a ExternalAccount>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
+}
+
+/// The JSON body of introspect and revoke.
+#[derive(Serialize)]
+struct TokenBody<'a> {
+    token: &'a str,
+}
+
+impl NotionClient {
+    /// Starts configuring a client with the integration's OAuth client id and secret.
+    ///
+    /// ```
+    /// use oauth_notion::NotionClient;
+    /// let client = NotionClient::builder("463558a3-725e-4f37-b6d3-0889894f68de", "secret")
+    ///     .redirect_uri("https://example.com/auth/notion/callback")
+    ///     .build()?;
+    /// # Ok::<(), oauth_core::Error>(())
+    /// ```
+    pub fn builder(
+        client_id: impl Into<String>,
+        client_secret: impl Into<ClientSecret>,
+    ) -> NotionClientBuilder {
+        NotionClientBuilder {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            redirect_uri: None,
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            notion_version: DEFAULT_NOTION_VERSION.to_owned(),
+            http: None,
+            allow_insecure_http: false,
+        }
+    }
+
+    /// The OAuth client id.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The default redirect URI.
+    pub fn redirect_uri(&self) -> Option<&str> {
+        self.redirect_uri.as_deref()
+    }
+
+    /// The `Notion-Version` sent.
+    pub fn notion_version(&self) -> &str {
+        &self.notion_version
+    }
+
+    fn endpoint(&self, path: &str) -> Result<Url> {
+        self.base_url.join(path).map_err(|e| {
+            Error::configuration(format!("cannot build the Notion URL for {path}: {e}"))
+        })
+    }
+
+    /// The browser URL `GET /v1/oauth/authorize?client_id=…&response_type=code&owner=user&redirect_uri=…&state=…`.
+    ///
+    /// Notion has no OAuth scopes (capabilities are set on the integration) and no PKCE, so a
+    /// request with scopes or a PKCE verifier is refused rather than silently ignored.
+    pub fn authorization_url(&self, request: &AuthorizationRequest) -> Result<Url> {
+        if !request.requested_scopes().is_empty() {
+            return Err(Error::InvalidRequest(
+                "Notion has no OAuth scopes: set the integration's capabilities in its settings instead".into(),
+            ));
+        }
+        if request.verifier().is_some() {
+            return Err(Error::InvalidRequest(
+                "Notion's authorization endpoint does not support PKCE".into(),
+            ));
+        }
+        let request = match (request.redirect_uri_value(), &self.redirect_uri) {
+            (None, Some(default)) => request.clone().redirect_uri(default.clone()),
+            _ => request.clone(),
+        };
+        request.to_url(
+            &self.endpoint("v1/oauth/authorize")?,
+            &[
+                ("client_id", &self.client_id),
+                ("response_type", "code"),
+                ("owner", "user"),
+            ],
+            "scope",
+            ScopeSeparator::Space,
+        )
+    }
+
+    /// `POST /v1/oauth/token` with `grant_type=authorization_code`: the full response.
+    ///
+    /// `redirect_uri` defaults to the client's; pass `external_account` for Link Preview
+    /// integrations. Never resent once it may have reached Notion (codes are single-use).
+    pub async fn create_token(
+        &self,
+        code: &AuthorizationCode,
+        redirect_uri: Option<&str>,
+        external_account: Option<&ExternalAccount>,
+    ) -> Result<TokenResponse> {
+        let body = TokenRequest {
+            grant_type: "authorization_code",
+            code: Some(code.expose_secret()),
+            redirect_uri: redirect_uri.or(self.redirect_uri.as_deref()),
+            external_account,
+            refresh_token: None,
+        };
+        let response = self
+            .post(TOKEN, "v1/oauth/token", &body, Idempotency::SingleUse)
+            .await?;
+        decode_token_response(&response)
+    }
+
+    /// `POST /v1/oauth/token` with `grant_type=refresh_token`: the full response. Notion rotates
+    /// the refresh token. Never resent once it may have reached Notion.
+    pub async fn refresh_token(&self, refresh_token: &RefreshToken) -> Result<TokenResponse> {
+        let body = TokenRequest {
+            grant_type: "refresh_token",
+            code: None,
+            redirect_uri: None,
+            external_account: None,
+            refresh_token: Some(refresh_token.expose_secret()),
+        };
+        let response = self
+            .post(TOKEN, "v1/oauth/token", &body, Idempotency::SingleUse)
+            .await?;
+        decode_token_response(&response)
+    }
+
+    /// `POST /v1/oauth/introspect`: the raw answer. Prefer [`Introspect::introspect`]
+    /// (oauth_core), which also maps an `invalid_grant`/`unauthorized` refusal to an inactive token.
+    ///
+    /// [`Introspect::introspect`]: oauth_core::Introspect::introspect
+    pub async fn introspect_token(&self, token: &AccessToken) -> Result<IntrospectResponse> {
+        let body = TokenBody {
+            token: token.expose_secret(),
+        };
+        let response = self
+            .post(
+                INTROSPECT,
+                "v1/oauth/introspect",
+                &body,
+                Idempotency::Idempotent,
+            )
+            .await?;
+        decode_introspect_response(&response)
+    }
+
+    /// `POST /v1/oauth/revoke`.
+    pub async fn revoke_token(&self, token: &AccessToken) -> Result<RevokeResponse> {
+        let body = TokenBody {
+            token: token.expose_secret(),
+        };
+        let response = self
+            .post(REVOKE, "v1/oauth/revoke", &body, Idempotency::Idempotent)
+            .await?;
+        decode_revoke_response(&response)
+    }
+
+    async fn post<B: Serialize>(
+        &self,
+        operation: &'static str,
+        path: &str,
+        body: &B,
+        idempotency: Idempotency,
+    ) -> Result<HttpResponse> {
+        let url = self.endpoint(path)?;
+        let json = serde_json::to_vec(body)
+            .map_err(|e| Error::Internal(format!("cannot encode the {operation} body: {e}")))?;
+        let request = http::Request::post(url.as_str())
+            .header(
+                http::header::AUTHORIZATION,
+                basic_auth(&self.client_id, &self.client_secret)?,
+            )
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header("notion-version", self.notion_version.as_str())
+            .body(Bytes::from(json))
+            .map_err(|e| {
+                Error::configuration(format!("cannot build the {operation} request: {e}"))
+            })?;
+        let call = Call::new(PROVIDER, operation, idempotency);
+        self.http.execute(&call, request, classify).await
+    }
+
+    /// Maps a token response into the common [`TokenSet`], received at `issued_at`.
+    ///
+    /// The grantee is the workspace (id, name) and the bot (`bot_id`), with the owner user's id.
+    /// Notion sends no `expires_in`, so `expires_at` is `None`. The workspace icon, owner,
+    /// duplicated template id and request id go to the extras (read them with
+    /// [`NotionExtras::of`](crate::NotionExtras::of)).
+    pub fn token_set(response: TokenResponse, issued_at: SystemTime) -> TokenSet {
+        let token_type = match response.token_type.as_deref() {
+            Some(t) if !t.is_empty() && !t.starts_with('<') => TokenType::parse(t),
+            _ => TokenType::Bearer,
+        };
+        let mut tokens = TokenSet::new(PROVIDER, response.access_token, token_type, issued_at);
+        tokens.refresh_token = response.refresh_token;
+        tokens.scopes = Scopes::new();
+        let mut grantee = Grantee::new();
+        grantee.workspace_id = response.workspace_id;
+        grantee.workspace_name = response.workspace_name;
+        grantee.bot_id = response.bot_id;
+        grantee.user_id = response
+            .owner
+            .as_ref()
+            .and_then(|o| o.user())
+            .and_then(|u| u.id.clone());
+        tokens.grantee = grantee;
+        if let Some(icon) = response.workspace_icon {
+            tokens.extras.insert("workspace_icon", icon.into());
+        }
+        if let Some(owner) = &response.owner {
+            tokens.extras.insert_serialized("owner", owner);
+        }
+        if let Some(template) = response.duplicated_template_id {
+            tokens
+                .extras
+                .insert("duplicated_template_id", template.into());
+        }
+        if let Some(request_id) = response.request_id {
+            tokens.extras.insert("request_id", request_id.into());
+        }
+        tokens
+    }
+
+    /// Maps an introspection answer into the common [`TokenInfo`].
+    pub fn token_info(response: IntrospectResponse) -> TokenInfo {
+        let mut info = if response.active {
+            TokenInfo::active()
+        } else {
+            TokenInfo::inactive(None)
+        };
+        info.scopes = response
+            .scope
+            .as_deref()
+            .map(Scopes::parse)
+            .unwrap_or_default();
+        info.issued_at = response.iat.and_then(|iat| {
+            u64::try_from(iat).ok().and_then(|secs| {
+                SystemTime::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs))
+            })
+        });
+        if let Some(request_id) = response.request_id {
+            info.extras.insert("request_id", request_id.into());
+        }
+        info
+    }
+}
+
+/// Retry classification: 429 and 529 (`service_overload`) mean "not processed, come back later";
+/// 500/502/503/504 are transient.
+fn classify(response: &HttpResponse) -> ResponseClass {
+    match response.status().as_u16() {
+        429 | 529 => ResponseClass::RateLimited {
+            retry_after: retry_after(response.headers(), SystemTime::now()),
+        },
+        500 | 502 | 503 | 504 => ResponseClass::Transient,
+        _ => ResponseClass::Final,
+    }
+}

@@ -1,0 +1,103 @@
+//! Decoding Notion's answers, exposed for tests and fuzzing: each function takes a whole HTTP
+//! response and returns the typed body, a typed [`NotionError`], or an undecodable-response error.
+//! None of them panics, whatever the bytes.
+
+use std::time::SystemTime;
+
+use oauth_core::Error;
+use oauth_core::http::{HttpResponse, decode_json, header_str, retry_after, undecodable};
+use serde::Deserialize;
+
+use crate::PROVIDER;
+use crate::client::{INTROSPECT, REVOKE, TOKEN};
+use crate::error::{ErrorShape, NotionError, NotionErrorCode};
+use crate::types::{IntrospectResponse, RevokeResponse, TokenResponse};
+
+/// Decodes an answer of `POST /v1/oauth/token`.
+pub fn decode_token_response(response: &HttpResponse) -> Result<TokenResponse, Error> {
+    decode_success(TOKEN, response)
+}
+
+/// Decodes an answer of `POST /v1/oauth/introspect`.
+pub fn decode_introspect_response(response: &HttpResponse) -> Result<IntrospectResponse, Error> {
+    decode_success(INTROSPECT, response)
+}
+
+/// Decodes an answer of `POST /v1/oauth/revoke`.
+pub fn decode_revoke_response(response: &HttpResponse) -> Result<RevokeResponse, Error> {
+    decode_success(REVOKE, response)
+}
+
+/// Decodes a 2xx body as `T`, or the error body of any other status.
+fn decode_success<T: serde::de::DeserializeOwned>(
+    operation: &'static str,
+    response: &HttpResponse,
+) -> Result<T, Error> {
+    if response.status().is_success() {
+        decode_json(&PROVIDER, operation, response)
+    } else {
+        Err(decode_error(operation, response))
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    error_description: Option<String>,
+    #[serde(default)]
+    request_id: Option<String>,
+    #[serde(default)]
+    additional_data: Option<serde_json::Value>,
+}
+
+/// Decodes a non-2xx answer into a [`NotionError`] (either shape), or an undecodable-response
+/// error when the body is not Notion's (an HTML page from a proxy, an empty body).
+pub fn decode_error(operation: &'static str, response: &HttpResponse) -> Error {
+    let body: ErrorBody = match serde_json::from_slice(response.body()) {
+        Ok(body) => body,
+        Err(e) => {
+            let reason = if response.body().is_empty() {
+                "the error body is empty".to_owned()
+            } else {
+                oauth_core::http::json_error_reason(&e)
+            };
+            return undecodable(&PROVIDER, operation, response, reason);
+        }
+    };
+    let (code, message, shape) = match (body.code, body.error) {
+        (Some(code), _) => (code, body.message, ErrorShape::Envelope),
+        (None, Some(error)) => (
+            error,
+            body.error_description.or(body.message),
+            ErrorShape::OAuth,
+        ),
+        (None, None) => {
+            return undecodable(
+                &PROVIDER,
+                operation,
+                response,
+                "a JSON body without `code` or `error`",
+            );
+        }
+    };
+    let request_id = body
+        .request_id
+        .or_else(|| header_str(response, "x-notion-request-id").map(str::to_owned));
+    Error::provider(NotionError {
+        operation,
+        code: NotionErrorCode::parse(&code),
+        status: response.status(),
+        message,
+        request_id,
+        retry_after: retry_after(response.headers(), SystemTime::now()),
+        shape,
+        additional_data: body.additional_data,
+        www_authenticate: header_str(response, "www-authenticate").map(str::to_owned),
+    })
+}

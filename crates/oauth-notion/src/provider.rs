@@ -1,0 +1,114 @@
+//! The oauth-core traits, implemented on [`NotionClient`].
+
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use oauth_core::{
+    AccessToken, AuthorizationRequest, CodeExchange, Error, Introspect, ProviderId, RefreshToken,
+    Result, Revoke, TokenGrant, TokenInfo, TokenProvider, TokenSet,
+};
+use url::Url;
+
+use crate::PROVIDER;
+use crate::client::NotionClient;
+use crate::error::{NotionError, NotionErrorCode};
+use crate::types::ExternalAccount;
+
+/// The [`CodeExchange::extras`] key for a Link Preview integration's `external_account`
+/// (`{"key": "…", "name": "…"}`).
+pub const EXTERNAL_ACCOUNT: &str = "external_account";
+
+#[async_trait]
+impl TokenGrant for NotionClient {
+    /// `POST /v1/oauth/token` (`authorization_code`). The exchange's redirect URI (or the client's)
+    /// is sent; `extras["external_account"]` becomes the `external_account` object.
+    async fn exchange_code(&self, exchange: CodeExchange) -> Result<TokenSet> {
+        if exchange.pkce_verifier.is_some() {
+            return Err(Error::InvalidRequest(
+                "Notion's token endpoint does not support PKCE (no code_verifier)".into(),
+            ));
+        }
+        let external_account = match exchange.extras.get(EXTERNAL_ACCOUNT) {
+            None => None,
+            Some(_) => Some(
+                exchange
+                    .extras
+                    .get_as::<ExternalAccount>(EXTERNAL_ACCOUNT)
+                    .ok_or_else(|| {
+                        Error::InvalidRequest(
+                            "`external_account` must be an object with string `key` and `name`"
+                                .into(),
+                        )
+                    })?,
+            ),
+        };
+        let response = self
+            .create_token(
+                &exchange.code,
+                exchange.redirect_uri.as_deref(),
+                external_account.as_ref(),
+            )
+            .await?;
+        let tokens = NotionClient::token_set(response, SystemTime::now());
+        tracing::debug!(workspace_id = ?tokens.grantee.workspace_id, bot_id = ?tokens.grantee.bot_id, "notion code exchanged");
+        Ok(tokens)
+    }
+
+    /// `POST /v1/oauth/token` (`refresh_token`). If Notion answers without a refresh token, the
+    /// one passed in is kept: a stored refresh token is never overwritten with nothing.
+    async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenSet> {
+        let response = self.refresh_token(refresh_token).await?;
+        let mut tokens = NotionClient::token_set(response, SystemTime::now());
+        if tokens.refresh_token.is_none() {
+            tokens.refresh_token = Some(refresh_token.clone());
+        }
+        tracing::debug!(workspace_id = ?tokens.grantee.workspace_id, bot_id = ?tokens.grantee.bot_id, "notion token refreshed");
+        Ok(tokens)
+    }
+}
+
+#[async_trait]
+impl Introspect for NotionClient {
+    /// `POST /v1/oauth/introspect`. `{"active": false}`, and a refusal of the token itself
+    /// (`invalid_grant`, `unauthorized`), are an inactive [`TokenInfo`] whose `inactive_reason` is
+    /// the code; a bad client credential or an outage stays an error.
+    async fn introspect(&self, token: &AccessToken) -> Result<TokenInfo> {
+        match self.introspect_token(token).await {
+            Ok(response) => Ok(NotionClient::token_info(response)),
+            Err(error) => {
+                let refused = error
+                    .provider_error()
+                    .and_then(|e| e.downcast_ref::<NotionError>())
+                    .filter(|e| {
+                        matches!(
+                            e.error_code(),
+                            NotionErrorCode::InvalidGrant | NotionErrorCode::Unauthorized
+                        )
+                    })
+                    .map(|e| e.error_code().to_string());
+                match refused {
+                    Some(code) => Ok(TokenInfo::inactive(Some(code))),
+                    None => Err(error),
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Revoke for NotionClient {
+    /// `POST /v1/oauth/revoke`.
+    async fn revoke(&self, token: &AccessToken) -> Result<()> {
+        self.revoke_token(token).await.map(|_| ())
+    }
+}
+
+impl TokenProvider for NotionClient {
+    fn provider_id(&self) -> ProviderId {
+        PROVIDER
+    }
+
+    fn authorization_url(&self, request: &AuthorizationRequest) -> Result<Url> {
+        NotionClient::authorization_url(self, request)
+    }
+}

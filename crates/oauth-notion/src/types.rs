@@ -1,0 +1,206 @@
+//! Notion's OAuth request and response bodies, every documented field typed.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use oauth_core::{AccessToken, RefreshToken};
+
+/// The body of a successful `POST /v1/oauth/token` (both grants).
+///
+/// Decoding is lenient the way real bodies require: `token_type`, `refresh_token` and `request_id`
+/// may be missing or `null`, and `owner` may be the legacy `{"workspace": true}`.
+#[derive(Clone, Debug, Deserialize)]
+#[non_exhaustive]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: AccessToken,
+    /// `"bearer"` (absent in old responses).
+    #[serde(default)]
+    pub token_type: Option<String>,
+    /// The refresh token; `null` or absent for connections that have none.
+    #[serde(default)]
+    pub refresh_token: Option<RefreshToken>,
+    /// The id of this authorization (Notion recommends it as the primary key).
+    #[serde(default)]
+    pub bot_id: Option<String>,
+    /// The workspace id.
+    #[serde(default)]
+    pub workspace_id: Option<String>,
+    /// The workspace name.
+    #[serde(default)]
+    pub workspace_name: Option<String>,
+    /// The workspace icon: a URL, or an emoji.
+    #[serde(default)]
+    pub workspace_icon: Option<String>,
+    /// Who authorized.
+    #[serde(default)]
+    pub owner: Option<Owner>,
+    /// The page duplicated from the integration's template, if any.
+    #[serde(default)]
+    pub duplicated_template_id: Option<String>,
+    /// Notion's request id.
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
+
+/// Who authorized the integration.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Owner {
+    /// A user (`{"type":"user","user":{…}}`).
+    User {
+        /// The user.
+        user: NotionUser,
+    },
+    /// The whole workspace (legacy `{"type":"workspace","workspace":true}` or `{"workspace":true}`).
+    Workspace,
+    /// A shape this crate does not know, kept as received.
+    Other {
+        /// The raw owner object.
+        raw: serde_json::Value,
+    },
+}
+
+impl Owner {
+    /// The user, if a user owns the authorization.
+    pub fn user(&self) -> Option<&NotionUser> {
+        match self {
+            Owner::User { user } => Some(user),
+            _ => None,
+        }
+    }
+}
+
+/// Serialized in Notion's own shape, so that it reads back the same.
+impl Serialize for Owner {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Owner::User { user } => {
+                serde_json::json!({"type": "user", "user": user}).serialize(serializer)
+            }
+            Owner::Workspace => {
+                serde_json::json!({"type": "workspace", "workspace": true}).serialize(serializer)
+            }
+            Owner::Other { raw } => raw.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Owner {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = serde_json::Value::deserialize(deserializer)?;
+        if let Some(user) = raw.get("user").filter(|u| u.is_object())
+            && let Ok(user) = NotionUser::deserialize(user)
+        {
+            return Ok(Owner::User { user });
+        }
+        let is_workspace = raw.get("type").and_then(|t| t.as_str()) == Some("workspace")
+            || raw.get("workspace").and_then(|w| w.as_bool()) == Some(true);
+        Ok(if is_workspace {
+            Owner::Workspace
+        } else {
+            Owner::Other { raw }
+        })
+    }
+}
+
+/// A Notion user: a full person or a partial user (`{object, id}`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct NotionUser {
+    /// `"user"`.
+    #[serde(default)]
+    pub object: Option<String>,
+    /// The user id.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// `"person"` or `"bot"`.
+    #[serde(default, rename = "type")]
+    pub user_type: Option<String>,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Avatar URL.
+    #[serde(default)]
+    pub avatar_url: Option<String>,
+    /// Person details.
+    #[serde(default)]
+    pub person: Option<Person>,
+}
+
+/// A person's details.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Person {
+    /// The e-mail address.
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// The body of a successful `POST /v1/oauth/introspect`.
+#[derive(Clone, Debug, Deserialize)]
+#[non_exhaustive]
+pub struct IntrospectResponse {
+    /// Whether the token is active.
+    pub active: bool,
+    /// The token's scopes (space-separated), if reported.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// Issued-at, Unix seconds, if reported.
+    #[serde(default)]
+    pub iat: Option<i64>,
+    /// Notion's request id.
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
+
+/// The body of a successful `POST /v1/oauth/revoke` (`{}` or `{"request_id":…}`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[non_exhaustive]
+pub struct RevokeResponse {
+    /// Notion's request id.
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
+
+/// The `external_account` of a Link Preview integration's code exchange.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExternalAccount {
+    /// Identifies the account in the external system (re-connect detection).
+    pub key: String,
+    /// Its display name.
+    pub name: String,
+}
+
+/// The Notion-specific fields of a [`TokenSet`](oauth_core::TokenSet), read back from its extras
+/// with [`NotionExtras::of`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct NotionExtras {
+    /// The workspace icon.
+    #[serde(default)]
+    pub workspace_icon: Option<String>,
+    /// Who authorized.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
+    /// The duplicated template page.
+    #[serde(default)]
+    pub duplicated_template_id: Option<String>,
+    /// Notion's request id of the grant.
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
+
+impl NotionExtras {
+    /// Reads the Notion fields of a token set produced by this crate.
+    pub fn of(tokens: &oauth_core::TokenSet) -> Self {
+        let extras = &tokens.extras;
+        Self {
+            workspace_icon: extras.get_as("workspace_icon"),
+            owner: extras
+                .get("owner")
+                .and_then(|raw| Owner::deserialize(raw).ok()),
+            duplicated_template_id: extras.get_as("duplicated_template_id"),
+            request_id: extras.get_as("request_id"),
+        }
+    }
+}
