@@ -9,6 +9,7 @@
 //! |-----------|---------|----------------|
 //! | `reqwest` | yes     | [`http::ReqwestTransport`], the default transport (rustls). |
 //! | `mock`    | no      | `mock::MockTokenProvider` and the other mockall mocks. |
+//! | `conformance` | no  | `store::conformance::check_store`, the behaviour every `TokenStore` must have. |
 //!
 //! # Map
 //! - Secrets: [`AccessToken`], [`RefreshToken`], [`ClientSecret`], [`AuthorizationCode`],
@@ -18,6 +19,8 @@
 //! - Traits: [`TokenGrant`], [`Introspect`], [`Revoke`], [`TokenProvider`].
 //! - Authorization: [`AuthorizationRequest`], [`CsrfState`], [`PkceChallenge`], [`StateStore`] and
 //!   [`MemoryStateStore`], [`CallbackParams`] and [`verify_callback`].
+//! - Storage: [`TokenStore`] (versioned compare-and-swap writes, a refresh lease),
+//!   [`MemoryTokenStore`], [`InstallationKey`].
 //! - Errors: [`Error`], classified by [`ErrorKind`]; provider errors behind [`ProviderError`].
 //! - HTTP: the [`http::HttpTransport`] seam, [`http::RetryPolicy`], [`http::HttpClient`].
 //!
@@ -89,6 +92,7 @@ pub mod redact;
 mod scope;
 mod secret;
 mod state;
+pub mod store;
 mod token;
 
 pub use authorize::{AuthorizationRequest, CsrfState, PkceChallenge, ScopeSeparator};
@@ -107,6 +111,9 @@ pub use secret::{
 };
 pub use state::{
     DEFAULT_MAX_PENDING, DEFAULT_STATE_TTL, MemoryStateStore, PendingAuthorization, StateStore,
+};
+pub use store::{
+    CasOutcome, InstallationKey, Lease, MemoryTokenStore, StoredInstallation, TokenStore,
 };
 pub use token::{Grantee, ProviderExtras, ProviderId, TokenInfo, TokenSet, TokenType, expiry_from};
 

@@ -4,5 +4,6 @@
 mod authorization;
 mod http_retry;
 mod redaction;
+mod store;
 mod support;
 mod tokens;
