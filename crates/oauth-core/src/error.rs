@@ -42,6 +42,10 @@ pub enum ErrorKind {
     /// The authorization callback's `state` was missing, unknown, replayed or expired, or the
     /// callback query was malformed: possible CSRF or a stale browser tab.
     InvalidCallback,
+    /// The installation is not in the token store: it was never saved, or was deleted.
+    NotFound,
+    /// The token store failed (database unreachable, disk full, corrupt row).
+    Storage,
     /// A local failure (e.g. the OS random number generator).
     Internal,
 }
@@ -202,6 +206,10 @@ pub fn advice(kind: ErrorKind, retry_after: Option<Duration>) -> String {
         }
         ErrorKind::InvalidCallback => {
             "the callback cannot be trusted: start the authorization again".into()
+        }
+        ErrorKind::NotFound => "install the app for this workspace first".into(),
+        ErrorKind::Storage => {
+            "check the token store (database reachable, disk, permissions) and retry".into()
         }
         ErrorKind::Internal => "a local failure".into(),
     }
@@ -430,6 +438,32 @@ pub enum Error {
     #[error("invalid authorization callback: {reason} ({advice})", reason = .0, advice = advice(ErrorKind::InvalidCallback, None))]
     InvalidCallback(#[from] CallbackError),
 
+    /// The installation is not in the token store.
+    #[error("installation {installation} not found ({advice})", advice = advice(ErrorKind::NotFound, None))]
+    InstallationNotFound {
+        /// The installation key (`provider/key`).
+        installation: String,
+    },
+
+    /// The installation was marked as needing re-authorization by an earlier refusal.
+    #[error("installation {installation} needs re-authorization after `{reason}` ({advice})", advice = advice(ErrorKind::ReauthorizationRequired, None))]
+    NeedsReauthorization {
+        /// The installation key (`provider/key`).
+        installation: String,
+        /// The provider's refusal that caused it (`invalid_refresh_token`, …).
+        reason: String,
+    },
+
+    /// The token store failed.
+    #[error("token store error: {message} ({advice})", advice = advice(ErrorKind::Storage, None))]
+    Storage {
+        /// What failed (no secrets).
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
     /// A local failure.
     #[error("internal error: {0}")]
     Internal(String),
@@ -444,6 +478,17 @@ impl Error {
     /// An undecodable-response error.
     pub fn undecodable(response: UndecodableResponse) -> Self {
         Error::UndecodableResponse(Box::new(response))
+    }
+
+    /// A token-store error. `message` must not contain secrets.
+    pub fn storage(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Storage {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
     }
 
     /// A configuration error.
@@ -462,6 +507,9 @@ impl Error {
             Error::InvalidRequest(_) => ErrorKind::InvalidRequest,
             Error::AuthorizationDenied { .. } => ErrorKind::AuthorizationDenied,
             Error::InvalidCallback(_) => ErrorKind::InvalidCallback,
+            Error::InstallationNotFound { .. } => ErrorKind::NotFound,
+            Error::NeedsReauthorization { .. } => ErrorKind::ReauthorizationRequired,
+            Error::Storage { .. } => ErrorKind::Storage,
             Error::Internal(_) => ErrorKind::Internal,
         }
     }
