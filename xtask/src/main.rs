@@ -6,6 +6,7 @@
 //! - `msrv`: checks that no dependency in Cargo.lock needs a newer Rust than our `rust-version`.
 
 mod msrv;
+mod postgres;
 #[cfg(test)]
 mod tidy;
 
@@ -74,9 +75,35 @@ fn ci() -> Result<(), String> {
 }
 
 /// The whole test suite: every crate, every feature, doctests included (`--all-targets` would
-/// skip doctests). xtask's own tests include the tidy checks.
+/// skip doctests). xtask's own tests include the tidy checks. The PostgreSQL-backed tests use
+/// `DATABASE_URL` if set, else a throwaway cluster started here; without PostgreSQL binaries they
+/// do not run, and this says so.
 fn test() -> Result<(), String> {
-    cargo(&["test", "--workspace", "--all-features"])
+    let mut command = Command::new(cargo_bin());
+    command.args(["test", "--workspace", "--all-features"]);
+    let cluster;
+    let url = match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            cluster = postgres::Cluster::start()?;
+            cluster.as_ref().map(|c| c.url.clone())
+        }
+    };
+    match &url {
+        Some(url) => {
+            command
+                .env("OAUTH_TEST_POSTGRES_URL", url)
+                .env("OAUTH_REQUIRE_POSTGRES", "1");
+        }
+        None => eprintln!(
+            "\n!!!!!!!! PostgreSQL binaries (initdb, pg_ctl) not found and DATABASE_URL unset: the PostgreSQL tests will NOT run !!!!!!!!\n"
+        ),
+    }
+    let result = run(&mut command);
+    if url.is_none() {
+        eprintln!("!!!!!!!! reminder: the PostgreSQL tests did NOT run !!!!!!!!");
+    }
+    result
 }
 
 fn step(name: &str, result: Result<(), String>) -> Result<(), String> {

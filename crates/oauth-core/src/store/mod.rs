@@ -91,6 +91,19 @@ pub struct StoredInstallation {
     pub updated_at: SystemTime,
 }
 
+impl StoredInstallation {
+    /// A stored installation at `version`, not marked, updated now.
+    pub fn new(key: InstallationKey, tokens: TokenSet, version: u64) -> Self {
+        Self {
+            key,
+            tokens,
+            version,
+            needs_reauthorization: None,
+            updated_at: SystemTime::now(),
+        }
+    }
+}
+
 /// The result of a conditional write.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -119,6 +132,18 @@ pub struct Lease {
     pub expires_at: SystemTime,
     /// A number that grows with every grant of a lease on this installation (a fencing token).
     pub fence: u64,
+}
+
+impl Lease {
+    /// A lease of `key` held by `holder` until `expires_at`, with its fence.
+    pub fn new(key: InstallationKey, holder: String, expires_at: SystemTime, fence: u64) -> Self {
+        Self {
+            key,
+            holder,
+            expires_at,
+            fence,
+        }
+    }
 }
 
 /// Storage of installations' tokens, shared by every task and process of an application.

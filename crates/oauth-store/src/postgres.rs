@@ -1,0 +1,280 @@
+//! The shared store: PostgreSQL, for many replicas.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use oauth_core::{
+    CasOutcome, Error, InstallationKey, Lease, ProviderId, Result, StoredInstallation, TokenSet,
+    TokenStore,
+};
+use sqlx::Row as _;
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+
+use crate::codec::{self, Encryption, Row};
+use crate::migrate::{migrator, storage_error};
+
+/// A [`TokenStore`] in PostgreSQL, shared by every replica of an application.
+///
+/// Compare-and-swap is one `UPDATE … WHERE version = $expected`; the refresh lease is one upsert
+/// whose condition (`expires_at <= clock_timestamp()` or same holder) is evaluated under the row
+/// lock, so two replicas can never both hold it, and lease times come from the database clock so
+/// that replicas with skewed clocks agree. A lease whose holder died lapses after its time to live.
+///
+/// ```no_run
+/// # async fn run() -> oauth_core::Result<()> {
+/// use oauth_store::PostgresTokenStore;
+/// let store = PostgresTokenStore::connect("postgres://app@db.internal/app").await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PostgresTokenStore {
+    pool: PgPool,
+    encryption: Option<Arc<Encryption>>,
+}
+
+fn from_ms(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+fn to_version(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn col<'r, T>(row: &'r PgRow, name: &str) -> Result<T>
+where
+    T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    row.try_get(name)
+        .map_err(|e| Error::storage(format!("cannot read column {name} of an installation"), e))
+}
+
+impl PostgresTokenStore {
+    /// Connects to `url` (a `postgres://` URL; credentials in it are never logged by this crate)
+    /// and applies the migrations, without encryption.
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, None).await
+    }
+
+    /// Connects with `encryption` for every secret column.
+    pub async fn connect_with(url: &str, encryption: Option<Encryption>) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect(url)
+            .await
+            .map_err(storage_error(
+                "cannot connect to the PostgreSQL token store",
+            ))?;
+        Self::from_pool(pool, encryption).await
+    }
+
+    /// Uses an existing pool (applies the migrations).
+    pub async fn from_pool(pool: PgPool, encryption: Option<Encryption>) -> Result<Self> {
+        migrator(include_str!("../migrations/postgres/0001_init.sql"))
+            .run(&pool)
+            .await
+            .map_err(|e| Error::storage("cannot migrate the PostgreSQL token store", e))?;
+        Ok(Self {
+            pool,
+            encryption: encryption.map(Arc::new),
+        })
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn encode(&self, key: &InstallationKey, tokens: &TokenSet) -> Result<Row> {
+        codec::encode(tokens, key, self.encryption.as_deref())
+    }
+
+    fn read(&self, key: &InstallationKey, row: &PgRow) -> Result<StoredInstallation> {
+        let stored = Row {
+            access_token: col(row, "access_token")?,
+            refresh_token: col(row, "refresh_token")?,
+            key_id: col(row, "key_id")?,
+            token_meta: col(row, "token_meta")?,
+        };
+        let tokens = codec::decode(&stored, key, self.encryption.as_deref())?;
+        let mut installation =
+            StoredInstallation::new(key.clone(), tokens, to_version(col(row, "version")?));
+        installation.needs_reauthorization = col(row, "needs_reauthorization")?;
+        installation.updated_at = from_ms(col(row, "updated_at_ms")?);
+        Ok(installation)
+    }
+
+    async fn outcome(&self, key: &InstallationKey, version: Option<i64>) -> Result<CasOutcome> {
+        Ok(match version {
+            Some(version) => CasOutcome::Swapped {
+                version: to_version(version),
+            },
+            None => CasOutcome::Conflict {
+                current: self.get(key).await?.map(Box::new),
+            },
+        })
+    }
+}
+
+#[async_trait]
+impl TokenStore for PostgresTokenStore {
+    async fn get(&self, key: &InstallationKey) -> Result<Option<StoredInstallation>> {
+        let row = sqlx::query(
+            "SELECT version, access_token, refresh_token, key_id, token_meta, needs_reauthorization, \
+               (extract(epoch from updated_at) * 1000)::bigint AS updated_at_ms \
+             FROM oauth_installations WHERE provider = $1 AND installation_key = $2",
+        )
+        .bind(key.provider().as_str())
+        .bind(key.key())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(storage_error("cannot read from the PostgreSQL token store"))?;
+        row.map(|row| self.read(key, &row)).transpose()
+    }
+
+    async fn save(&self, key: &InstallationKey, tokens: &TokenSet) -> Result<u64> {
+        let row = self.encode(key, tokens)?;
+        let version: i64 = sqlx::query_scalar(
+            "INSERT INTO oauth_installations (provider, installation_key, version, access_token, refresh_token, key_id, token_meta, needs_reauthorization, updated_at) \
+             VALUES ($1, $2, 1, $3, $4, $5, $6, NULL, now()) \
+             ON CONFLICT (provider, installation_key) DO UPDATE SET version = oauth_installations.version + 1, \
+               access_token = EXCLUDED.access_token, refresh_token = EXCLUDED.refresh_token, key_id = EXCLUDED.key_id, \
+               token_meta = EXCLUDED.token_meta, needs_reauthorization = NULL, updated_at = now() \
+             RETURNING version",
+        )
+        .bind(key.provider().as_str())
+        .bind(key.key())
+        .bind(row.access_token)
+        .bind(row.refresh_token)
+        .bind(row.key_id)
+        .bind(row.token_meta)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(storage_error("cannot write to the PostgreSQL token store"))?;
+        Ok(to_version(version))
+    }
+
+    async fn compare_and_swap(
+        &self,
+        key: &InstallationKey,
+        expected_version: u64,
+        tokens: &TokenSet,
+    ) -> Result<CasOutcome> {
+        let row = self.encode(key, tokens)?;
+        let version: Option<i64> = sqlx::query_scalar(
+            "UPDATE oauth_installations SET version = version + 1, access_token = $3, refresh_token = $4, key_id = $5, \
+               token_meta = $6, needs_reauthorization = NULL, updated_at = now() \
+             WHERE provider = $1 AND installation_key = $2 AND version = $7 RETURNING version",
+        )
+        .bind(key.provider().as_str())
+        .bind(key.key())
+        .bind(row.access_token)
+        .bind(row.refresh_token)
+        .bind(row.key_id)
+        .bind(row.token_meta)
+        .bind(i64::try_from(expected_version).unwrap_or(-1))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(storage_error("cannot write to the PostgreSQL token store"))?;
+        self.outcome(key, version).await
+    }
+
+    async fn mark_needs_reauthorization(
+        &self,
+        key: &InstallationKey,
+        expected_version: u64,
+        reason: &str,
+    ) -> Result<CasOutcome> {
+        let version: Option<i64> = sqlx::query_scalar(
+            "UPDATE oauth_installations SET version = version + 1, needs_reauthorization = $3, updated_at = now() \
+             WHERE provider = $1 AND installation_key = $2 AND version = $4 RETURNING version",
+        )
+        .bind(key.provider().as_str())
+        .bind(key.key())
+        .bind(reason)
+        .bind(i64::try_from(expected_version).unwrap_or(-1))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(storage_error("cannot write to the PostgreSQL token store"))?;
+        self.outcome(key, version).await
+    }
+
+    async fn delete(&self, key: &InstallationKey) -> Result<bool> {
+        let result = sqlx::query(
+            "DELETE FROM oauth_installations WHERE provider = $1 AND installation_key = $2",
+        )
+        .bind(key.provider().as_str())
+        .bind(key.key())
+        .execute(&self.pool)
+        .await
+        .map_err(storage_error(
+            "cannot delete from the PostgreSQL token store",
+        ))?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn list(&self, provider: Option<&ProviderId>) -> Result<Vec<InstallationKey>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT provider, installation_key FROM oauth_installations WHERE $1::text IS NULL OR provider = $1",
+        )
+        .bind(provider.map(ProviderId::as_str))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(storage_error("cannot list the PostgreSQL token store"))?;
+        let mut keys: Vec<InstallationKey> = rows
+            .into_iter()
+            .map(|(provider, key)| InstallationKey::new(ProviderId::new(provider), key))
+            .collect();
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn try_acquire_lease(
+        &self,
+        key: &InstallationKey,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Option<Lease>> {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "INSERT INTO oauth_leases (provider, installation_key, holder, expires_at, fence) \
+             VALUES ($1, $2, $3, clock_timestamp() + $4 * interval '1 millisecond', 1) \
+             ON CONFLICT (provider, installation_key) DO UPDATE SET holder = EXCLUDED.holder, \
+               expires_at = EXCLUDED.expires_at, fence = oauth_leases.fence + 1 \
+             WHERE oauth_leases.expires_at <= clock_timestamp() OR oauth_leases.holder = EXCLUDED.holder \
+             RETURNING fence, (extract(epoch from expires_at) * 1000)::bigint",
+        )
+        .bind(key.provider().as_str())
+        .bind(key.key())
+        .bind(holder)
+        .bind(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX) as f64)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(storage_error("cannot take a lease in the PostgreSQL token store"))?;
+        Ok(row.map(|(fence, expires_at)| {
+            Lease::new(
+                key.clone(),
+                holder.to_owned(),
+                from_ms(expires_at),
+                to_version(fence),
+            )
+        }))
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> Result<()> {
+        // Expire it rather than delete it, so the fence keeps growing.
+        sqlx::query(
+            "UPDATE oauth_leases SET expires_at = '-infinity' \
+             WHERE provider = $1 AND installation_key = $2 AND fence = $3 AND holder = $4",
+        )
+        .bind(lease.key.provider().as_str())
+        .bind(lease.key.key())
+        .bind(i64::try_from(lease.fence).unwrap_or(-1))
+        .bind(&lease.holder)
+        .execute(&self.pool)
+        .await
+        .map_err(storage_error(
+            "cannot release a lease in the PostgreSQL token store",
+        ))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,159 @@
+//! PostgresTokenStore against a real server: `cargo xtask test` starts a throwaway cluster (or uses
+//! `DATABASE_URL`) and sets `OAUTH_TEST_POSTGRES_URL`. Run directly without it, these tests say
+//! loudly that they did not run; under xtask (`OAUTH_REQUIRE_POSTGRES=1`) a missing server fails.
+#![cfg(feature = "postgres")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use oauth_core::{
+    AccessToken, CasOutcome, InstallationKey, ProviderId, RefreshToken, TokenSet, TokenStore,
+    TokenType,
+};
+use oauth_store::{Encryption, EncryptionKey, PostgresTokenStore};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+/// A store in a fresh schema of its own, or `None` (with a loud message) when no server is set.
+async fn store(encryption: Option<Encryption>) -> Option<PostgresTokenStore> {
+    let Ok(url) = std::env::var("OAUTH_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("OAUTH_REQUIRE_POSTGRES").is_none(),
+            "OAUTH_REQUIRE_POSTGRES is set but OAUTH_TEST_POSTGRES_URL is not"
+        );
+        eprintln!(
+            "!!!! OAUTH_TEST_POSTGRES_URL is not set: this PostgreSQL test did NOT run (use `cargo xtask test`) !!!!"
+        );
+        return None;
+    };
+    let schema = format!("t_{:016x}", getrandom::u64().unwrap());
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let options: PgConnectOptions = url
+        .parse::<PgConnectOptions>()
+        .unwrap()
+        .options([("search_path", schema.as_str())]);
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        .connect_with(options)
+        .await
+        .unwrap();
+    Some(
+        PostgresTokenStore::from_pool(pool, encryption)
+            .await
+            .unwrap(),
+    )
+}
+
+fn tokens(access: &str) -> TokenSet {
+    let mut t = TokenSet::new(
+        ProviderId::from_static("slack"),
+        AccessToken::new(access),
+        TokenType::Bot,
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+    );
+    t.refresh_token = Some(RefreshToken::new("xoxe-1-PGREFRESHSECRET"));
+    t.set_expires_in(43_200);
+    t
+}
+
+#[tokio::test]
+async fn conforms() {
+    let Some(store) = store(None).await else {
+        return;
+    };
+    oauth_core::store::conformance::check_store(Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn conforms_with_encryption() {
+    let Some(store) = store(Some(Encryption::new(EncryptionKey::new("k1", [5; 32])))).await else {
+        return;
+    };
+    oauth_core::store::conformance::check_store(Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn with_encryption_no_plaintext_secret_reaches_the_database() {
+    let Some(store) = store(Some(Encryption::new(EncryptionKey::new("k1", [5; 32])))).await else {
+        return;
+    };
+    let key = InstallationKey::new(ProviderId::from_static("slack"), "T1");
+    store
+        .save(&key, &tokens("xoxe.xoxb-1-PGACCESSSECRET"))
+        .await
+        .unwrap();
+    type Stored = (Vec<u8>, Option<Vec<u8>>, String, Option<String>);
+    let rows: Vec<Stored> = sqlx::query_as(
+        "SELECT access_token, refresh_token, token_meta, key_id FROM oauth_installations",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 1);
+    let (access, refresh, meta, key_id) = &rows[0];
+    let everything = [
+        access.clone(),
+        refresh.clone().unwrap(),
+        meta.as_bytes().to_vec(),
+    ]
+    .concat();
+    for secret in ["PGACCESSSECRET", "PGREFRESHSECRET"] {
+        assert!(
+            !everything
+                .windows(secret.len())
+                .any(|w| w == secret.as_bytes()),
+            "{secret} stored in clear"
+        );
+    }
+    assert_eq!(key_id.as_deref(), Some("k1"));
+    assert_eq!(
+        store.get(&key).await.unwrap().unwrap().tokens,
+        tokens("xoxe.xoxb-1-PGACCESSSECRET")
+    );
+}
+
+#[tokio::test]
+async fn two_connections_pools_race_on_one_installation() {
+    // Two stores (two "replicas") on the same schema: exactly one CAS and one lease wins.
+    let Some(a) = store(None).await else { return };
+    let b = PostgresTokenStore::from_pool(a.pool().clone(), None)
+        .await
+        .unwrap();
+    let key = InstallationKey::new(ProviderId::from_static("slack"), "T1");
+    let version = a.save(&key, &tokens("v1")).await.unwrap();
+    let (ta, tb) = (tokens("a"), tokens("b"));
+    let (ra, rb) = tokio::join!(
+        a.compare_and_swap(&key, version, &ta),
+        b.compare_and_swap(&key, version, &tb)
+    );
+    let wins = [ra.unwrap(), rb.unwrap()]
+        .iter()
+        .filter(|o| matches!(o, CasOutcome::Swapped { .. }))
+        .count();
+    assert_eq!(wins, 1);
+    let mut leases = Vec::new();
+    for i in 0..20 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let key = key.clone();
+        leases.push(tokio::spawn(async move {
+            store
+                .try_acquire_lease(&key, &format!("h{i}"), Duration::from_secs(5))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut granted = 0;
+    for lease in leases {
+        granted += usize::from(lease.await.unwrap().is_some());
+    }
+    assert_eq!(granted, 1, "one lease holder among 20 concurrent claimants");
+}

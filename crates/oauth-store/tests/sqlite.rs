@@ -1,0 +1,192 @@
+//! SqliteTokenStore: the conformance suite, file permissions, durability across reopen, and
+//! encryption at rest (no plaintext secret in the file).
+#![cfg(feature = "sqlite")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use oauth_core::{
+    AccessToken, ErrorKind, InstallationKey, ProviderId, RefreshToken, TokenSet, TokenStore,
+    TokenType,
+};
+use oauth_store::{Encryption, EncryptionKey, SqliteTokenStore};
+
+const ACCESS: &str = "xoxe.xoxb-1-PLAINTEXTACCESSSECRET";
+const REFRESH: &str = "xoxe-1-PLAINTEXTREFRESHSECRET";
+
+fn tokens() -> TokenSet {
+    let mut t = TokenSet::new(
+        ProviderId::from_static("slack"),
+        AccessToken::new(ACCESS),
+        TokenType::Bot,
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+    );
+    t.refresh_token = Some(RefreshToken::new(REFRESH));
+    t.set_expires_in(43_200);
+    t
+}
+
+fn key() -> InstallationKey {
+    InstallationKey::new(ProviderId::from_static("slack"), "T1")
+}
+
+/// Every byte of the database and its WAL.
+fn file_bytes(path: &std::path::Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(path).unwrap();
+    for suffix in ["-wal", "-shm", "-journal"] {
+        if let Ok(more) = std::fs::read(format!("{}{suffix}", path.display())) {
+            bytes.extend(more);
+        }
+    }
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test]
+async fn conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteTokenStore::open(dir.path().join("tokens.sqlite3"))
+        .await
+        .unwrap();
+    oauth_core::store::conformance::check_store(Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn conforms_with_encryption() {
+    let dir = tempfile::tempdir().unwrap();
+    let encryption = Encryption::new(EncryptionKey::new("k1", [7; 32]));
+    let store = SqliteTokenStore::open_with(dir.path().join("tokens.sqlite3"), Some(encryption))
+        .await
+        .unwrap();
+    oauth_core::store::conformance::check_store(Arc::new(store)).await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_file_is_created_owner_only_in_wal_mode() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/dir/tokens.sqlite3");
+    let store = SqliteTokenStore::open(&path).await.unwrap();
+    store.save(&key(), &tokens()).await.unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "owner-only, got {mode:o}");
+    assert!(
+        std::path::Path::new(&format!("{}-wal", path.display())).exists(),
+        "WAL journaling"
+    );
+}
+
+#[tokio::test]
+async fn data_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.sqlite3");
+    let store = SqliteTokenStore::open(&path).await.unwrap();
+    let version = store.save(&key(), &tokens()).await.unwrap();
+    store.close().await;
+    let reopened = SqliteTokenStore::open(&path).await.unwrap();
+    let stored = reopened.get(&key()).await.unwrap().unwrap();
+    assert_eq!(stored.version, version);
+    assert_eq!(stored.tokens, tokens());
+}
+
+#[tokio::test]
+async fn without_encryption_secrets_are_stored_as_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.sqlite3");
+    let store = SqliteTokenStore::open(&path).await.unwrap();
+    store.save(&key(), &tokens()).await.unwrap();
+    store.close().await;
+    assert!(
+        contains(&file_bytes(&path), ACCESS),
+        "the check below would be meaningless otherwise"
+    );
+}
+
+#[tokio::test]
+async fn with_encryption_no_plaintext_secret_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.sqlite3");
+    let encryption = Encryption::new(EncryptionKey::new("k1", [7; 32]));
+    let store = SqliteTokenStore::open_with(&path, Some(encryption))
+        .await
+        .unwrap();
+    store.save(&key(), &tokens()).await.unwrap();
+    let mut rotated = tokens();
+    rotated.access_token = AccessToken::new(format!("{ACCESS}-2"));
+    let version = store.get(&key()).await.unwrap().unwrap().version;
+    store
+        .compare_and_swap(&key(), version, &rotated)
+        .await
+        .unwrap();
+    assert_eq!(store.get(&key()).await.unwrap().unwrap().tokens, rotated);
+    store.close().await;
+    let bytes = file_bytes(&path);
+    for secret in [
+        ACCESS,
+        REFRESH,
+        "PLAINTEXTACCESSSECRET",
+        "PLAINTEXTREFRESHSECRET",
+    ] {
+        assert!(
+            !contains(&bytes, secret),
+            "{secret} found in the database file"
+        );
+    }
+}
+
+#[tokio::test]
+async fn keys_rotate_and_wrong_keys_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.sqlite3");
+    let k1 = EncryptionKey::new("k1", [1; 32]);
+    let store = SqliteTokenStore::open_with(&path, Some(Encryption::new(k1.clone())))
+        .await
+        .unwrap();
+    store.save(&key(), &tokens()).await.unwrap();
+    store.close().await;
+
+    // A new current key, the old one kept for reading.
+    let k2 =
+        EncryptionKey::from_base64("k2", "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=").unwrap();
+    let store =
+        SqliteTokenStore::open_with(&path, Some(Encryption::new(k2.clone()).with_previous(k1)))
+            .await
+            .unwrap();
+    let stored = store.get(&key()).await.unwrap().unwrap();
+    assert_eq!(stored.tokens, tokens(), "rows under the old key still read");
+    store
+        .compare_and_swap(&key(), stored.version, &stored.tokens)
+        .await
+        .unwrap();
+    store.close().await;
+
+    // Only the new key now: the rewritten row reads.
+    let store = SqliteTokenStore::open_with(&path, Some(Encryption::new(k2)))
+        .await
+        .unwrap();
+    assert_eq!(store.get(&key()).await.unwrap().unwrap().tokens, tokens());
+    store.close().await;
+
+    // A wrong key, or none: a storage/configuration error that names the key, not a panic.
+    let store = SqliteTokenStore::open_with(
+        &path,
+        Some(Encryption::new(EncryptionKey::new("k2", [9; 32]))),
+    )
+    .await
+    .unwrap();
+    let error = store.get(&key()).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Storage, "{error}");
+    let store = SqliteTokenStore::open(&path).await.unwrap();
+    let error = store.get(&key()).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Configuration);
+    assert!(error.to_string().contains("k2"), "{error}");
+    assert!(EncryptionKey::from_base64("k", "c2hvcnQ=").is_err());
+    assert!(!format!("{:?}", EncryptionKey::new("k", [3; 32])).contains("3, 3"));
+}
