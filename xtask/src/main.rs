@@ -4,6 +4,7 @@
 //!   rustdoc. This is the test command README.md gives and `.ci/run` calls.
 //! - `test`: the whole test suite only.
 //! - `msrv`: checks that no dependency in Cargo.lock needs a newer Rust than our `rust-version`.
+//! - `bench`: builds `oauth-bench` in release mode and runs it; it writes `docs/benchmarks.md`.
 
 mod msrv;
 mod postgres;
@@ -20,6 +21,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("test") => test(),
         Some("msrv") => msrv::check(&project_root()),
+        Some("bench") => bench(),
         Some("help" | "--help" | "-h") | None => {
             eprintln!("{}", USAGE);
             Ok(())
@@ -35,10 +37,11 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <ci|test|msrv>
-  ci    rustfmt, tidy, MSRV, clippy -D warnings, all tests, rustdoc -D warnings
-  test  all tests of the workspace, all features
-  msrv  check the declared rust-version against Cargo.lock";
+const USAGE: &str = "usage: cargo xtask <ci|test|msrv|bench>
+  ci     rustfmt, tidy, MSRV, clippy -D warnings, all tests, rustdoc -D warnings
+  test   all tests of the workspace, all features
+  msrv   check the declared rust-version against Cargo.lock
+  bench  run the benchmarks (release build) and write docs/benchmarks.md";
 
 /// The workspace root (the parent of this crate's directory).
 pub(crate) fn project_root() -> PathBuf {
@@ -104,6 +107,17 @@ fn test() -> Result<(), String> {
         eprintln!("!!!!!!!! reminder: the PostgreSQL tests did NOT run !!!!!!!!");
     }
     result
+}
+
+/// Builds the benchmark binary in release mode and runs it; it writes `docs/benchmarks.md`.
+fn bench() -> Result<(), String> {
+    cargo(&["build", "--release", "-p", "oauth-bench"])?;
+    let root = project_root();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    run(Command::new(target.join("release").join("oauth-bench"))
+        .arg(root.join("docs").join("benchmarks.md")))
 }
 
 fn step(name: &str, result: Result<(), String>) -> Result<(), String> {

@@ -81,8 +81,8 @@ fn readme_and_architecture_name_every_crate() {
             "README.md does not list `{name}`"
         );
         assert!(
-            architecture.contains(&format!("`{name}`")),
-            "docs/ARCHITECTURE.md has no section on `{name}`"
+            architecture.contains(&format!("### `crates/{name}`")),
+            "docs/ARCHITECTURE.md has no section `### `crates/{name}``"
         );
     }
 }

@@ -82,6 +82,8 @@ impl ManagerConfig {
     }
 }
 
+type Slots = HashMap<InstallationKey, Arc<Slot>, foldhash::fast::RandomState>;
+
 #[derive(Debug)]
 struct Cached {
     tokens: TokenSet,
@@ -106,7 +108,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     config: ManagerConfig,
     holder: String,
-    slots: ArcSwap<HashMap<InstallationKey, Arc<Slot>>>,
+    /// Copy-on-write (a new installation is rare; reads are lock-free). foldhash: fast, and
+    /// seeded per process, so keys derived from request data cannot be used for hash flooding.
+    slots: ArcSwap<Slots>,
     hook: Option<EventHook>,
 }
 
@@ -215,7 +219,7 @@ impl TokenManagerBuilder {
                 clock: self.clock,
                 config: self.config,
                 holder,
-                slots: ArcSwap::from_pointee(HashMap::new()),
+                slots: ArcSwap::from_pointee(Slots::default()),
                 hook: self.hook,
             }),
         }
@@ -293,7 +297,7 @@ impl TokenManager {
         }
         let mut created = None;
         self.inner.slots.rcu(|slots| {
-            let mut slots = HashMap::clone(slots);
+            let mut slots = Slots::clone(slots);
             let slot = slots.entry(key.clone()).or_default().clone();
             created = Some(slot);
             slots

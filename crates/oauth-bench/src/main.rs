@@ -1,0 +1,31 @@
+//! `cargo xtask bench`: the workspace's benchmarks, each measured side by side with its baseline in
+//! the same run, several rounds, medians. Prints a markdown report and writes it to the path given
+//! as the first argument (xtask passes `docs/benchmarks.md`).
+//!
+//! Sections:
+//! - token manager hot path: `TokenManager::access_token` on a valid cached token, against a bare
+//!   `ArcSwap` load and a `tokio::sync::RwLock` read of the same token, single task and one task
+//!   per core.
+#![allow(clippy::print_stdout)]
+
+mod hot_path;
+mod report;
+
+use std::process::ExitCode;
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> ExitCode {
+    let out = std::env::args().nth(1);
+    let mut report = report::Report::new();
+    hot_path::run(&mut report).await;
+    let text = report.render();
+    println!("{text}");
+    if let Some(path) = out {
+        if let Err(e) = std::fs::write(&path, &text) {
+            eprintln!("cannot write {path}: {e}");
+            return ExitCode::FAILURE;
+        }
+        eprintln!("wrote {path}");
+    }
+    ExitCode::SUCCESS
+}
