@@ -1,0 +1,417 @@
+//! An offline emulator of Notion's and Slack's OAuth endpoints, for tests and benchmarks.
+//!
+//! One HTTP server on `127.0.0.1` hosts both providers on their real paths, so clients (ours, or
+//! the official SDKs) only need a different base URL:
+//!
+//! | Provider | Paths | Client configuration |
+//! | --- | --- | --- |
+//! | Notion | `GET /v1/oauth/authorize`, `POST /v1/oauth/token`, `/v1/oauth/introspect`, `/v1/oauth/revoke` | `@notionhq/client`: `baseUrl` = sandbox URL |
+//! | Slack | `GET /oauth/v2/authorize`, `/oauth/authorize` (v1), `/openid/connect/authorize`, `/api/<method>`, `/openid/connect/keys`, `/.well-known/openid-configuration` | `@slack/web-api`: `slackApiUrl` = sandbox URL + `/api/` |
+//!
+//! Slack methods: `oauth.v2.access` (code, PKCE public client, refresh grant), `oauth.v2.exchange`,
+//! `oauth.access`, `openid.connect.token` (RS256 `id_token`), `openid.connect.userInfo`,
+//! `auth.test` (with `x-oauth-scopes`), `auth.revoke` (with `test`), `auth.teams.list` (cursor
+//! pagination), `apps.auth.external.get`, `apps.auth.external.delete`.
+//!
+//! # Starting it in your tests
+//!
+//! ```
+//! use oauth_sandbox::{
+//!     DEFAULT_SLACK_CLIENT_ID, DEFAULT_SLACK_CLIENT_SECRET, Fault, FaultKind, Sandbox,
+//! };
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let sandbox = Sandbox::builder().start().await?; // 127.0.0.1, random port
+//! let base = sandbox.base_url().to_owned(); // e.g. http://127.0.0.1:49152
+//! let control = sandbox.control();
+//!
+//! // An authorization code without a browser (GET {base}/oauth/v2/authorize gives the real 302).
+//! let outcome = control.authorize(&format!(
+//!     "/oauth/v2/authorize?client_id={DEFAULT_SLACK_CLIENT_ID}&scope=chat:write&state=xyz"
+//! ))?;
+//! let code = outcome.code.ok_or("no code")?;
+//!
+//! // Your client (here plain reqwest) talks to {base}/api/... as it would to slack.com/api/...
+//! let body = format!(
+//!     "client_id={DEFAULT_SLACK_CLIENT_ID}&client_secret={DEFAULT_SLACK_CLIENT_SECRET}&code={code}"
+//! );
+//! let reply: serde_json::Value = serde_json::from_slice(
+//!     &reqwest::Client::new()
+//!         .post(format!("{base}/api/oauth.v2.access"))
+//!         .header("content-type", "application/x-www-form-urlencoded")
+//!         .body(body)
+//!         .send()
+//!         .await?
+//!         .bytes()
+//!         .await?,
+//! )?;
+//! assert_eq!(reply["ok"], true);
+//! assert_eq!(reply["expires_in"], 43200); // the default Slack app rotates tokens
+//!
+//! // Make the next refresh fail with a 429, move the clock, then assert on what happened.
+//! control.inject_fault(Fault::new(
+//!     "/api/oauth.v2.access",
+//!     FaultKind::RateLimited { retry_after_secs: 1 },
+//! ));
+//! control.advance_clock(std::time::Duration::from_secs(43_200));
+//! let exchanges = control
+//!     .counters()
+//!     .app_op(DEFAULT_SLACK_CLIENT_ID, "slack.oauth.v2.access.authorization_code");
+//! assert_eq!(exchanges, 1);
+//! let wire = control.requests(); // method, path, headers, raw body of every request
+//! assert_eq!(wire[0].form()[0], ("client_id".into(), DEFAULT_SLACK_CLIENT_ID.into()));
+//! sandbox.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Out of process: `cargo run -p oauth-sandbox -- --addr 127.0.0.1:8787` prints
+//! `listening on http://127.0.0.1:8787` once ready, then the default apps, and stops cleanly on
+//! SIGINT/SIGTERM. The same control API is then available over HTTP.
+//!
+//! # Default apps
+//!
+//! | | Notion | Slack |
+//! | --- | --- | --- |
+//! | client id | [`DEFAULT_NOTION_CLIENT_ID`] `463558a3-725e-4f37-b6d3-0889894f68de` | [`DEFAULT_SLACK_CLIENT_ID`] `2141029472.691202649728` |
+//! | client secret | [`DEFAULT_NOTION_CLIENT_SECRET`] | [`DEFAULT_SLACK_CLIENT_SECRET`] |
+//! | redirect URIs | `http://127.0.0.1/callback/notion` (any port), `https://example.com/auth/notion/callback` | `http://127.0.0.1/callback/slack` (any port), `https://example.com/auth/slack/callback` |
+//! | other | refresh grace 0 s | app id `A0SANDBOX01`, token rotation **on**, any scope allowed, grace 300 s, external token `Et0SANDBOX01` (`salesforce`) |
+//!
+//! Default identity after automatic consent: Slack team `T0SANDBOX1` "Sandbox Workspace", user
+//! `U0SANDBOX1`; Notion workspace `6f9c1f44-8d0b-4c1d-9d57-2b8c1d3e4f50`, user
+//! `7c2d4b1e-3f5a-4c6b-8d9e-0a1b2c3d4e5f` ("Ada Lovelace", `ada@example.com`).
+//!
+//! # Control API
+//!
+//! In process: [`SandboxHandle::control`] returns a [`Control`]. Over HTTP (JSON bodies, the
+//! serde forms of the types in this crate):
+//!
+//! | Route | Meaning | Rust |
+//! | --- | --- | --- |
+//! | `GET /_sandbox/health` | `{"ok":true,"base_url":…}` | |
+//! | `GET`/`POST /_sandbox/apps` | list / register (upsert) an [`App`] | [`Control::apps`], [`Control::register_app`] |
+//! | `POST`/`DELETE /_sandbox/consent` | queue a [`Consent`] (deny, or pick team/user) / clear | [`Control::push_consent`] |
+//! | `GET /_sandbox/clock`, `POST /_sandbox/clock/advance` `{"seconds":N}` | sandbox clock | [`Control::advance_clock`] |
+//! | `GET`/`POST`/`DELETE /_sandbox/faults` | list / inject a [`Fault`] / clear | [`Control::inject_fault`] |
+//! | `GET`/`DELETE /_sandbox/counters` | [`Counters`] / reset | [`Control::counters`] |
+//! | `GET`/`DELETE /_sandbox/requests` | request log ([`RecordedRequest`], body base64) / clear | [`Control::requests`] |
+//! | `POST /_sandbox/authorize` `{"url":"/oauth/v2/authorize?…"}` | run an authorize URL, get an [`AuthorizeOutcome`] | [`Control::authorize`] |
+//! | `POST /_sandbox/reset` | forget codes, tokens, consents, faults, log, counters, clock offset (apps stay) | [`Control::reset`] |
+//! | `GET`/`POST /_sandbox/external-tokens` | [`ExternalToken`]s for `apps.auth.external.*` | [`Control::add_external_token`] |
+//!
+//! Every request to a non-control path is logged (method, path, query, all headers, raw
+//! `Authorization`, content type, raw body, app, operation, status, fault) and counted per path;
+//! processed requests are counted per operation and per app (`notion.token.authorization_code`,
+//! `notion.token.refresh_token`, `notion.introspect`, `notion.revoke`,
+//! `slack.oauth.v2.access.authorization_code`, `slack.oauth.v2.access.refresh_token`,
+//! `slack.openid.connect.token.refresh_token`, `slack.auth.test`, …).
+//!
+//! # Faults
+//!
+//! A [`Fault`] targets an exact path and applies to the next `count` requests to it.
+//!
+//! | [`FaultKind`] | Processed? | Answer |
+//! | --- | --- | --- |
+//! | `rate_limited` | no | 429 + `Retry-After`; Slack `{"ok":false,"error":"ratelimited"}`, Notion envelope `rate_limited` |
+//! | `rate_limited_in_body` | no | Slack: HTTP **200** `{"ok":false,"error":"ratelimited"}` + `Retry-After`; Notion: as `rate_limited` |
+//! | `status` | no | that status; Notion envelope (`internal_server_error`, `service_unavailable`, `gateway_timeout`, `service_overload`), Slack `{"ok":false,"error":"internal_error"/"service_unavailable"}`; 503/529 add `Retry-After: 1` |
+//! | `delay` | yes | sleeps, then answers normally |
+//! | `drop_before_processing` | no | connection closed, no byte sent |
+//! | `drop_after_processing` | **yes** | state changes happen (e.g. a refresh token is spent), then the connection is closed with no byte sent: a lost response |
+//! | `truncated_json` | no | 200 `application/json`, JSON cut in the middle |
+//! | `html502` | no | 502 `text/html` edge-proxy page |
+//! | `oversized` | no | 200, valid JSON over 1 MiB |
+//! | `wrong_content_type` | yes | the real answer, served as `text/html` |
+//! | `unknown_error_code` | no | well-formed error with code `sandbox_undocumented_error` (Slack 200 `ok:false`, Notion 400 envelope) |
+//!
+//! # Token rotation (Slack)
+//!
+//! With `token_rotation_enabled` (or PKCE), access tokens are `xoxe.xoxb-1-…`/`xoxe.xoxp-1-…` with
+//! `expires_in` 43200 on the sandbox clock, refresh tokens `xoxe-1-…`. A refresh mints a new pair;
+//! the spent refresh token still answers for the app's `refresh_grace_secs` (default
+//! [`DEFAULT_SLACK_REFRESH_GRACE_SECS`] = 300 s) by replaying the **same** pair it minted (with
+//! `expires_in` = the remaining lifetime), then `invalid_refresh_token`. Old access tokens stay
+//! valid until they expire, but at most two live access tokens exist per grant: the oldest beyond
+//! two is revoked at each refresh. PKCE apps' refresh tokens expire after 30 days. Without
+//! rotation, tokens are `xoxb-…`/`xoxp-…` and never expire; `oauth.v2.exchange` migrates one (once)
+//! when rotation is on, and it expires at the first refresh of the new pair.
+//!
+//! # Unconfirmed items and the sandbox's choices
+//!
+//! | Unconfirmed item (wire-spec §6) | Sandbox behaviour |
+//! | --- | --- |
+//! | Notion `invalid_grant` body | 400 `{"error":"invalid_grant","error_description":…,"request_id":…}` (OAuth style, the reference's recommendation); [`SandboxBuilder::notion_grant_error_style`] switches to the envelope |
+//! | Notion `Notion-Version` with valid credentials | enforced after the credential check: 400 `missing_version` |
+//! | Notion `unsupported_grant_type`, `validation_error`, `invalid_json`, `invalid_request_url` | Notion envelope |
+//! | Notion non-JSON content type with a body | 400 `invalid_json` |
+//! | Notion old refresh token after refresh | invalid at once (`invalid_grant`) unless the app's `refresh_grace_secs` (default 0) is set, then it replays the same pair |
+//! | Notion old access token after refresh | deactivated at once (introspect `active:false`) |
+//! | Notion token lifetimes | no expiry (there is no `expires_in`) |
+//! | Notion token formats | access `ntn_` + 11 digits + 35 alphanumerics; refresh `nrt_` + the same shape (invented); code a UUID |
+//! | Notion introspect of inactive/unknown/other client's token | 200 `{"active":false,"request_id":…}`; live access and unspent refresh tokens are `active:true`, `scope` space-separated, `iat` Unix seconds |
+//! | Notion revoke | deactivates the whole connection (access and refresh token); unknown or already revoked token: 200 `{"request_id":…}` (idempotent) |
+//! | Notion code lifetime | 10 minutes, single use |
+//! | Notion PKCE | not supported (not documented); `code_challenge` is only shape-checked |
+//! | Notion `rate_limited` `additional_data` | not sent |
+//! | Slack grace period | 300 s by default (per app `refresh_grace_secs`) |
+//! | Slack refresh of a user token | flat shape, `token_type:"user"`, `user_id`, no `authed_user` |
+//! | Slack `auth.revoke` `test=1` | `{"ok":true,"revoked":false}`, nothing revoked |
+//! | Slack revoked token | `token_revoked`; expired rotating token `token_expired`; unknown `invalid_auth`; none, empty, lower-case `bearer` or a query-string token: `not_authed` |
+//! | Slack reused code | `oauth.v2.access`/`openid.connect.token`: `invalid_code`; `oauth.access`: `code_already_used`; code of another flow: `oauth_authorization_url_mismatch` |
+//! | Slack missing/unknown `client_id` | `invalid_client_id`; missing/wrong secret `bad_client_secret` |
+//! | Slack `openid.connect.token` RFC codes | HTTP 200 `ok:false`: PKCE mismatch `invalid_grant`, bad grant type `unsupported_grant_type` |
+//! | Slack `apps.auth.external.delete` without selector | `invalid_args` |
+//! | Slack `auth.teams.list` last page | `next_cursor` `""`; cursors are base64 of `offset:N` |
+//! | Slack token lengths | `xoxe.` access 150 and `xoxe-1-` refresh 140 random alphanumerics |
+//! | Slack `oauth.v2.access` with a verifier for a code without challenge | verifier ignored |
+//! | Slack JSON body on a form-only method | its arguments are ignored (as if absent) |
+//! | Slack `multipart/form-data` | not parsed: `invalid_form_data` |
+//! | Slack other HTTP methods than GET/POST | `invalid_post_type` |
+//! | Slack unknown method | HTTP 200 `{"ok":false,"error":"unknown_method","req_method":…}` |
+//! | Slack 5xx bodies | JSON `ok:false` (see faults) |
+//! | OIDC `iss` | the sandbox base URL (also the discovery `issuer`) |
+//! | Authorize errors | unknown client or unregistered redirect URI: 400 HTML page with `x-sandbox-error: <code>`; other errors: redirect with `error=` (`invalid_scope`, `invalid_request` for PKCE problems or a custom scheme without PKCE, `unsupported_response_type`, `access_denied`) |
+//!
+//! # Not emulated
+//!
+//! Notion's REST API beyond OAuth; real rate limits (only injected faults); `multipart/form-data`
+//! bodies; `oauth.v2.user.access`, the `assertion` grant, GovSlack; org-wide installs
+//! (`is_enterprise_install: true`, `team: null`) and `incoming_webhook` blocks; the rule that
+//! PKCE desktop redirects may not request bot scopes. The state only grows (about 0.5 KiB per
+//! minted token pair, so a long benchmark at 20 000 refreshes/s uses about 10 MiB/s); the request
+//! log is bounded ([`SandboxBuilder::request_log_capacity`]).
+//!
+//! The RSA key in `keys/sandbox-test-key.pem` ([`SANDBOX_TEST_KEY_PEM`]) is public and for tests
+//! only. Tokens come from a fast non-cryptographic generator: never use the sandbox outside tests.
+
+mod authorize;
+mod control;
+mod model;
+mod notion;
+mod oidc;
+mod server;
+mod slack;
+mod state;
+mod wire;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use control::{Control, ControlError};
+pub use model::{
+    App, AuthorizeOutcome, Consent, Counters, DEFAULT_NOTION_CLIENT_ID,
+    DEFAULT_NOTION_CLIENT_SECRET, DEFAULT_NOTION_REDIRECT_URIS, DEFAULT_SLACK_APP_ID,
+    DEFAULT_SLACK_CLIENT_ID, DEFAULT_SLACK_CLIENT_SECRET, DEFAULT_SLACK_REDIRECT_URIS,
+    DEFAULT_SLACK_REFRESH_GRACE_SECS, ExternalToken, Fault, FaultKind, OpCount, Provider,
+    RecordedRequest, TeamInfo, default_apps,
+};
+pub use notion::NOTION_VERSIONS;
+pub use oidc::{SANDBOX_KEY_ID, SANDBOX_TEST_KEY_PEM, jwks};
+pub use state::NotionGrantErrorStyle;
+
+/// Error starting the sandbox.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// Binding the listener failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The sandbox only listens on loopback addresses.
+    #[error("refusing to listen on {0}: the sandbox only listens on loopback addresses")]
+    NotLoopback(SocketAddr),
+    /// The embedded test key could not be loaded.
+    #[error("cannot load the sandbox signing key: {0}")]
+    Key(#[from] jsonwebtoken::errors::Error),
+}
+
+/// Entry point: [`Sandbox::builder`].
+#[derive(Debug)]
+pub struct Sandbox;
+
+impl Sandbox {
+    /// A builder listening on `127.0.0.1:0` (a random port) with the default apps.
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            apps: default_apps(),
+            log_capacity: 10_000,
+            notion_grant_style: NotionGrantErrorStyle::default(),
+        }
+    }
+}
+
+/// Configures and starts a sandbox.
+#[derive(Debug, Clone)]
+pub struct SandboxBuilder {
+    addr: SocketAddr,
+    apps: Vec<App>,
+    log_capacity: usize,
+    notion_grant_style: NotionGrantErrorStyle,
+}
+
+impl SandboxBuilder {
+    /// Listens on this address (default `127.0.0.1:0`); it must be a loopback address.
+    #[must_use]
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// Registers an extra app (replacing a default one with the same client id).
+    #[must_use]
+    pub fn app(mut self, app: App) -> Self {
+        self.apps.retain(|a| a.client_id != app.client_id);
+        self.apps.push(app);
+        self
+    }
+
+    /// Starts without the default apps.
+    #[must_use]
+    pub fn without_default_apps(mut self) -> Self {
+        self.apps.clear();
+        self
+    }
+
+    /// Keeps at most this many requests in the log (default 10 000; 0 disables the log).
+    #[must_use]
+    pub fn request_log_capacity(mut self, n: usize) -> Self {
+        self.log_capacity = n;
+        self
+    }
+
+    /// How Notion words `invalid_grant` (default [`NotionGrantErrorStyle::OAuth`]).
+    #[must_use]
+    pub fn notion_grant_error_style(mut self, style: NotionGrantErrorStyle) -> Self {
+        self.notion_grant_style = style;
+        self
+    }
+
+    /// Binds and starts serving in the background of the current Tokio runtime.
+    pub async fn start(self) -> Result<SandboxHandle, SandboxError> {
+        if !self.addr.ip().is_loopback() {
+            return Err(SandboxError::NotLoopback(self.addr));
+        }
+        let listener = TcpListener::bind(self.addr)
+            .await
+            .map_err(|source| SandboxError::Bind {
+                addr: self.addr,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SandboxError::Bind {
+            addr: self.addr,
+            source,
+        })?;
+        let shared = Arc::new(state::Shared {
+            inner: Mutex::new(state::Inner::new(self.apps, self.log_capacity)),
+            base_url: format!("http://{addr}"),
+            jwt_key: oidc::encoding_key()?,
+            notion_grant_style: self.notion_grant_style,
+        });
+        let (tx, rx) = oneshot::channel();
+        let router = server::router(Arc::clone(&shared));
+        let task = tokio::spawn(serve(listener, router, rx));
+        Ok(SandboxHandle {
+            addr,
+            control: Control { shared },
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+}
+
+async fn serve(listener: TcpListener, router: axum::Router, mut stop: oneshot::Receiver<()>) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let inner = hyper_util::service::TowerToHyperService::new(router);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else {
+                    // Transient accept errors (e.g. too many open files): back off briefly.
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let inner = inner.clone();
+                let svc = hyper::service::service_fn(move |req| {
+                    let fut = hyper::service::Service::call(&inner, req);
+                    async move {
+                        let resp = fut.await.map_err(|e| match e {})?;
+                        if resp.extensions().get::<server::DropConnection>().is_some() {
+                            return Err(server::Dropped);
+                        }
+                        Ok(resp)
+                    }
+                });
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc);
+                let watched = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = watched.await;
+                });
+            }
+            _ = &mut stop => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(Duration::from_secs(5)) => {}
+    }
+}
+
+/// A running sandbox. Dropping it stops the server (without waiting); prefer
+/// [`SandboxHandle::shutdown`].
+#[derive(Debug)]
+pub struct SandboxHandle {
+    addr: SocketAddr,
+    control: Control,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl SandboxHandle {
+    /// Base URL, e.g. `http://127.0.0.1:49152` (no trailing slash).
+    pub fn base_url(&self) -> &str {
+        self.control.base_url()
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The control API.
+    pub fn control(&self) -> &Control {
+        &self.control
+    }
+
+    /// Stops accepting, lets in-flight requests finish (at most 5 s) and waits for the server.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for SandboxHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
