@@ -291,10 +291,18 @@ async fn provider_handler(State(shared): State<Arc<Shared>>, req: Request) -> Re
         }
         fault
     };
-    if let Some(FaultKind::Delay { millis }) = &fault {
-        tokio::time::sleep(Duration::from_millis(*millis)).await;
-    }
-    let mut reply = {
+    // Processing runs in a task of its own: a request that reached the server is processed (and
+    // logged) even if the client gives up waiting, as on a real server. This is how a delayed
+    // refresh whose client timed out still spends the refresh token.
+    let drop_after = matches!(fault, Some(FaultKind::DropAfterProcessing));
+    let delay = match &fault {
+        Some(FaultKind::Delay { millis }) => Some(Duration::from_millis(*millis)),
+        _ => None,
+    };
+    let processing = tokio::spawn(async move {
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
+        }
         let mut inner = shared.lock();
         let reply = dispatch(&shared, &mut inner, &req);
         if let Some(op) = &reply.op {
@@ -302,10 +310,12 @@ async fn provider_handler(State(shared): State<Arc<Shared>>, req: Request) -> Re
         }
         rec.app.clone_from(&reply.app);
         rec.operation.clone_from(&reply.op);
-        let drop_after = matches!(fault, Some(FaultKind::DropAfterProcessing));
         rec.status = (!drop_after).then_some(reply.status.as_u16());
         inner.record(rec);
         reply
+    });
+    let Ok(mut reply) = processing.await else {
+        return dropped();
     };
     match fault {
         Some(FaultKind::DropAfterProcessing) => dropped(),
