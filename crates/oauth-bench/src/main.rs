@@ -6,10 +6,13 @@
 //! - token manager hot path: `TokenManager::access_token` on a valid cached token, against a bare
 //!   `ArcSwap` load and a `tokio::sync::RwLock` read of the same token, single task and one task
 //!   per core.
+//! - stampede: 10,000 concurrent `access_token` calls on an expiring token (one refresh grant at
+//!   oauth-sandbox), against one plain refresh call.
 #![allow(clippy::print_stdout)]
 
 mod hot_path;
 mod report;
+mod stampede;
 
 use std::process::ExitCode;
 
@@ -18,6 +21,7 @@ async fn main() -> ExitCode {
     let out = std::env::args().nth(1);
     let mut report = report::Report::new();
     hot_path::run(&mut report).await;
+    stampede::run(&mut report).await;
     let text = report.render();
     println!("{text}");
     if let Some(path) = out {
