@@ -125,3 +125,93 @@ fn no_ignored_tests_stubs_or_panicking_tests() {
         }
     }
 }
+
+/// The crates a build of `oauth-facade` with only `features` compiles (normal dependencies).
+fn facade_crates(features: &str) -> Vec<String> {
+    let output =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "tree",
+                "-p",
+                "oauth-facade",
+                "-e",
+                "normal",
+                "--no-default-features",
+                "--prefix",
+                "none",
+                "--features",
+                features,
+            ])
+            .current_dir(project_root())
+            .output()
+            .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn facade_features_pull_in_only_what_they_need() {
+    // (features, crates that must not be compiled)
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "slack",
+            &[
+                "oauth-notion",
+                "sqlx",
+                "axum",
+                "oauth-sandbox",
+                "oauth-store",
+                "mockall",
+            ],
+        ),
+        (
+            "notion",
+            &[
+                "oauth-slack",
+                "jsonwebtoken",
+                "sqlx",
+                "axum",
+                "oauth-sandbox",
+                "mockall",
+            ],
+        ),
+        (
+            "sqlite",
+            &["oauth-slack", "oauth-notion", "sqlx-postgres", "axum"],
+        ),
+    ];
+    for (features, banned) in cases {
+        let crates = facade_crates(features);
+        for banned in *banned {
+            assert!(
+                !crates.iter().any(|c| c == banned),
+                "feature `{features}` compiles `{banned}`"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_readme_example_is_the_tested_one() {
+    let root = project_root();
+    let readme = fs::read_to_string(root.join("README.md")).unwrap();
+    let tested =
+        fs::read_to_string(root.join("crates/oauth-facade/tests/readme_example.rs")).unwrap();
+    let start = readme
+        .find("## Generic code over providers")
+        .expect("README section");
+    let code_start = readme[start..].find("```rust\n").unwrap() + start + "```rust\n".len();
+    let code_end = readme[code_start..].find("```").unwrap() + code_start;
+    assert!(
+        tested.ends_with(&readme[code_start..code_end]),
+        "the README example and crates/oauth-facade/tests/readme_example.rs differ"
+    );
+}

@@ -116,3 +116,9 @@ mockall::mock! {
         fn now(&self) -> std::time::SystemTime;
     }
 }
+
+impl std::fmt::Debug for MockTokenProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MockTokenProvider")
+    }
+}

@@ -96,7 +96,8 @@ pub trait Revoke: Send + Sync {
     async fn revoke(&self, token: &AccessToken) -> Result<()>;
 }
 
-/// A complete provider: every token operation, its id, and its authorization URL. Object-safe:
+/// A complete provider: every token operation, its id, and its authorization URL (and `Debug`,
+/// which must not show secrets). Object-safe:
 /// application code holds an `Arc<dyn TokenProvider>` and tests swap in a mock
 /// (`MockTokenProvider`, feature `mock`).
 ///
@@ -108,7 +109,7 @@ pub trait Revoke: Send + Sync {
 ///     Ok(provider.introspect(token).await?.active)
 /// }
 /// ```
-pub trait TokenProvider: TokenGrant + Introspect + Revoke {
+pub trait TokenProvider: TokenGrant + Introspect + Revoke + std::fmt::Debug {
     /// The provider's id (`"notion"`, `"slack"`).
     fn provider_id(&self) -> ProviderId;
 

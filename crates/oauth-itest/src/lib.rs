@@ -3,7 +3,11 @@
 
 use std::time::{Duration, SystemTime};
 
-use oauth_core::{AccessToken, InstallationKey, ProviderId, RefreshToken, TokenSet, TokenType};
+use std::sync::Arc;
+
+use oauth_core::{
+    AccessToken, InstallationKey, ProviderId, RefreshToken, TokenProvider, TokenSet, TokenType,
+};
 
 /// The provider id the workers write under.
 pub const PROVIDER: ProviderId = ProviderId::from_static("itest");
@@ -49,4 +53,19 @@ pub fn check_whole(i: usize, tokens: &TokenSet) -> Result<u64, String> {
 
 fn generation_of(i: usize, g: u64) -> TokenSet {
     generation(i, g)
+}
+
+/// Slack's provider id.
+pub const SLACK: ProviderId = ProviderId::from_static("slack");
+
+/// The Slack client of oauth-sandbox's default app at `base` (the sandbox's root URL).
+pub fn slack_client(base: &str) -> oauth_core::Result<Arc<dyn TokenProvider>> {
+    let base = base.trim_end_matches('/');
+    let client = oauth_slack::SlackClient::builder(oauth_sandbox::DEFAULT_SLACK_CLIENT_ID)
+        .client_secret(oauth_sandbox::DEFAULT_SLACK_CLIENT_SECRET)
+        .redirect_uri(oauth_sandbox::DEFAULT_SLACK_REDIRECT_URIS[0])
+        .api_base_url(format!("{base}/api/"))
+        .authorize_base_url(format!("{base}/"))
+        .build()?;
+    Ok(Arc::new(client))
 }

@@ -1,0 +1,296 @@
+//! Choosing and configuring a provider at run time: from code, environment variables or a TOML
+//! file, into an `Arc<dyn TokenProvider>`.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use oauth_core::{ClientSecret, Error, Result, TokenProvider};
+use serde::Deserialize;
+
+/// The providers this workspace speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum ProviderKind {
+    /// Notion public integrations.
+    Notion,
+    /// Slack apps.
+    Slack,
+}
+
+impl ProviderKind {
+    /// `notion` or `slack`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Notion => "notion",
+            ProviderKind::Slack => "slack",
+        }
+    }
+
+    /// The prefix of this provider's environment variables (`NOTION`, `SLACK`).
+    pub fn env_prefix(self) -> &'static str {
+        match self {
+            ProviderKind::Notion => "NOTION",
+            ProviderKind::Slack => "SLACK",
+        }
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ProviderKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "notion" => Ok(ProviderKind::Notion),
+            "slack" => Ok(ProviderKind::Slack),
+            other => Err(Error::configuration(format!(
+                "unknown provider `{other}` (expected `notion` or `slack`)"
+            ))),
+        }
+    }
+}
+
+/// How to reach and authenticate to one provider. `Debug` hides the client secret.
+///
+/// | Field | Environment variable | TOML key (in `[notion]` or `[slack]`) |
+/// | --- | --- | --- |
+/// | client id | `NOTION_CLIENT_ID` / `SLACK_CLIENT_ID` | `client_id` |
+/// | client secret | `…_CLIENT_SECRET` (optional for a Slack PKCE app) | `client_secret` |
+/// | redirect URI | `…_REDIRECT_URI` | `redirect_uri` |
+/// | API base URL | `…_BASE_URL` (Notion `https://api.notion.com`, Slack `https://slack.com/api/`) | `base_url` |
+/// | browser base URL (Slack) | `SLACK_AUTHORIZE_BASE_URL` (`https://slack.com/`) | `authorize_base_url` |
+/// | Notion-Version | `NOTION_VERSION` | `notion_version` |
+///
+/// ```
+/// use oauth_facade::{ProviderConfig, ProviderKind};
+/// let config = ProviderConfig::from_toml_str(
+///     r#"
+///     [slack]
+///     client_id = "2141029472.691202649728"
+///     client_secret = "from-a-vault"
+///     redirect_uri = "https://example.com/slack/callback"
+///     "#,
+///     ProviderKind::Slack,
+/// )?;
+/// assert!(!format!("{config:?}").contains("from-a-vault"));
+/// # Ok::<(), oauth_core::Error>(())
+/// ```
+#[derive(Clone, Debug, Deserialize)]
+#[non_exhaustive]
+pub struct ProviderConfig {
+    /// Which provider.
+    #[serde(skip, default = "default_kind")]
+    pub kind: ProviderKind,
+    /// The OAuth client id.
+    pub client_id: String,
+    /// The OAuth client secret (absent for a Slack public PKCE app).
+    #[serde(default)]
+    pub client_secret: Option<ClientSecret>,
+    /// The redirect URI.
+    #[serde(default)]
+    pub redirect_uri: Option<String>,
+    /// The API base URL, to point at oauth-sandbox or a proxy.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Slack's browser base URL.
+    #[serde(default)]
+    pub authorize_base_url: Option<String>,
+    /// Notion's `Notion-Version`.
+    #[serde(default)]
+    pub notion_version: Option<String>,
+    /// Allow a plain-http base URL that is not loopback.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+}
+
+fn default_kind() -> ProviderKind {
+    ProviderKind::Notion
+}
+
+impl ProviderConfig {
+    /// A configuration with only a client id.
+    pub fn new(kind: ProviderKind, client_id: impl Into<String>) -> Self {
+        Self {
+            kind,
+            client_id: client_id.into(),
+            client_secret: None,
+            redirect_uri: None,
+            base_url: None,
+            authorize_base_url: None,
+            notion_version: None,
+            allow_insecure_http: false,
+        }
+    }
+
+    /// Sets the client secret.
+    pub fn client_secret(mut self, secret: impl Into<ClientSecret>) -> Self {
+        self.client_secret = Some(secret.into());
+        self
+    }
+
+    /// Sets the redirect URI.
+    pub fn redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.redirect_uri = Some(uri.into());
+        self
+    }
+
+    /// Sets the API base URL.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Sets Slack's browser base URL.
+    pub fn authorize_base_url(mut self, url: impl Into<String>) -> Self {
+        self.authorize_base_url = Some(url.into());
+        self
+    }
+
+    /// Reads `{NOTION,SLACK}_CLIENT_ID`, `_CLIENT_SECRET`, `_REDIRECT_URI`, `_BASE_URL`,
+    /// `SLACK_AUTHORIZE_BASE_URL` and `NOTION_VERSION`.
+    pub fn from_env(kind: ProviderKind) -> Result<Self> {
+        Self::from_lookup(kind, |name| std::env::var(name).ok())
+    }
+
+    /// As [`from_env`](Self::from_env), from any lookup (for tests and other sources).
+    pub fn from_lookup(
+        kind: ProviderKind,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self> {
+        let prefix = kind.env_prefix();
+        let var = |suffix: &str| lookup(&format!("{prefix}_{suffix}")).filter(|v| !v.is_empty());
+        let client_id = var("CLIENT_ID").ok_or_else(|| {
+            Error::configuration(format!(
+                "{prefix}_CLIENT_ID is not set (the {kind} app's OAuth client id)"
+            ))
+        })?;
+        let mut config = Self::new(kind, client_id);
+        config.client_secret = var("CLIENT_SECRET").map(ClientSecret::new);
+        config.redirect_uri = var("REDIRECT_URI");
+        config.base_url = var("BASE_URL");
+        config.authorize_base_url = var("AUTHORIZE_BASE_URL");
+        config.notion_version = var("VERSION");
+        Ok(config)
+    }
+
+    /// Reads the `[notion]` or `[slack]` table of a TOML file.
+    pub fn from_file(path: impl AsRef<Path>, kind: ProviderKind) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::configuration(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_toml_str(&text, kind)
+            .map_err(|e| Error::configuration(format!("{}: {e}", path.display())))
+    }
+
+    /// Reads the `[notion]` or `[slack]` table of a TOML document.
+    pub fn from_toml_str(text: &str, kind: ProviderKind) -> Result<Self> {
+        #[derive(Deserialize)]
+        struct File {
+            notion: Option<ProviderConfig>,
+            slack: Option<ProviderConfig>,
+        }
+        // The TOML error may quote the document, which may hold a secret: report its position only.
+        let file: File = toml::from_str(text).map_err(|e| {
+            let at = e
+                .span()
+                .map(|s| format!(" at byte {}", s.start))
+                .unwrap_or_default();
+            Error::configuration(format!("invalid TOML configuration{at}"))
+        })?;
+        let table = match kind {
+            ProviderKind::Notion => file.notion,
+            ProviderKind::Slack => file.slack,
+        };
+        let mut config = table.ok_or_else(|| {
+            Error::configuration(format!("the configuration has no [{kind}] table"))
+        })?;
+        config.kind = kind;
+        Ok(config)
+    }
+
+    /// The configuration of oauth-sandbox's default app for `kind` at `base` (feature `sandbox`).
+    #[cfg(feature = "sandbox")]
+    pub fn sandbox(kind: ProviderKind, base: &str) -> Self {
+        let base = base.trim_end_matches('/');
+        match kind {
+            ProviderKind::Notion => Self::new(kind, oauth_sandbox::DEFAULT_NOTION_CLIENT_ID)
+                .client_secret(oauth_sandbox::DEFAULT_NOTION_CLIENT_SECRET)
+                .redirect_uri(oauth_sandbox::DEFAULT_NOTION_REDIRECT_URIS[0])
+                .base_url(base),
+            ProviderKind::Slack => Self::new(kind, oauth_sandbox::DEFAULT_SLACK_CLIENT_ID)
+                .client_secret(oauth_sandbox::DEFAULT_SLACK_CLIENT_SECRET)
+                .redirect_uri(oauth_sandbox::DEFAULT_SLACK_REDIRECT_URIS[0])
+                .base_url(format!("{base}/api/"))
+                .authorize_base_url(format!("{base}/")),
+        }
+    }
+
+    /// Builds the provider. Fails with a configuration error if this build lacks the provider's
+    /// feature, or the configuration is incomplete.
+    pub fn build(&self) -> Result<Arc<dyn TokenProvider>> {
+        match self.kind {
+            ProviderKind::Notion => self.build_notion(),
+            ProviderKind::Slack => self.build_slack(),
+        }
+    }
+
+    #[cfg(feature = "notion")]
+    fn build_notion(&self) -> Result<Arc<dyn TokenProvider>> {
+        let secret = self.client_secret.clone().ok_or_else(|| {
+            Error::configuration(
+                "NOTION_CLIENT_SECRET is not set (Notion integrations always have one)",
+            )
+        })?;
+        let mut builder = oauth_notion::NotionClient::builder(self.client_id.clone(), secret)
+            .allow_insecure_http(self.allow_insecure_http);
+        if let Some(uri) = &self.redirect_uri {
+            builder = builder.redirect_uri(uri.clone());
+        }
+        if let Some(url) = &self.base_url {
+            builder = builder.base_url(url.clone());
+        }
+        if let Some(version) = &self.notion_version {
+            builder = builder.notion_version(version.clone());
+        }
+        Ok(Arc::new(builder.build()?))
+    }
+
+    #[cfg(not(feature = "notion"))]
+    fn build_notion(&self) -> Result<Arc<dyn TokenProvider>> {
+        Err(Error::configuration(
+            "this build has no Notion support: enable the `notion` feature",
+        ))
+    }
+
+    #[cfg(feature = "slack")]
+    fn build_slack(&self) -> Result<Arc<dyn TokenProvider>> {
+        let mut builder = oauth_slack::SlackClient::builder(self.client_id.clone())
+            .allow_insecure_http(self.allow_insecure_http);
+        if let Some(secret) = &self.client_secret {
+            builder = builder.client_secret(secret.clone());
+        }
+        if let Some(uri) = &self.redirect_uri {
+            builder = builder.redirect_uri(uri.clone());
+        }
+        if let Some(url) = &self.base_url {
+            builder = builder.api_base_url(url.clone());
+        }
+        if let Some(url) = &self.authorize_base_url {
+            builder = builder.authorize_base_url(url.clone());
+        }
+        Ok(Arc::new(builder.build()?))
+    }
+
+    #[cfg(not(feature = "slack"))]
+    fn build_slack(&self) -> Result<Arc<dyn TokenProvider>> {
+        Err(Error::configuration(
+            "this build has no Slack support: enable the `slack` feature",
+        ))
+    }
+}

@@ -1,0 +1,266 @@
+//! An OAuth install flow to mount in an axum app (feature `axum`), like Bolt's built-in OAuth: an
+//! install route that creates the CSRF state (and a PKCE verifier where enabled) and redirects to
+//! the provider, and a callback route that verifies the state, exchanges the code, saves the
+//! installation through the token manager's store, and answers with a page (or your hooks).
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use oauth_core::{
+    AuthorizationRequest, CodeExchange, Error, ErrorKind, InstallationKey, MemoryStateStore,
+    PendingAuthorization, Result, Scopes, StateStore, TokenSet, verify_callback,
+};
+use oauth_manager::TokenManager;
+
+/// What the callback shows. Implement it to render your own pages or redirect elsewhere.
+#[async_trait]
+pub trait InstallHooks: Send + Sync {
+    /// After the installation was saved.
+    async fn on_success(&self, key: &InstallationKey, tokens: &TokenSet) -> Response;
+    /// When the flow failed (denied consent, bad or replayed state, provider refusal…).
+    async fn on_failure(&self, error: &Error) -> Response;
+}
+
+/// Plain HTML pages: "installed" (200) or the error and what to do (4xx/5xx). Never shows a
+/// secret: error messages hold none.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DefaultHooks;
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+#[async_trait]
+impl InstallHooks for DefaultHooks {
+    async fn on_success(&self, key: &InstallationKey, tokens: &TokenSet) -> Response {
+        let workspace = tokens
+            .grantee
+            .workspace_name
+            .clone()
+            .or_else(|| tokens.grantee.workspace_id.clone())
+            .unwrap_or_else(|| key.key().to_owned());
+        Html(format!(
+            "<!doctype html><title>Installed</title><h1>Installed</h1><p>The app is installed for <b>{}</b> ({}). You can close this page.</p>",
+            escape(&workspace),
+            escape(key.provider().as_str())
+        ))
+        .into_response()
+    }
+
+    async fn on_failure(&self, error: &Error) -> Response {
+        let status = match error.kind() {
+            ErrorKind::AuthorizationDenied
+            | ErrorKind::InvalidCallback
+            | ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
+            ErrorKind::Configuration | ErrorKind::Storage | ErrorKind::Internal => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            _ => StatusCode::BAD_GATEWAY,
+        };
+        (
+            status,
+            Html(format!(
+                "<!doctype html><title>Installation failed</title><h1>Installation failed</h1><p>{}</p><p><a href=\"javascript:history.back()\">Try again</a></p>",
+                escape(&error.to_string())
+            )),
+        )
+            .into_response()
+    }
+}
+
+struct Flow {
+    manager: TokenManager,
+    states: Arc<dyn StateStore>,
+    redirect_uri: String,
+    scopes: Scopes,
+    params: Vec<(String, String)>,
+    pkce: bool,
+    hooks: Arc<dyn InstallHooks>,
+}
+
+/// The install flow. Build it with [`InstallFlow::builder`], mount [`InstallFlow::router`].
+///
+/// ```no_run
+/// # async fn run(manager: oauth_manager::TokenManager) {
+/// use oauth_core::Scopes;
+/// use oauth_facade::install::InstallFlow;
+/// let flow = InstallFlow::builder(manager, "https://example.com/slack/oauth_redirect")
+///     .scopes(Scopes::parse("chat:write,commands"))
+///     .build();
+/// let app = axum::Router::new().merge(flow.router("/slack/install", "/slack/oauth_redirect"));
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await.unwrap();
+/// axum::serve(listener, app).await.unwrap();
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct InstallFlow {
+    flow: Arc<Flow>,
+}
+
+impl std::fmt::Debug for InstallFlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstallFlow")
+            .field("provider", &self.flow.manager.provider().provider_id())
+            .field("redirect_uri", &self.flow.redirect_uri)
+            .field("scopes", &self.flow.scopes)
+            .field("pkce", &self.flow.pkce)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures an [`InstallFlow`].
+pub struct InstallFlowBuilder {
+    manager: TokenManager,
+    redirect_uri: String,
+    scopes: Scopes,
+    params: Vec<(String, String)>,
+    pkce: bool,
+    states: Option<Arc<dyn StateStore>>,
+    hooks: Option<Arc<dyn InstallHooks>>,
+}
+
+impl std::fmt::Debug for InstallFlowBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstallFlowBuilder")
+            .field("redirect_uri", &self.redirect_uri)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InstallFlowBuilder {
+    /// The scopes to request (Slack bot scopes; Notion has none).
+    pub fn scopes(mut self, scopes: Scopes) -> Self {
+        self.scopes = scopes;
+        self
+    }
+
+    /// An extra authorization parameter (Slack `user_scope`, `team`…).
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params.push((name.into(), value.into()));
+        self
+    }
+
+    /// Uses PKCE (required for Slack public clients; Notion does not support it).
+    pub fn pkce(mut self, enabled: bool) -> Self {
+        self.pkce = enabled;
+        self
+    }
+
+    /// Where states wait for their callback (default: in memory, 10 minutes, single server).
+    pub fn state_store(mut self, states: Arc<dyn StateStore>) -> Self {
+        self.states = Some(states);
+        self
+    }
+
+    /// What the callback answers (default [`DefaultHooks`]).
+    pub fn hooks(mut self, hooks: Arc<dyn InstallHooks>) -> Self {
+        self.hooks = Some(hooks);
+        self
+    }
+
+    /// Builds the flow.
+    pub fn build(self) -> InstallFlow {
+        InstallFlow {
+            flow: Arc::new(Flow {
+                manager: self.manager,
+                states: self
+                    .states
+                    .unwrap_or_else(|| Arc::new(MemoryStateStore::new())),
+                redirect_uri: self.redirect_uri,
+                scopes: self.scopes,
+                params: self.params,
+                pkce: self.pkce,
+                hooks: self.hooks.unwrap_or_else(|| Arc::new(DefaultHooks)),
+            }),
+        }
+    }
+}
+
+impl InstallFlow {
+    /// A flow that installs through `manager`'s provider and store; `redirect_uri` is the public
+    /// URL of the callback route, as registered with the provider.
+    pub fn builder(manager: TokenManager, redirect_uri: impl Into<String>) -> InstallFlowBuilder {
+        InstallFlowBuilder {
+            manager,
+            redirect_uri: redirect_uri.into(),
+            scopes: Scopes::new(),
+            params: Vec::new(),
+            pkce: false,
+            states: None,
+            hooks: None,
+        }
+    }
+
+    /// The two routes: `GET install_path` redirects to the provider, `GET callback_path` finishes.
+    pub fn router<S: Clone + Send + Sync + 'static>(
+        &self,
+        install_path: &str,
+        callback_path: &str,
+    ) -> Router<S> {
+        Router::new()
+            .route(install_path, get(install))
+            .route(callback_path, get(callback))
+            .with_state(self.flow.clone())
+    }
+
+    /// Starts an authorization: saves its state and returns the provider's URL.
+    pub async fn start(&self) -> Result<String> {
+        self.flow.start().await
+    }
+
+    /// Finishes one from the callback's query string: the installation's key and tokens.
+    pub async fn finish(&self, query: &str) -> Result<(InstallationKey, TokenSet)> {
+        self.flow.finish(query).await
+    }
+}
+
+impl Flow {
+    async fn start(&self) -> Result<String> {
+        let provider = self.manager.provider();
+        let mut request = AuthorizationRequest::new()?
+            .redirect_uri(self.redirect_uri.clone())
+            .scopes(self.scopes.clone());
+        for (name, value) in &self.params {
+            request = request.param(name.clone(), value.clone());
+        }
+        if self.pkce {
+            request = request.with_pkce()?;
+        }
+        let url = provider.authorization_url(&request)?;
+        let pending =
+            PendingAuthorization::from_request(&request, provider.provider_id(), SystemTime::now());
+        self.states.save(request.state(), pending).await?;
+        Ok(url.to_string())
+    }
+
+    async fn finish(&self, query: &str) -> Result<(InstallationKey, TokenSet)> {
+        let verified = verify_callback(query, self.states.as_ref()).await?;
+        self.manager
+            .exchange_and_save(CodeExchange::from_callback(verified))
+            .await
+    }
+}
+
+async fn install(State(flow): State<Arc<Flow>>) -> Response {
+    match flow.start().await {
+        Ok(url) => (StatusCode::FOUND, [(header::LOCATION, url)]).into_response(),
+        Err(error) => flow.hooks.on_failure(&error).await,
+    }
+}
+
+async fn callback(State(flow): State<Arc<Flow>>, RawQuery(query): RawQuery) -> Response {
+    match flow.finish(query.as_deref().unwrap_or("")).await {
+        Ok((key, tokens)) => flow.hooks.on_success(&key, &tokens).await,
+        Err(error) => flow.hooks.on_failure(&error).await,
+    }
+}

@@ -1,0 +1,156 @@
+//! The axum install flow end to end against oauth-sandbox, with a client that follows redirects as
+//! a browser would: our install route → the provider's authorize page → our callback route.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::sync::Arc;
+
+use oauth_facade::install::InstallFlow;
+use oauth_facade::sandbox::{Consent, Sandbox, SandboxHandle};
+use oauth_facade::{
+    MemoryTokenStore, ProviderConfig, ProviderKind, Scopes, TokenManager, TokenStore,
+};
+
+struct App {
+    base: String,
+    store: Arc<MemoryTokenStore>,
+    manager: TokenManager,
+}
+
+async fn app(sandbox: &SandboxHandle, kind: ProviderKind, pkce: bool) -> App {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = ProviderConfig::sandbox(kind, sandbox.base_url());
+    let callback = format!("/callback/{kind}");
+    config.redirect_uri = Some(format!("{base}{callback}"));
+    if pkce {
+        config.client_secret = None;
+    }
+    let store = Arc::new(MemoryTokenStore::new());
+    let manager = TokenManager::builder(config.build().unwrap(), store.clone()).build();
+    let mut flow = InstallFlow::builder(manager.clone(), format!("{base}{callback}")).pkce(pkce);
+    if kind == ProviderKind::Slack {
+        flow = flow
+            .scopes(Scopes::parse("chat:write,commands"))
+            .param("user_scope", "search:read");
+    }
+    let router = flow.build().router("/install", &callback);
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    App {
+        base,
+        store,
+        manager,
+    }
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .build()
+        .unwrap()
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_browser_installs_each_provider() {
+    let sandbox = Sandbox::builder().start().await.unwrap();
+    for kind in [ProviderKind::Notion, ProviderKind::Slack] {
+        let app = app(&sandbox, kind, false).await;
+        let page = browser()
+            .get(format!("{}/install", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200, "{kind}");
+        let body = page.text().await.unwrap();
+        assert!(body.contains("Installed"), "{kind}: {body}");
+        let keys = app.manager.list().await.unwrap();
+        assert_eq!(keys.len(), 1, "{kind}: saved through the store");
+        let stored = app.store.get(&keys[0]).await.unwrap().unwrap();
+        assert_eq!(stored.tokens.provider.as_str(), kind.as_str());
+        assert!(app.manager.access_token(&keys[0]).await.is_ok());
+    }
+}
+
+#[tokio::test]
+async fn a_slack_public_client_installs_with_pkce() {
+    let sandbox = Sandbox::builder().start().await.unwrap();
+    sandbox.control().register_app(
+        oauth_facade::sandbox::App::slack(
+            oauth_facade::sandbox::DEFAULT_SLACK_CLIENT_ID,
+            "",
+            oauth_facade::sandbox::DEFAULT_SLACK_APP_ID,
+            &["http://127.0.0.1/callback/slack"],
+        )
+        .without_secret()
+        .with_pkce(true)
+        .with_rotation(true),
+    );
+    let app = app(&sandbox, ProviderKind::Slack, true).await;
+    let redirect = no_redirects()
+        .get(format!("{}/install", app.base))
+        .send()
+        .await
+        .unwrap();
+    let location = redirect.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.contains("code_challenge_method=S256"),
+        "{location}"
+    );
+    let page = browser().get(location).send().await.unwrap();
+    assert_eq!(page.status(), 200, "{}", page.text().await.unwrap());
+    assert_eq!(app.manager.list().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn denied_consent_and_replayed_callbacks_fail_clearly() {
+    let sandbox = Sandbox::builder().start().await.unwrap();
+    let app = app(&sandbox, ProviderKind::Slack, false).await;
+
+    sandbox.control().push_consent(Consent::deny());
+    let page = browser()
+        .get(format!("{}/install", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 400);
+    assert!(page.text().await.unwrap().contains("access_denied"));
+    assert!(app.manager.list().await.unwrap().is_empty());
+
+    // Follow by hand to keep the callback URL, then replay it.
+    let to_provider = no_redirects()
+        .get(format!("{}/install", app.base))
+        .send()
+        .await
+        .unwrap();
+    let to_callback = no_redirects()
+        .get(to_provider.headers()["location"].to_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let callback = to_callback.headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        no_redirects().get(&callback).send().await.unwrap().status(),
+        200
+    );
+    let replay = no_redirects().get(&callback).send().await.unwrap();
+    assert_eq!(replay.status(), 400);
+    assert!(replay.text().await.unwrap().contains("already used"));
+
+    // A forged callback.
+    let forged = no_redirects()
+        .get(format!("{}/callback/slack?code=x&state=forged", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 400);
+    assert!(forged.text().await.unwrap().contains("unknown"));
+}

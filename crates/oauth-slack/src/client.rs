@@ -1,0 +1,394 @@
+//! [`SlackClient`] and its builder: the app's credentials, the endpoints, the HTTP client.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use oauth_core::http::{HttpClient, HttpTransport, RetryPolicy, basic_auth, check_endpoint};
+use oauth_core::{ClientSecret, Clock, Error, Result, SystemClock};
+use url::Url;
+
+use crate::wire::{Credential, Form};
+
+/// The default Web API base: `https://slack.com/api/`.
+pub const DEFAULT_API_BASE_URL: &str = "https://slack.com/api/";
+
+/// The default base of the browser endpoints (`oauth/v2/authorize`, `openid/connect/authorize`,
+/// `openid/connect/keys`): `https://slack.com/`.
+pub const DEFAULT_AUTHORIZE_BASE_URL: &str = "https://slack.com/";
+
+/// Where a confidential client puts its `client_id` and `client_secret` on `oauth.v2.access`,
+/// `oauth.access` and `openid.connect.token`.
+///
+/// `oauth.v2.exchange` always sends them in the form body: Slack documents them as form
+/// parameters there, and every official SDK sends them so.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientAuth {
+    /// `client_id` and `client_secret` as form parameters, as `@slack/web-api` sends them.
+    #[default]
+    FormBody,
+    /// `Authorization: Basic base64(client_id:client_secret)`, as Slack's docs recommend and
+    /// `slack_sdk` (Python) and the Java SDK send it. The form then holds neither.
+    Basic,
+}
+
+/// A Slack app, as a client of Slack's OAuth and auth methods.
+///
+/// Cheap to clone (the state is shared). Build one with [`SlackClient::builder`]:
+///
+/// ```
+/// use oauth_slack::{ClientAuth, SlackClient};
+///
+/// // A confidential client (an app with a client secret).
+/// let client = SlackClient::builder("2141029472.691202649728")
+///     .client_secret("client-secret")
+///     .redirect_uri("https://example.com/slack/oauth/callback")
+///     .client_auth(ClientAuth::Basic)
+///     .build()?;
+/// assert!(!format!("{client:?}").contains("client-secret"));
+///
+/// // A public client (PKCE, no secret), e.g. a desktop app.
+/// let public = SlackClient::builder("2141029472.691202649728")
+///     .redirect_uri("http://127.0.0.1:8765/callback")
+///     .build()?;
+/// assert!(public.is_public());
+/// # Ok::<(), oauth_core::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct SlackClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client_id: String,
+    client_secret: Option<ClientSecret>,
+    redirect_uri: Option<String>,
+    api_base: Url,
+    authorize_base: Url,
+    client_auth: ClientAuth,
+    http: HttpClient,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for SlackClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.inner;
+        f.debug_struct("SlackClient")
+            .field("client_id", &inner.client_id)
+            .field("client_secret", &inner.client_secret)
+            .field("redirect_uri", &inner.redirect_uri)
+            .field("api_base", &inner.api_base.as_str())
+            .field("authorize_base", &inner.authorize_base.as_str())
+            .field("client_auth", &inner.client_auth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SlackClient {
+    /// A builder for the app with this client id (`<digits>.<digits>`).
+    pub fn builder(client_id: impl Into<String>) -> SlackClientBuilder {
+        SlackClientBuilder {
+            client_id: client_id.into(),
+            client_secret: None,
+            redirect_uri: None,
+            api_base: DEFAULT_API_BASE_URL.to_owned(),
+            authorize_base: DEFAULT_AUTHORIZE_BASE_URL.to_owned(),
+            client_auth: ClientAuth::default(),
+            http: None,
+            transport: None,
+            retry: None,
+            allow_insecure_http: false,
+            clock: None,
+        }
+    }
+
+    /// The app's client id.
+    pub fn client_id(&self) -> &str {
+        &self.inner.client_id
+    }
+
+    /// The default redirect URI, if one was configured.
+    pub fn redirect_uri(&self) -> Option<&str> {
+        self.inner.redirect_uri.as_deref()
+    }
+
+    /// Whether this is a public (PKCE) client: it has no client secret.
+    pub fn is_public(&self) -> bool {
+        self.inner.client_secret.is_none()
+    }
+
+    /// Where the client credentials go.
+    pub fn client_auth(&self) -> ClientAuth {
+        self.inner.client_auth
+    }
+
+    /// The Web API base URL (ends with `/`).
+    pub fn api_base_url(&self) -> &Url {
+        &self.inner.api_base
+    }
+
+    /// The base URL of the browser endpoints (ends with `/`).
+    pub fn authorize_base_url(&self) -> &Url {
+        &self.inner.authorize_base
+    }
+
+    pub(crate) fn http(&self) -> &HttpClient {
+        &self.inner.http
+    }
+
+    pub(crate) fn now(&self) -> SystemTime {
+        self.inner.clock.now()
+    }
+
+    pub(crate) fn method_url(&self, method: &str) -> Result<Url> {
+        self.inner
+            .api_base
+            .join(method)
+            .map_err(|e| Error::configuration(format!("cannot build the URL of {method}: {e}")))
+    }
+
+    pub(crate) fn browser_url(&self, path: &str) -> Result<Url> {
+        self.inner
+            .authorize_base
+            .join(path)
+            .map_err(|e| Error::configuration(format!("cannot build the URL of {path}: {e}")))
+    }
+
+    /// Adds the client credentials of a token-endpoint call (`oauth.v2.access`, `oauth.access`,
+    /// `openid.connect.token`): `client_id` always (in the form unless Basic), `client_secret` in
+    /// the form or in Basic; a public client sends only `client_id`.
+    pub(crate) fn client_credentials(&self, form: &mut Form) -> Result<Credential<'static>> {
+        match (&self.inner.client_secret, self.inner.client_auth) {
+            (None, _) => {
+                form.push("client_id", self.inner.client_id.as_str());
+                Ok(Credential::None)
+            }
+            (Some(secret), ClientAuth::FormBody) => {
+                form.push("client_id", self.inner.client_id.as_str());
+                form.push("client_secret", secret.expose_secret());
+                Ok(Credential::None)
+            }
+            (Some(secret), ClientAuth::Basic) => Ok(Credential::Basic(basic_auth(
+                &self.inner.client_id,
+                secret,
+            )?)),
+        }
+    }
+
+    /// The client secret, for the methods that cannot do without it.
+    pub(crate) fn require_secret(&self, method: &str) -> Result<&ClientSecret> {
+        self.inner.client_secret.as_ref().ok_or_else(|| {
+            Error::configuration(format!(
+                "{method} needs the app's client secret; this client is public (PKCE)"
+            ))
+        })
+    }
+}
+
+/// Builds a [`SlackClient`]. See [`SlackClient::builder`].
+pub struct SlackClientBuilder {
+    client_id: String,
+    client_secret: Option<ClientSecret>,
+    redirect_uri: Option<String>,
+    api_base: String,
+    authorize_base: String,
+    client_auth: ClientAuth,
+    http: Option<HttpClient>,
+    transport: Option<Arc<dyn HttpTransport>>,
+    retry: Option<RetryPolicy>,
+    allow_insecure_http: bool,
+    clock: Option<Arc<dyn Clock>>,
+}
+
+impl fmt::Debug for SlackClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SlackClientBuilder")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("api_base", &self.api_base)
+            .field("authorize_base", &self.authorize_base)
+            .field("client_auth", &self.client_auth)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SlackClientBuilder {
+    /// The app's client secret. Without one the client is public (PKCE): it sends only its
+    /// `client_id`, and `oauth.v2.exchange` and `oauth.access` are unavailable.
+    pub fn client_secret(mut self, secret: impl Into<ClientSecret>) -> Self {
+        self.client_secret = Some(secret.into());
+        self
+    }
+
+    /// The default redirect URI, used by the authorization URLs and the code exchanges when the
+    /// request has none.
+    pub fn redirect_uri(mut self, redirect_uri: impl Into<String>) -> Self {
+        self.redirect_uri = Some(redirect_uri.into());
+        self
+    }
+
+    /// The Web API base URL (default [`DEFAULT_API_BASE_URL`]; e.g. a sandbox's
+    /// `http://127.0.0.1:PORT/api/`, or GovSlack's `https://slack-gov.com/api/`).
+    pub fn api_base_url(mut self, url: impl Into<String>) -> Self {
+        self.api_base = url.into();
+        self
+    }
+
+    /// The base URL of the browser endpoints (default [`DEFAULT_AUTHORIZE_BASE_URL`]).
+    pub fn authorize_base_url(mut self, url: impl Into<String>) -> Self {
+        self.authorize_base = url.into();
+        self
+    }
+
+    /// Where the client credentials go (default [`ClientAuth::FormBody`]).
+    pub fn client_auth(mut self, client_auth: ClientAuth) -> Self {
+        self.client_auth = client_auth;
+        self
+    }
+
+    /// A ready HTTP client (transport and retry policy); overrides [`transport`](Self::transport)
+    /// and [`retry_policy`](Self::retry_policy).
+    pub fn http_client(mut self, http: HttpClient) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// The HTTP transport (default: `oauth_core`'s reqwest transport, feature `reqwest`).
+    pub fn transport(mut self, transport: Arc<dyn HttpTransport>) -> Self {
+        self.transport = Some(transport);
+        self
+    }
+
+    /// The retry policy (default [`RetryPolicy::default`]). Code exchanges and refreshes are never
+    /// resent once they may have reached Slack, whatever the policy.
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// Allows `http://` base URLs on non-loopback hosts (credentials then cross the network in
+    /// clear text). Loopback (`127.0.0.1`, `[::1]`, `localhost`) is always allowed.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// The clock that stamps received tokens (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Checks the configuration and builds the client.
+    pub fn build(self) -> Result<SlackClient> {
+        if self.client_id.trim().is_empty() {
+            return Err(Error::configuration("the Slack client id is empty"));
+        }
+        if self.client_auth == ClientAuth::Basic && self.client_secret.is_none() {
+            return Err(Error::configuration(
+                "HTTP Basic client authentication needs a client secret",
+            ));
+        }
+        let api_base = parse_base("API base", &self.api_base, self.allow_insecure_http)?;
+        let authorize_base = parse_base(
+            "authorize base",
+            &self.authorize_base,
+            self.allow_insecure_http,
+        )?;
+        let http = match (self.http, self.transport) {
+            (Some(http), _) => http,
+            (None, transport) => {
+                let http = match transport {
+                    Some(transport) => HttpClient::new(transport, RetryPolicy::default()),
+                    None => default_http()?,
+                };
+                match self.retry {
+                    Some(retry) => http.with_retry_policy(retry),
+                    None => http,
+                }
+            }
+        };
+        Ok(SlackClient {
+            inner: Arc::new(Inner {
+                client_id: self.client_id,
+                client_secret: self.client_secret,
+                redirect_uri: self.redirect_uri,
+                api_base,
+                authorize_base,
+                client_auth: self.client_auth,
+                http,
+                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            }),
+        })
+    }
+}
+
+#[cfg(feature = "reqwest")]
+fn default_http() -> Result<HttpClient> {
+    HttpClient::with_default_transport()
+}
+
+#[cfg(not(feature = "reqwest"))]
+fn default_http() -> Result<HttpClient> {
+    Err(Error::configuration(
+        "no HTTP transport: enable the `reqwest` feature or pass one to the builder",
+    ))
+}
+
+/// Parses a base URL, makes it end with `/` (so that method names join under it) and refuses
+/// plain http off loopback.
+fn parse_base(what: &str, value: &str, allow_insecure_http: bool) -> Result<Url> {
+    let mut text = value.trim().to_owned();
+    if !text.ends_with('/') {
+        text.push('/');
+    }
+    let url = Url::parse(&text)
+        .map_err(|e| Error::configuration(format!("the Slack {what} URL is invalid: {e}")))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::configuration(format!(
+            "the Slack {what} URL may not have a query or fragment"
+        )));
+    }
+    check_endpoint(&url, allow_insecure_http)?;
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base(value: &str) -> Result<String> {
+        parse_base("API base", value, false).map(|u| u.to_string())
+    }
+
+    #[test]
+    fn base_urls_are_normalised_and_checked() {
+        assert_eq!(
+            base("https://slack.com/api").ok().as_deref(),
+            Some("https://slack.com/api/")
+        );
+        assert_eq!(
+            base("http://127.0.0.1:9/api/").ok().as_deref(),
+            Some("http://127.0.0.1:9/api/")
+        );
+        assert!(base("http://slack.example/api/").is_err());
+        assert!(base("ftp://slack.com/api/").is_err());
+        assert!(base("https://slack.com/api/?x=1").is_err());
+        assert!(parse_base("API base", "http://slack.example/api/", true).is_ok());
+    }
+
+    #[test]
+    fn basic_needs_a_secret_and_client_id_is_required() {
+        let basic = SlackClient::builder("1.2")
+            .client_auth(ClientAuth::Basic)
+            .build();
+        assert!(matches!(basic, Err(Error::Configuration(_))));
+        assert!(matches!(
+            SlackClient::builder(" ").build(),
+            Err(Error::Configuration(_))
+        ));
+    }
+}

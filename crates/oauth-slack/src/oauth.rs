@@ -1,0 +1,750 @@
+//! `oauth.v2.access` (code exchange, PKCE, refresh), `oauth.v2.exchange` and the legacy
+//! `oauth.access`.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use oauth_core::http::{HttpResponse, Idempotency, undecodable};
+use oauth_core::{
+    AccessToken, AuthorizationCode, CodeExchange, Error, PkceVerifier, ProviderExtras,
+    RefreshToken, Result, Scopes, TokenSet, TokenType,
+};
+use serde::Deserialize;
+
+use crate::PROVIDER;
+use crate::client::SlackClient;
+use crate::types::{
+    Enterprise, IncomingWebhook, SlackTokenExtras, Team, WebhookChannel, grantee, nullable_ref,
+};
+use crate::wire::{Credential, Form, SlackResponse, decode_response};
+
+/// The arguments of an `oauth.v2.access` code exchange.
+///
+/// ```
+/// use oauth_core::{AuthorizationCode, PkceVerifier};
+/// use oauth_slack::OauthV2AccessRequest;
+/// let request = OauthV2AccessRequest::new(AuthorizationCode::new("4724469134.4644010092847.232b4e"))
+///     .redirect_uri("https://example.com/slack/oauth/callback")
+///     .code_verifier(PkceVerifier::generate()?);
+/// # Ok::<(), oauth_core::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct OauthV2AccessRequest {
+    /// `code`: the code from the redirect.
+    pub code: AuthorizationCode,
+    /// `redirect_uri`: must be the one of the authorize URL; the client's default when `None`.
+    pub redirect_uri: Option<String>,
+    /// `code_verifier`: the PKCE verifier, when the authorize URL had a `code_challenge`.
+    pub code_verifier: Option<PkceVerifier>,
+}
+
+impl OauthV2AccessRequest {
+    /// An exchange of `code`.
+    pub fn new(code: AuthorizationCode) -> Self {
+        Self {
+            code,
+            redirect_uri: None,
+            code_verifier: None,
+        }
+    }
+
+    /// Sets `redirect_uri`.
+    pub fn redirect_uri(mut self, redirect_uri: impl Into<String>) -> Self {
+        self.redirect_uri = Some(redirect_uri.into());
+        self
+    }
+
+    /// Sets `code_verifier`.
+    pub fn code_verifier(mut self, verifier: PkceVerifier) -> Self {
+        self.code_verifier = Some(verifier);
+        self
+    }
+}
+
+/// The exchange of a verified callback: its code, redirect URI and PKCE verifier.
+impl From<CodeExchange> for OauthV2AccessRequest {
+    fn from(exchange: CodeExchange) -> Self {
+        Self {
+            code: exchange.code,
+            redirect_uri: exchange.redirect_uri,
+            code_verifier: exchange.pkce_verifier,
+        }
+    }
+}
+
+/// The arguments of an `oauth.v2.access` refresh (`grant_type=refresh_token`).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct OauthV2RefreshRequest {
+    /// `refresh_token` (`xoxe-1-…`). Single-use: spent by this call after a short grace period.
+    pub refresh_token: RefreshToken,
+}
+
+impl OauthV2RefreshRequest {
+    /// A refresh of `refresh_token`.
+    pub fn new(refresh_token: RefreshToken) -> Self {
+        Self { refresh_token }
+    }
+}
+
+/// The arguments of `oauth.v2.exchange`.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct OauthV2ExchangeRequest {
+    /// `token`: the legacy long-lived `xoxb-`/`xoxp-` token to migrate to rotation.
+    pub token: AccessToken,
+}
+
+impl OauthV2ExchangeRequest {
+    /// An exchange of `token`.
+    pub fn new(token: AccessToken) -> Self {
+        Self { token }
+    }
+}
+
+/// The arguments of the legacy `oauth.access`.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct OauthAccessRequest {
+    /// `code`.
+    pub code: AuthorizationCode,
+    /// `redirect_uri`; the client's default when `None`.
+    pub redirect_uri: Option<String>,
+    /// `single_channel` (legacy workspace apps), sent as `true`/`false` when set.
+    pub single_channel: Option<bool>,
+}
+
+impl OauthAccessRequest {
+    /// An exchange of `code`.
+    pub fn new(code: AuthorizationCode) -> Self {
+        Self {
+            code,
+            redirect_uri: None,
+            single_channel: None,
+        }
+    }
+
+    /// Sets `redirect_uri`.
+    pub fn redirect_uri(mut self, redirect_uri: impl Into<String>) -> Self {
+        self.redirect_uri = Some(redirect_uri.into());
+        self
+    }
+
+    /// Sets `single_channel`.
+    pub fn single_channel(mut self, single_channel: bool) -> Self {
+        self.single_channel = Some(single_channel);
+        self
+    }
+}
+
+/// The bot part of an installation: the top-level token of an `oauth.v2.access` answer.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct BotInstallation {
+    /// `bot_user_id` (`U…`/`W…`), also in `tokens.grantee.bot_id`.
+    pub bot_user_id: Option<String>,
+    /// The bot token (`access_token`, `token_type`, `scope`, `refresh_token`, `expires_in`).
+    pub tokens: TokenSet,
+}
+
+/// `authed_user`: the user who installed the app, and their token when user scopes were granted.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct AuthedUser {
+    /// `id` (`U…`/`W…`).
+    pub id: String,
+    /// The user token, when user scopes were granted.
+    pub tokens: Option<TokenSet>,
+}
+
+/// The answer of an `oauth.v2.access` code exchange: the installation.
+///
+/// Fields: `app_id`, `team` (`null` for org-wide installs), `enterprise`, `is_enterprise_install`,
+/// the bot token with `bot_user_id`, `scope`, `refresh_token`, `expires_in` (rotation), the
+/// `authed_user` with their token, and the `incoming_webhook`.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct OauthV2AccessResponse {
+    /// `app_id`.
+    pub app_id: Option<String>,
+    /// `team`.
+    pub team: Option<Team>,
+    /// `enterprise`.
+    pub enterprise: Option<Enterprise>,
+    /// `is_enterprise_install` (false when absent).
+    pub is_enterprise_install: bool,
+    /// The bot token, when bot scopes were requested.
+    pub bot: Option<BotInstallation>,
+    /// `authed_user`.
+    pub authed_user: Option<AuthedUser>,
+    /// `incoming_webhook`, when the `incoming-webhook` scope was granted.
+    pub incoming_webhook: Option<IncomingWebhook>,
+}
+
+impl OauthV2AccessResponse {
+    /// The token a single-token caller wants: the bot token when there is one, else the user's.
+    pub fn primary_tokens(&self) -> Option<&TokenSet> {
+        self.bot.as_ref().map(|b| &b.tokens).or_else(|| {
+            self.authed_user
+                .as_ref()
+                .and_then(|user| user.tokens.as_ref())
+        })
+    }
+
+    /// Takes the [`primary_tokens`](Self::primary_tokens).
+    pub fn into_primary_tokens(self) -> Option<TokenSet> {
+        match self.bot {
+            Some(bot) => Some(bot.tokens),
+            None => self.authed_user.and_then(|user| user.tokens),
+        }
+    }
+
+    /// The user token, if user scopes were granted.
+    pub fn user_tokens(&self) -> Option<&TokenSet> {
+        self.authed_user.as_ref().and_then(|u| u.tokens.as_ref())
+    }
+}
+
+/// The answer of an `oauth.v2.access` refresh, and of `oauth.v2.exchange`: one token, flat.
+///
+/// `tokens.token_type` says whether it is a bot (`bot_user_id` in `tokens.grantee.bot_id`) or a
+/// user token (`user_id` in `tokens.grantee.user_id`). `tokens.refresh_token` is the **new**
+/// refresh token: the old one is spent.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct OauthV2TokenResponse {
+    /// `app_id`.
+    pub app_id: Option<String>,
+    /// `team`.
+    pub team: Option<Team>,
+    /// `enterprise`.
+    pub enterprise: Option<Enterprise>,
+    /// `is_enterprise_install` (false when absent).
+    pub is_enterprise_install: bool,
+    /// `bot_user_id` (bot tokens).
+    pub bot_user_id: Option<String>,
+    /// `user_id` (user tokens).
+    pub user_id: Option<String>,
+    /// `access_token`, `token_type`, `scope`, `refresh_token`, `expires_in`.
+    pub tokens: TokenSet,
+}
+
+/// The answer of `oauth.v2.access` with `grant_type=refresh_token`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OauthV2RefreshResponse(pub OauthV2TokenResponse);
+
+/// The answer of `oauth.v2.exchange`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OauthV2ExchangeResponse(pub OauthV2TokenResponse);
+
+/// `bot` of a legacy `oauth.access` answer.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct OauthAccessBot {
+    /// `bot_user_id`.
+    pub bot_user_id: Option<String>,
+    /// `bot_access_token` (with the scopes of the install).
+    pub tokens: TokenSet,
+}
+
+/// `authorizing_user` / `installer_user` of a legacy workspace-app answer.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct OauthAccessUser {
+    /// `user_id`.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// `app_home`.
+    #[serde(default)]
+    pub app_home: Option<String>,
+}
+
+/// The answer of the legacy `oauth.access` (classic apps and retired workspace apps). The docs'
+/// examples have no `ok` field; this decoder does not require it.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct OauthAccessResponse {
+    /// The user (or workspace-app `xoxa-`) token: `access_token`, `token_type`, `scope`,
+    /// `refresh_token`, `expires_in`, with `team_id`, `team_name`, `enterprise_id`, `user_id`.
+    pub tokens: TokenSet,
+    /// `team_id`.
+    pub team_id: Option<String>,
+    /// `team_name`.
+    pub team_name: Option<String>,
+    /// `enterprise_id`.
+    pub enterprise_id: Option<String>,
+    /// `user_id`.
+    pub user_id: Option<String>,
+    /// `app_id` (workspace apps).
+    pub app_id: Option<String>,
+    /// `app_user_id` (workspace apps).
+    pub app_user_id: Option<String>,
+    /// `authorizing_user` (workspace apps).
+    pub authorizing_user: Option<OauthAccessUser>,
+    /// `installer_user` (workspace apps).
+    pub installer_user: Option<OauthAccessUser>,
+    /// `scopes` by resource type (workspace apps): `app_home`, `team`, `channel`, …
+    pub scopes: BTreeMap<String, Vec<String>>,
+    /// `single_channel_id`.
+    pub single_channel_id: Option<String>,
+    /// `bot`.
+    pub bot: Option<OauthAccessBot>,
+    /// `incoming_webhook`.
+    pub incoming_webhook: Option<IncomingWebhook>,
+}
+
+#[derive(Deserialize)]
+struct RawAuthedUser {
+    id: String,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    access_token: Option<AccessToken>,
+    #[serde(default)]
+    token_type: Option<String>,
+    #[serde(default)]
+    refresh_token: Option<RefreshToken>,
+    #[serde(default)]
+    expires_in: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct RawOauthV2 {
+    #[serde(default)]
+    app_id: Option<String>,
+    #[serde(default)]
+    access_token: Option<AccessToken>,
+    #[serde(default)]
+    token_type: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    bot_user_id: Option<String>,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    expires_in: Option<i64>,
+    #[serde(default)]
+    refresh_token: Option<RefreshToken>,
+    #[serde(default, deserialize_with = "nullable_ref")]
+    team: Option<Team>,
+    #[serde(default, deserialize_with = "nullable_ref")]
+    enterprise: Option<Enterprise>,
+    #[serde(default)]
+    is_enterprise_install: Option<bool>,
+    #[serde(default)]
+    authed_user: Option<RawAuthedUser>,
+    #[serde(default)]
+    incoming_webhook: Option<IncomingWebhook>,
+}
+
+impl RawOauthV2 {
+    fn extras(&self) -> ProviderExtras {
+        let mut extras = ProviderExtras::new();
+        SlackTokenExtras {
+            app_id: self.app_id.clone(),
+            is_enterprise_install: self.is_enterprise_install.unwrap_or(false),
+            incoming_webhook: self.incoming_webhook.as_ref().map(webhook_channel),
+        }
+        .write(&mut extras);
+        extras
+    }
+}
+
+fn webhook_channel(webhook: &IncomingWebhook) -> WebhookChannel {
+    WebhookChannel {
+        channel: webhook.channel.clone(),
+        channel_id: webhook.channel_id.clone(),
+        configuration_url: webhook.configuration_url.clone(),
+    }
+}
+
+struct TokenParts<'a> {
+    access_token: AccessToken,
+    token_type: &'a str,
+    scope: Option<&'a str>,
+    refresh_token: Option<RefreshToken>,
+    expires_in: Option<i64>,
+}
+
+fn token_set(parts: TokenParts<'_>, received_at: SystemTime) -> TokenSet {
+    let mut tokens = TokenSet::new(
+        PROVIDER,
+        parts.access_token,
+        TokenType::parse(parts.token_type),
+        received_at,
+    );
+    tokens.refresh_token = parts.refresh_token;
+    if let Some(expires_in) = parts.expires_in {
+        tokens.set_expires_in(expires_in);
+    }
+    tokens.scopes = parts.scope.map(Scopes::parse).unwrap_or_default();
+    tokens
+}
+
+impl SlackResponse for OauthV2AccessResponse {
+    const METHOD: &'static str = "oauth.v2.access";
+
+    fn decode(response: &HttpResponse, received_at: SystemTime) -> Result<Self> {
+        let raw: RawOauthV2 = decode_response(Self::METHOD, response)?;
+        let extras = raw.extras();
+        let base = grantee(raw.team.as_ref(), raw.enterprise.as_ref());
+        let installer = raw.authed_user.as_ref().map(|u| u.id.clone());
+        let bot = raw.access_token.map(|access_token| {
+            let mut tokens = token_set(
+                TokenParts {
+                    access_token,
+                    token_type: raw.token_type.as_deref().unwrap_or("bot"),
+                    scope: raw.scope.as_deref(),
+                    refresh_token: raw.refresh_token,
+                    expires_in: raw.expires_in,
+                },
+                received_at,
+            );
+            tokens.grantee = base.clone();
+            tokens.grantee.bot_id = raw.bot_user_id.clone();
+            tokens.grantee.user_id = installer.clone().or(raw.user_id.clone());
+            tokens.extras = extras.clone();
+            BotInstallation {
+                bot_user_id: raw.bot_user_id.clone(),
+                tokens,
+            }
+        });
+        let authed_user = raw.authed_user.map(|user| {
+            let tokens = user.access_token.map(|access_token| {
+                let mut tokens = token_set(
+                    TokenParts {
+                        access_token,
+                        token_type: user.token_type.as_deref().unwrap_or("user"),
+                        scope: user.scope.as_deref(),
+                        refresh_token: user.refresh_token,
+                        expires_in: user.expires_in,
+                    },
+                    received_at,
+                );
+                tokens.grantee = base.clone();
+                tokens.grantee.user_id = Some(user.id.clone());
+                tokens.extras = extras.clone();
+                tokens
+            });
+            AuthedUser {
+                id: user.id,
+                tokens,
+            }
+        });
+        let decoded = OauthV2AccessResponse {
+            app_id: raw.app_id,
+            team: raw.team,
+            enterprise: raw.enterprise,
+            is_enterprise_install: raw.is_enterprise_install.unwrap_or(false),
+            bot,
+            authed_user,
+            incoming_webhook: raw.incoming_webhook,
+        };
+        if decoded.primary_tokens().is_none() {
+            return Err(undecodable(
+                &PROVIDER,
+                Self::METHOD,
+                response,
+                "the answer has neither a bot nor a user access token",
+            ));
+        }
+        Ok(decoded)
+    }
+}
+
+fn decode_flat(
+    method: &'static str,
+    response: &HttpResponse,
+    received_at: SystemTime,
+) -> Result<OauthV2TokenResponse> {
+    let raw: RawOauthV2 = decode_response(method, response)?;
+    let extras = raw.extras();
+    let Some(access_token) = raw.access_token else {
+        return Err(undecodable(
+            &PROVIDER,
+            method,
+            response,
+            "missing field `access_token`",
+        ));
+    };
+    let mut tokens = token_set(
+        TokenParts {
+            access_token,
+            token_type: raw.token_type.as_deref().unwrap_or("bot"),
+            scope: raw.scope.as_deref(),
+            refresh_token: raw.refresh_token,
+            expires_in: raw.expires_in,
+        },
+        received_at,
+    );
+    tokens.grantee = grantee(raw.team.as_ref(), raw.enterprise.as_ref());
+    tokens.grantee.bot_id = raw.bot_user_id.clone();
+    tokens.grantee.user_id = raw.user_id.clone();
+    tokens.extras = extras;
+    Ok(OauthV2TokenResponse {
+        app_id: raw.app_id,
+        team: raw.team,
+        enterprise: raw.enterprise,
+        is_enterprise_install: raw.is_enterprise_install.unwrap_or(false),
+        bot_user_id: raw.bot_user_id,
+        user_id: raw.user_id,
+        tokens,
+    })
+}
+
+impl SlackResponse for OauthV2RefreshResponse {
+    const METHOD: &'static str = "oauth.v2.access";
+
+    fn decode(response: &HttpResponse, received_at: SystemTime) -> Result<Self> {
+        decode_flat(Self::METHOD, response, received_at).map(OauthV2RefreshResponse)
+    }
+}
+
+impl SlackResponse for OauthV2ExchangeResponse {
+    const METHOD: &'static str = "oauth.v2.exchange";
+
+    fn decode(response: &HttpResponse, received_at: SystemTime) -> Result<Self> {
+        decode_flat(Self::METHOD, response, received_at).map(OauthV2ExchangeResponse)
+    }
+}
+
+#[derive(Deserialize)]
+struct RawOauthAccessBot {
+    #[serde(default)]
+    bot_user_id: Option<String>,
+    bot_access_token: AccessToken,
+}
+
+#[derive(Deserialize)]
+struct RawOauthAccess {
+    access_token: AccessToken,
+    #[serde(default)]
+    token_type: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    refresh_token: Option<RefreshToken>,
+    #[serde(default)]
+    expires_in: Option<i64>,
+    #[serde(default)]
+    team_id: Option<String>,
+    #[serde(default)]
+    team_name: Option<String>,
+    #[serde(default)]
+    enterprise_id: Option<String>,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    app_id: Option<String>,
+    #[serde(default)]
+    app_user_id: Option<String>,
+    #[serde(default)]
+    authorizing_user: Option<OauthAccessUser>,
+    #[serde(default)]
+    installer_user: Option<OauthAccessUser>,
+    #[serde(default)]
+    scopes: Option<BTreeMap<String, Vec<String>>>,
+    #[serde(default)]
+    single_channel_id: Option<String>,
+    #[serde(default)]
+    bot: Option<RawOauthAccessBot>,
+    #[serde(default)]
+    incoming_webhook: Option<IncomingWebhook>,
+}
+
+impl SlackResponse for OauthAccessResponse {
+    const METHOD: &'static str = "oauth.access";
+
+    fn decode(response: &HttpResponse, received_at: SystemTime) -> Result<Self> {
+        let raw: RawOauthAccess = decode_response(Self::METHOD, response)?;
+        let mut extras = ProviderExtras::new();
+        SlackTokenExtras {
+            app_id: raw.app_id.clone(),
+            is_enterprise_install: false,
+            incoming_webhook: raw.incoming_webhook.as_ref().map(webhook_channel),
+        }
+        .write(&mut extras);
+        let mut base = oauth_core::Grantee::new();
+        base.workspace_id = raw.team_id.clone();
+        base.workspace_name = raw.team_name.clone();
+        base.enterprise_id = raw.enterprise_id.clone();
+        let mut tokens = token_set(
+            TokenParts {
+                access_token: raw.access_token,
+                token_type: raw.token_type.as_deref().unwrap_or("user"),
+                scope: raw.scope.as_deref(),
+                refresh_token: raw.refresh_token,
+                expires_in: raw.expires_in,
+            },
+            received_at,
+        );
+        tokens.grantee = base.clone();
+        tokens.grantee.user_id = raw.user_id.clone();
+        tokens.grantee.bot_id = raw.app_user_id.clone();
+        tokens.extras = extras.clone();
+        let bot = raw.bot.map(|bot| {
+            let mut bot_tokens = token_set(
+                TokenParts {
+                    access_token: bot.bot_access_token,
+                    token_type: "bot",
+                    scope: raw.scope.as_deref(),
+                    refresh_token: None,
+                    expires_in: None,
+                },
+                received_at,
+            );
+            bot_tokens.grantee = base.clone();
+            bot_tokens.grantee.bot_id = bot.bot_user_id.clone();
+            bot_tokens.grantee.user_id = raw.user_id.clone();
+            bot_tokens.extras = extras.clone();
+            OauthAccessBot {
+                bot_user_id: bot.bot_user_id,
+                tokens: bot_tokens,
+            }
+        });
+        Ok(OauthAccessResponse {
+            tokens,
+            team_id: raw.team_id,
+            team_name: raw.team_name,
+            enterprise_id: raw.enterprise_id,
+            user_id: raw.user_id,
+            app_id: raw.app_id,
+            app_user_id: raw.app_user_id,
+            authorizing_user: raw.authorizing_user,
+            installer_user: raw.installer_user,
+            scopes: raw.scopes.unwrap_or_default(),
+            single_channel_id: raw.single_channel_id,
+            bot,
+            incoming_webhook: raw.incoming_webhook,
+        })
+    }
+}
+
+impl SlackClient {
+    /// `oauth.v2.access`: exchanges a code from the v2 install flow (confidential or PKCE public
+    /// client) for the installation. Never resent once it may have reached Slack.
+    ///
+    /// Wire: `POST oauth.v2.access`, form `client_id`, `client_secret` (form-body auth; Basic puts
+    /// both in `Authorization`; a public client sends no secret), `code`, `redirect_uri` (if any),
+    /// `code_verifier` (PKCE).
+    pub async fn oauth_v2_access(
+        &self,
+        request: &OauthV2AccessRequest,
+    ) -> Result<OauthV2AccessResponse> {
+        let mut form = Form::new();
+        let credential = self.client_credentials(&mut form)?;
+        form.push("code", request.code.expose_secret());
+        form.push_opt(
+            "redirect_uri",
+            request.redirect_uri.as_deref().or(self.redirect_uri()),
+        );
+        form.push_opt(
+            "code_verifier",
+            request
+                .code_verifier
+                .as_ref()
+                .map(PkceVerifier::expose_secret),
+        );
+        let mut response: OauthV2AccessResponse =
+            self.call(Idempotency::SingleUse, form, credential).await?;
+        if let Some(bot) = &mut response.bot {
+            self.stamp_refresh_expiry(&mut bot.tokens);
+        }
+        if let Some(tokens) = response
+            .authed_user
+            .as_mut()
+            .and_then(|u| u.tokens.as_mut())
+        {
+            self.stamp_refresh_expiry(tokens);
+        }
+        Ok(response)
+    }
+
+    /// `oauth.v2.access` with `grant_type=refresh_token`: rotates a bot or user token. The answer
+    /// carries a new access token and a new refresh token; the old refresh token is spent.
+    /// Never resent once it may have reached Slack.
+    ///
+    /// Wire: form `client_id`, `client_secret` (as for the code exchange; a PKCE public client
+    /// sends only `client_id`), `grant_type=refresh_token`, `refresh_token`.
+    pub async fn oauth_v2_access_refresh(
+        &self,
+        request: &OauthV2RefreshRequest,
+    ) -> Result<OauthV2RefreshResponse> {
+        let mut form = Form::new();
+        let credential = self.client_credentials(&mut form)?;
+        form.push("grant_type", "refresh_token");
+        form.push("refresh_token", request.refresh_token.expose_secret());
+        let mut response: OauthV2RefreshResponse =
+            self.call(Idempotency::SingleUse, form, credential).await?;
+        self.stamp_refresh_expiry(&mut response.0.tokens);
+        Ok(response)
+    }
+
+    /// `oauth.v2.exchange`: swaps a legacy long-lived token for an expiring token and a refresh
+    /// token (apps with rotation turned on). Needs the client secret. Never resent once it may
+    /// have reached Slack.
+    ///
+    /// Wire, as `@slack/web-api` 8 sends it: form `client_id`, `client_secret`, `token`, and the
+    /// same token in `Authorization: Bearer` (whatever [`ClientAuth`](crate::ClientAuth) says).
+    pub async fn oauth_v2_exchange(
+        &self,
+        request: &OauthV2ExchangeRequest,
+    ) -> Result<OauthV2ExchangeResponse> {
+        let secret = self.require_secret(OauthV2ExchangeResponse::METHOD)?;
+        let mut form = Form::new();
+        form.push("client_id", self.client_id());
+        form.push("client_secret", secret.expose_secret());
+        form.push("token", request.token.expose_secret());
+        self.call(
+            Idempotency::SingleUse,
+            form,
+            Credential::Bearer(&request.token),
+        )
+        .await
+    }
+
+    /// `oauth.access`: the legacy v1 code exchange (classic apps). Needs the client secret.
+    ///
+    /// Wire: form `client_id`, `client_secret` (or Basic), `code`, `redirect_uri`,
+    /// `single_channel` (`true`/`false`, when set).
+    #[deprecated(note = "Slack retired classic apps: install with oauth.v2.access")]
+    pub async fn oauth_access(&self, request: &OauthAccessRequest) -> Result<OauthAccessResponse> {
+        self.require_secret(OauthAccessResponse::METHOD)?;
+        tracing::warn!("oauth.access is deprecated: use oauth.v2.access");
+        let mut form = Form::new();
+        let credential = self.client_credentials(&mut form)?;
+        form.push("code", request.code.expose_secret());
+        form.push_opt(
+            "redirect_uri",
+            request.redirect_uri.as_deref().or(self.redirect_uri()),
+        );
+        if let Some(single_channel) = request.single_channel {
+            form.push(
+                "single_channel",
+                if single_channel { "true" } else { "false" },
+            );
+        }
+        self.call(Idempotency::SingleUse, form, credential).await
+    }
+}
+
+/// How long the refresh tokens of PKCE (public-client) apps live: 30 days, per Slack's docs.
+pub const PKCE_REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+
+impl SlackClient {
+    /// A public client is a PKCE app, whose refresh tokens expire after 30 days: say so in the
+    /// token set.
+    pub(crate) fn stamp_refresh_expiry(&self, tokens: &mut TokenSet) {
+        if self.is_public() && tokens.refresh_token.is_some() {
+            tokens.refresh_token_expires_at =
+                tokens.issued_at.checked_add(PKCE_REFRESH_TOKEN_LIFETIME);
+        }
+    }
+}
+
+/// The error for a grant whose answer had no usable token (kept for the trait implementation).
+pub(crate) fn no_token_error() -> Error {
+    Error::Internal("the installation has no access token".into())
+}

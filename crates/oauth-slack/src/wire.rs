@@ -1,0 +1,336 @@
+//! What goes on the wire and comes back: form bodies, the Bearer header, the response envelope and
+//! the rate-limit classifier.
+//!
+//! Every call is `POST <base>/<method>` with `Content-Type: application/x-www-form-urlencoded` and
+//! `Accept: application/json`, as `@slack/web-api` sends it. Tokens go in
+//! `Authorization: Bearer <token>`, never in the query string.
+
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+use oauth_core::http::{
+    Call, HttpResponse, Idempotency, ResponseClass, bearer_auth, json_error_reason, retry_after,
+    undecodable,
+};
+use oauth_core::redact::redact_snippet;
+use oauth_core::{AccessToken, Error, Result};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::PROVIDER;
+use crate::client::SlackClient;
+use crate::error::{SlackError, SlackErrorCode};
+
+/// The `Content-Type` of every request body.
+pub(crate) const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
+
+/// A form body under construction; parameters keep their insertion order.
+#[derive(Default)]
+pub(crate) struct Form {
+    pairs: Vec<(&'static str, String)>,
+}
+
+impl Form {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    pub(crate) fn push(&mut self, name: &'static str, value: impl Into<String>) {
+        self.pairs.push((name, value.into()));
+    }
+
+    pub(crate) fn push_opt(&mut self, name: &'static str, value: Option<&str>) {
+        if let Some(value) = value {
+            self.push(name, value);
+        }
+    }
+
+    /// A boolean flag, sent as `true` (the `@slack/web-api` spelling) only when set: `false` is
+    /// Slack's default for every flag of these methods.
+    pub(crate) fn flag(&mut self, name: &'static str, value: bool) {
+        if value {
+            self.push(name, "true");
+        }
+    }
+
+    fn encode(&self) -> Bytes {
+        let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in &self.pairs {
+            serializer.append_pair(name, value);
+        }
+        Bytes::from(serializer.finish())
+    }
+}
+
+/// How a call authenticates, besides what is in the form.
+pub(crate) enum Credential<'a> {
+    /// Nothing in a header (client credentials, if any, are in the form).
+    None,
+    /// `Authorization: Basic base64(client_id:client_secret)`.
+    Basic(HeaderValue),
+    /// `Authorization: Bearer <token>`.
+    Bearer(&'a AccessToken),
+}
+
+/// Slack's response envelope, read leniently from any JSON object: every field is optional
+/// (legacy `oauth.access` bodies have no `ok`, a failure may lack `error`), and a field of an
+/// unexpected type is ignored rather than failing the whole answer.
+#[derive(Default)]
+struct Envelope {
+    ok: Option<bool>,
+    error: Option<String>,
+    warning: Option<String>,
+    needed: Option<String>,
+    provided: Option<String>,
+    warnings: Vec<String>,
+    messages: Vec<String>,
+}
+
+impl Envelope {
+    fn read(value: &Value) -> Self {
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+        let list = |v: Option<&Value>| -> Vec<String> {
+            v.and_then(Value::as_array)
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let metadata = value.get("response_metadata");
+        Envelope {
+            ok: value.get("ok").and_then(Value::as_bool),
+            error: text(value.get("error")),
+            warning: text(value.get("warning")),
+            needed: text(value.get("needed")),
+            provided: text(value.get("provided")),
+            warnings: list(metadata.and_then(|m| m.get("warnings"))),
+            messages: list(metadata.and_then(|m| m.get("messages"))),
+        }
+    }
+
+    fn is_ratelimited(&self) -> bool {
+        self.ok == Some(false) && self.error.as_deref() == Some("ratelimited")
+    }
+}
+
+/// Classifies a response for the retry policy: 429 is rate-limited (with `Retry-After`), so is an
+/// HTTP 200 `{"ok":false,"error":"ratelimited"}`; 500/502/503/504 are transient; anything else
+/// is final.
+pub fn classify(response: &HttpResponse) -> ResponseClass {
+    let after = || retry_after(response.headers(), SystemTime::now());
+    match response.status().as_u16() {
+        429 => ResponseClass::RateLimited {
+            retry_after: after(),
+        },
+        500 | 502 | 503 | 504 => ResponseClass::Transient,
+        _ => {
+            let limited = serde_json::from_slice::<Value>(response.body())
+                .is_ok_and(|v| Envelope::read(&v).is_ratelimited());
+            if limited {
+                ResponseClass::RateLimited {
+                    retry_after: after(),
+                }
+            } else {
+                ResponseClass::Final
+            }
+        }
+    }
+}
+
+/// Masks anything secret-looking in a message Slack sent back, before it reaches logs or errors.
+fn masked(text: &str) -> String {
+    redact_snippet(text.as_bytes(), 300)
+}
+
+/// A typed answer of one Web API method, decodable from a raw HTTP response.
+///
+/// The client decodes every answer through this trait; it is public so that the decoders can be
+/// run on recorded responses (or behind a transport of your own).
+pub trait SlackResponse: Sized {
+    /// The Web API method (`oauth.v2.access`, …).
+    const METHOD: &'static str;
+
+    /// Decodes `response`, received at `received_at` (the origin of token expiries). An
+    /// `{"ok":false}` answer is an [`Error::Provider`] holding a [`SlackError`]; a body that is
+    /// not Slack's JSON is [`Error::UndecodableResponse`].
+    fn decode(response: &HttpResponse, received_at: SystemTime) -> Result<Self>;
+}
+
+impl SlackClient {
+    /// Sends `form` to `T::METHOD` and decodes the answer as `T`.
+    pub(crate) async fn call<T: SlackResponse>(
+        &self,
+        idempotency: Idempotency,
+        form: Form,
+        credential: Credential<'_>,
+    ) -> Result<T> {
+        let method = T::METHOD;
+        let url = self.method_url(method)?;
+        let mut builder = http::Request::post(url.as_str())
+            .header(header::CONTENT_TYPE, FORM_CONTENT_TYPE)
+            .header(header::ACCEPT, "application/json");
+        match credential {
+            Credential::None => {}
+            Credential::Basic(value) => builder = builder.header(header::AUTHORIZATION, value),
+            Credential::Bearer(token) => {
+                builder = builder.header(header::AUTHORIZATION, bearer_auth(token)?);
+            }
+        }
+        let request = builder.body(form.encode()).map_err(|e| {
+            Error::InvalidRequest(format!("cannot build the {method} request: {e}"))
+        })?;
+        let call = Call::new(PROVIDER, method, idempotency);
+        let response = self.http().execute(&call, request, classify).await?;
+        T::decode(&response, self.now())
+    }
+}
+
+/// Decodes a Slack answer: the envelope first (errors, warnings), then the method's fields.
+pub(crate) fn decode_response<T: DeserializeOwned>(
+    method: &'static str,
+    response: &HttpResponse,
+) -> Result<T> {
+    let status = response.status();
+    if response.body().is_empty() {
+        return Err(undecodable(
+            &PROVIDER,
+            method,
+            response,
+            "the body is empty",
+        ));
+    }
+    let value: Value = match serde_json::from_slice(response.body()) {
+        Ok(value @ Value::Object(_)) => value,
+        Ok(_) if status == StatusCode::TOO_MANY_REQUESTS => {
+            return Err(rate_limited(method, response));
+        }
+        Ok(_) => {
+            return Err(undecodable(
+                &PROVIDER,
+                method,
+                response,
+                "the JSON is not an object",
+            ));
+        }
+        // A rate limit without a JSON body is still a rate limit.
+        Err(_) if status == StatusCode::TOO_MANY_REQUESTS => {
+            return Err(rate_limited(method, response));
+        }
+        Err(e) => {
+            return Err(undecodable(
+                &PROVIDER,
+                method,
+                response,
+                json_error_reason(&e),
+            ));
+        }
+    };
+    let envelope = Envelope::read(&value);
+    let mut warnings: Vec<String> = envelope
+        .warning
+        .iter()
+        .flat_map(|w| w.split(','))
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(masked)
+        .collect();
+    warnings.extend(envelope.warnings.iter().map(|w| masked(w)));
+    let messages: Vec<String> = envelope.messages.iter().map(|m| masked(m)).collect();
+    for warning in &warnings {
+        tracing::warn!(method, warning = %warning, "slack warning");
+    }
+    for message in &messages {
+        tracing::warn!(method, message = %message, "slack response message");
+    }
+    // `{"error":"invalid_auth"}` without `ok` is a failure too.
+    let failed = envelope.ok == Some(false)
+        || (envelope.ok.is_none() && envelope.error.is_some())
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || (!status.is_success() && envelope.ok != Some(true));
+    if failed {
+        if !status.is_success()
+            && status != StatusCode::TOO_MANY_REQUESTS
+            && envelope.error.is_none()
+            && envelope.ok.is_none()
+        {
+            return Err(undecodable(
+                &PROVIDER,
+                method,
+                response,
+                "an HTTP error status without Slack's `ok`/`error` envelope",
+            ));
+        }
+        let code = match (&envelope.error, status) {
+            (Some(code), _) => SlackErrorCode::parse(code),
+            (None, StatusCode::TOO_MANY_REQUESTS) => SlackErrorCode::Ratelimited,
+            (None, _) => SlackErrorCode::Other(String::new()),
+        };
+        let error = SlackError::new(method, code, status)
+            .with_retry_after(retry_after(response.headers(), SystemTime::now()))
+            .with_scopes(envelope.needed, envelope.provided)
+            .with_metadata(warnings, messages);
+        tracing::debug!(method, code = error.code().as_str(), "slack error answer");
+        return Err(Error::provider(error));
+    }
+    T::deserialize(value)
+        .map_err(|e| undecodable(&PROVIDER, method, response, json_error_reason(&e)))
+}
+
+fn rate_limited(method: &'static str, response: &HttpResponse) -> Error {
+    Error::provider(
+        SlackError::new(method, SlackErrorCode::Ratelimited, response.status())
+            .with_retry_after(retry_after(response.headers(), SystemTime::now())),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_are_percent_encoded_in_order() {
+        let mut form = Form::new();
+        form.push("redirect_uri", "https://e.com/cb?a=1&b=2");
+        form.push("code", "1.2.a+b c");
+        form.push_opt("absent", None);
+        form.flag("test", false);
+        form.flag("include_icon", true);
+        assert_eq!(
+            form.encode(),
+            "redirect_uri=https%3A%2F%2Fe.com%2Fcb%3Fa%3D1%26b%3D2&code=1.2.a%2Bb+c&include_icon=true"
+        );
+    }
+
+    #[test]
+    fn classify_reads_status_and_body() {
+        let response = |status: u16, body: &'static str| {
+            http::Response::builder()
+                .status(status)
+                .header("retry-after", "7")
+                .body(Bytes::from_static(body.as_bytes()))
+                .unwrap_or_default()
+        };
+        let limited = ResponseClass::RateLimited {
+            retry_after: Some(std::time::Duration::from_secs(7)),
+        };
+        assert_eq!(classify(&response(429, "")), limited);
+        assert_eq!(
+            classify(&response(200, r#"{"ok":false,"error":"ratelimited"}"#)),
+            limited
+        );
+        assert_eq!(
+            classify(&response(200, r#"{"ok":false,"error":"invalid_auth"}"#)),
+            ResponseClass::Final
+        );
+        assert_eq!(classify(&response(200, "<html>")), ResponseClass::Final);
+        for status in [500, 502, 503, 504] {
+            assert_eq!(classify(&response(status, "")), ResponseClass::Transient);
+        }
+        assert_eq!(classify(&response(501, "")), ResponseClass::Final);
+    }
+}
