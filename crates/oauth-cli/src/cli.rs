@@ -51,7 +51,7 @@ pub(crate) struct ProviderArgs {
     #[arg(long, hide_env_values = true)]
     pub(crate) client_secret: Option<String>,
     /// The provider's root URL, e.g. an oauth-sandbox (`http://127.0.0.1:8787`) or a proxy
-    /// (default: https://api.notion.com, https://slack.com).
+    /// (default: `https://api.notion.com`, `https://slack.com`).
     #[arg(long)]
     pub(crate) base_url: Option<String>,
 }
@@ -81,7 +81,7 @@ pub(crate) enum Command {
         #[arg(long)]
         user_scopes: Option<String>,
         /// The redirect URI registered with the app; its host and port are listened on
-        /// (default: http://127.0.0.1:<free port>/callback/<provider>).
+        /// (default: `http://127.0.0.1:PORT/callback/PROVIDER` on a free port).
         #[arg(long)]
         redirect_uri: Option<String>,
         /// Use PKCE (automatic for a Slack app without a client secret).
