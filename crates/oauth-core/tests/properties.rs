@@ -1,0 +1,119 @@
+//! Property tests: scope parsing, expiry arithmetic, authorization URL building and callback
+//! parsing hold for arbitrary inputs, and never panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::time::{Duration, SystemTime};
+
+use oauth_core::{
+    AccessToken, AuthorizationRequest, CallbackParams, CsrfState, ProviderId, ScopeSeparator,
+    Scopes, TokenSet, TokenType, expiry_from,
+};
+use proptest::prelude::*;
+
+fn scope() -> impl Strategy<Value = String> {
+    "[a-z][a-z:._-]{0,15}"
+}
+
+fn separator() -> impl Strategy<Value = &'static str> {
+    prop_oneof![
+        Just(","),
+        Just(" "),
+        Just(", "),
+        Just(" ,"),
+        Just("\t"),
+        Just(",,"),
+        Just("\n")
+    ]
+}
+
+proptest! {
+    #[test]
+    fn scopes_survive_any_separators(scopes in prop::collection::vec(scope(), 0..12), seps in prop::collection::vec(separator(), 12)) {
+        let mut joined = String::new();
+        for (i, s) in scopes.iter().enumerate() {
+            joined.push_str(s);
+            joined.push_str(seps[i % seps.len()]);
+        }
+        let parsed = Scopes::parse(&joined);
+        let mut expected: Vec<String> = Vec::new();
+        for s in &scopes {
+            if !expected.contains(s) {
+                expected.push(s.clone());
+            }
+        }
+        prop_assert_eq!(parsed.as_slice(), expected.as_slice());
+        prop_assert_eq!(Scopes::parse(&parsed.join(",")), parsed.clone());
+        prop_assert_eq!(Scopes::parse(&parsed.join(" ")), parsed);
+    }
+
+    #[test]
+    fn scope_parsing_never_panics_nor_keeps_blanks(input in any::<String>()) {
+        for scope in Scopes::parse(&input).iter() {
+            prop_assert!(!scope.is_empty());
+            prop_assert!(!scope.contains(',') && !scope.chars().any(char::is_whitespace));
+        }
+    }
+
+    #[test]
+    fn expiry_is_receipt_plus_expires_in(issued_secs in 0u64..4_000_000_000, expires_in in any::<i64>()) {
+        let issued = SystemTime::UNIX_EPOCH + Duration::from_secs(issued_secs);
+        match expiry_from(issued, expires_in) {
+            Some(at) if expires_in > 0 => prop_assert_eq!(at.duration_since(issued).unwrap(), Duration::from_secs(expires_in as u64)),
+            Some(at) => prop_assert_eq!(at, issued, "zero or negative: already expired"),
+            None => prop_assert!(expires_in > 0, "only an overflow means never"),
+        }
+    }
+
+    #[test]
+    fn expiry_checks_are_consistent(expires_in in -10i64..100_000, now_offset in 0u64..200_000, margin_a in 0u64..100_000, margin_b in 0u64..100_000) {
+        let issued = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut tokens = TokenSet::new(ProviderId::from_static("p"), AccessToken::new("a"), TokenType::Bearer, issued);
+        tokens.set_expires_in(expires_in);
+        let now = issued + Duration::from_secs(now_offset);
+        let (small, large) = (Duration::from_secs(margin_a.min(margin_b)), Duration::from_secs(margin_a.max(margin_b)));
+        // A larger margin is never less cautious; an expired token is within every margin.
+        prop_assert!(!tokens.expires_within(small, now) || tokens.expires_within(large, now));
+        prop_assert!(!tokens.is_expired(now) || tokens.expires_within(Duration::ZERO, now));
+        prop_assert_eq!(tokens.is_expired(now), tokens.remaining(now) == Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn authorization_urls_round_trip_every_value(
+        scopes in prop::collection::vec(scope(), 0..5),
+        redirect in any::<String>(),
+        state in "[A-Za-z0-9_-]{1,64}",
+        extra in prop::collection::vec(("[a-z]{1,8}", any::<String>()), 0..4),
+        comma in any::<bool>(),
+    ) {
+        let mut request = AuthorizationRequest::with_state(CsrfState::new(state.clone()))
+            .scopes(Scopes::parse(&scopes.join(",")))
+            .redirect_uri(redirect.clone());
+        let reserved = ["client_id", "response_type", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"];
+        let extra: Vec<(String, String)> = extra.into_iter().filter(|(k, _)| !reserved.contains(&k.as_str())).collect();
+        for (k, v) in &extra {
+            request = request.param(k.clone(), v.clone());
+        }
+        let separator = if comma { ScopeSeparator::Comma } else { ScopeSeparator::Space };
+        let endpoint = url::Url::parse("https://provider.example/authorize").unwrap();
+        let url = request.to_url(&endpoint, &[("client_id", "c")], "scope", separator).unwrap();
+        let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        prop_assert_eq!(get("client_id"), Some("c".to_owned()));
+        prop_assert_eq!(get("state"), Some(state));
+        prop_assert_eq!(get("redirect_uri"), Some(redirect));
+        let parsed = get("scope").map(|s| Scopes::parse(&s)).unwrap_or_default();
+        prop_assert_eq!(parsed, Scopes::parse(&scopes.join(",")));
+        // Extras keep their last value per name.
+        for (k, _) in &extra {
+            let expected = request.extra_param(k).map(str::to_owned);
+            prop_assert_eq!(get(k), expected);
+        }
+    }
+
+    #[test]
+    fn callback_parsing_never_panics(query in any::<String>(), bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+        let _ = CallbackParams::parse(&query);
+        let encoded: String = bytes.iter().map(|b| format!("%{b:02X}")).collect();
+        let _ = CallbackParams::parse(&format!("code={encoded}&state={encoded}"));
+    }
+}
