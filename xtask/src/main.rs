@@ -1,11 +1,14 @@
 //! Project automation, in the style of rust-analyzer's xtask: `cargo xtask <command>`.
 //!
-//! - `ci`: everything CI checks, in order: rustfmt, tidy, MSRV, clippy, the whole test suite,
-//!   rustdoc. This is the test command README.md gives and `.ci/run` calls.
+//! - `ci`: everything CI checks, in order: rustfmt, MSRV, clippy, the whole test suite (tidy
+//!   included), a fuzz smoke run, rustdoc. This is the test command README.md gives and `.ci/run` calls.
 //! - `test`: the whole test suite only.
 //! - `msrv`: checks that no dependency in Cargo.lock needs a newer Rust than our `rust-version`.
 //! - `bench`: builds `oauth-bench` in release mode and runs it; it writes `docs/benchmarks.md`.
+//! - `fuzz --seconds N`: runs every fuzz target of `crates/oauth-fuzz` for N seconds (`ci` runs a
+//!   5-second smoke run of each).
 
+mod fuzz;
 mod msrv;
 mod postgres;
 #[cfg(test)]
@@ -22,6 +25,16 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("msrv") => msrv::check(&project_root()),
         Some("bench") => bench(),
+        Some("fuzz") => match args.get(1).map(String::as_str) {
+            Some("--seconds") => match args.get(2).and_then(|s| s.parse().ok()) {
+                Some(seconds) => fuzz::fuzz(seconds),
+                None => Err("usage: cargo xtask fuzz --seconds N".into()),
+            },
+            None => fuzz::fuzz(60),
+            Some(other) => Err(format!(
+                "unknown fuzz option `{other}`; usage: cargo xtask fuzz --seconds N"
+            )),
+        },
         Some("help" | "--help" | "-h") | None => {
             eprintln!("{}", USAGE);
             Ok(())
@@ -37,11 +50,12 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <ci|test|msrv|bench>
+const USAGE: &str = "usage: cargo xtask <ci|test|msrv|bench|fuzz>
   ci     rustfmt, tidy, MSRV, clippy -D warnings, all tests, rustdoc -D warnings
   test   all tests of the workspace, all features
   msrv   check the declared rust-version against Cargo.lock
-  bench  run the benchmarks (release build) and write docs/benchmarks.md";
+  bench  run the benchmarks (release build) and write docs/benchmarks.md
+  fuzz   run every fuzz target (--seconds N each, default 60)";
 
 /// The workspace root (the parent of this crate's directory).
 pub(crate) fn project_root() -> PathBuf {
@@ -67,6 +81,7 @@ fn ci() -> Result<(), String> {
         ]),
     )?;
     step("tests", test())?;
+    step("fuzz smoke run", fuzz::fuzz(5))?;
     step(
         "rustdoc",
         run(Command::new(cargo_bin())
@@ -124,7 +139,7 @@ fn step(name: &str, result: Result<(), String>) -> Result<(), String> {
     result.map_err(|e| format!("step `{name}` failed: {e}"))
 }
 
-fn cargo_bin() -> String {
+pub(crate) fn cargo_bin() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }
 
@@ -132,7 +147,7 @@ fn cargo(args: &[&str]) -> Result<(), String> {
     run(Command::new(cargo_bin()).args(args))
 }
 
-fn run(command: &mut Command) -> Result<(), String> {
+pub(crate) fn run(command: &mut Command) -> Result<(), String> {
     command.current_dir(project_root());
     let shown = format!("{command:?}");
     eprintln!("$ {shown}");
