@@ -129,8 +129,11 @@ pub fn classify(response: &HttpResponse) -> ResponseClass {
         },
         500 | 502 | 503 | 504 => ResponseClass::Transient,
         _ => {
-            let limited = serde_json::from_slice::<Value>(response.body())
-                .is_ok_and(|v| Envelope::read(&v).is_ratelimited());
+            // Only a body that mentions the code can be the HTTP 200 rate limit: look before
+            // parsing, so that ordinary answers are not parsed twice.
+            let limited = contains(response.body(), b"ratelimited")
+                && serde_json::from_slice::<Value>(response.body())
+                    .is_ok_and(|v| Envelope::read(&v).is_ratelimited());
             if limited {
                 ResponseClass::RateLimited {
                     retry_after: after(),
@@ -138,6 +141,54 @@ pub fn classify(response: &HttpResponse) -> ResponseClass {
             } else {
                 ResponseClass::Final
             }
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The envelope fields, read straight from the bytes (no JSON tree): the fast path for every
+/// well-formed answer. Anything it cannot read goes through [`Envelope::read`] on a tree.
+#[derive(serde::Deserialize)]
+struct WireEnvelope {
+    #[serde(default)]
+    ok: Option<bool>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    warning: Option<String>,
+    #[serde(default)]
+    needed: Option<String>,
+    #[serde(default)]
+    provided: Option<String>,
+    #[serde(default)]
+    response_metadata: Option<WireMetadata>,
+}
+
+#[derive(serde::Deserialize)]
+struct WireMetadata {
+    #[serde(default)]
+    warnings: Vec<String>,
+    #[serde(default)]
+    messages: Vec<String>,
+}
+
+impl From<WireEnvelope> for Envelope {
+    fn from(wire: WireEnvelope) -> Self {
+        let (warnings, messages) = wire
+            .response_metadata
+            .map(|m| (m.warnings, m.messages))
+            .unwrap_or_default();
+        Envelope {
+            ok: wire.ok,
+            error: wire.error,
+            warning: wire.warning,
+            needed: wire.needed,
+            provided: wire.provided,
+            warnings,
+            messages,
         }
     }
 }
@@ -204,33 +255,57 @@ pub(crate) fn decode_response<T: DeserializeOwned>(
             "the body is empty",
         ));
     }
-    let value: Value = match serde_json::from_slice(response.body()) {
-        Ok(value @ Value::Object(_)) => value,
-        Ok(_) if status == StatusCode::TOO_MANY_REQUESTS => {
-            return Err(rate_limited(method, response));
-        }
-        Ok(_) => {
-            return Err(undecodable(
-                &PROVIDER,
-                method,
-                response,
-                "the JSON is not an object",
-            ));
-        }
-        // A rate limit without a JSON body is still a rate limit.
-        Err(_) if status == StatusCode::TOO_MANY_REQUESTS => {
-            return Err(rate_limited(method, response));
-        }
-        Err(e) => {
-            return Err(undecodable(
-                &PROVIDER,
-                method,
-                response,
-                json_error_reason(&e),
-            ));
+    // Fast path: the envelope read from the bytes, the method's fields decoded from the bytes.
+    // Slow path (odd shapes: `ok` as a string, a non-object, a 429 without JSON): a JSON tree.
+    // (serde reads a struct from a JSON array too: only an object may take the fast path.)
+    let object = response
+        .body()
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{');
+    let fast = object
+        .then(|| serde_json::from_slice::<WireEnvelope>(response.body()).ok())
+        .flatten();
+    let (envelope, tree) = match fast {
+        Some(wire) => (Envelope::from(wire), None),
+        None => {
+            let value = slow_tree(method, response, status)?;
+            (Envelope::read(&value), Some(value))
         }
     };
-    let envelope = Envelope::read(&value);
+    finish(method, response, status, envelope, tree)
+}
+
+/// Parses a body the fast path could not read into a tree, or fails as Slack's answer would.
+fn slow_tree(method: &'static str, response: &HttpResponse, status: StatusCode) -> Result<Value> {
+    match serde_json::from_slice(response.body()) {
+        Ok(value @ Value::Object(_)) => Ok(value),
+        Ok(_) if status == StatusCode::TOO_MANY_REQUESTS => Err(rate_limited(method, response)),
+        Ok(_) => Err(undecodable(
+            &PROVIDER,
+            method,
+            response,
+            "the JSON is not an object",
+        )),
+        // A rate limit without a JSON body is still a rate limit.
+        Err(_) if status == StatusCode::TOO_MANY_REQUESTS => Err(rate_limited(method, response)),
+        Err(e) => Err(undecodable(
+            &PROVIDER,
+            method,
+            response,
+            json_error_reason(&e),
+        )),
+    }
+}
+
+/// Checks the envelope (errors, warnings) and decodes the method's fields.
+fn finish<T: DeserializeOwned>(
+    method: &'static str,
+    response: &HttpResponse,
+    status: StatusCode,
+    envelope: Envelope,
+    tree: Option<Value>,
+) -> Result<T> {
     let mut warnings: Vec<String> = envelope
         .warning
         .iter()
@@ -277,8 +352,11 @@ pub(crate) fn decode_response<T: DeserializeOwned>(
         tracing::debug!(method, code = error.code().as_str(), "slack error answer");
         return Err(Error::provider(error));
     }
-    T::deserialize(value)
-        .map_err(|e| undecodable(&PROVIDER, method, response, json_error_reason(&e)))
+    let decoded = match tree {
+        Some(value) => T::deserialize(value),
+        None => serde_json::from_slice(response.body()),
+    };
+    decoded.map_err(|e| undecodable(&PROVIDER, method, response, json_error_reason(&e)))
 }
 
 fn rate_limited(method: &'static str, response: &HttpResponse) -> Error {
