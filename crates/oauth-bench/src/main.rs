@@ -9,16 +9,33 @@
 //! - refresh grants: our Slack and Notion clients against a raw `reqwest` + `serde_json` request of
 //!   the same shape (the floor) and the `oauth2` crate's `exchange_refresh_token`, at concurrency 1
 //!   and 64, throughput and p50/p99 latency, against oauth-sandbox;
+//! - the official `@slack/web-api` on Node.js doing the same refreshes (skipped where Node.js is
+//!   missing);
+//! - build cost: clean-build time and crate count of a program depending only on `oauth-slack`
+//!   against one depending on `oauth2` with reqwest;
 //! - stampede: 10,000 concurrent `access_token` calls on an expiring token (one refresh grant at
 //!   oauth-sandbox), against one plain refresh call.
 #![allow(clippy::print_stdout)]
 
+mod build_cost;
 mod hot_path;
+mod node;
 mod refresh;
 mod report;
 mod stampede;
 
 use std::process::ExitCode;
+
+/// The workspace root.
+pub(crate) fn project_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map_or_else(
+            || std::path::PathBuf::from("."),
+            std::path::Path::to_path_buf,
+        )
+}
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> ExitCode {
@@ -30,11 +47,17 @@ async fn main() -> ExitCode {
     if wanted("refresh") {
         refresh::run(&mut report).await;
     }
+    if wanted("node") {
+        node::run(&mut report).await;
+    }
     if wanted("hot_path") {
         hot_path::run(&mut report).await;
     }
     if wanted("stampede") {
         stampede::run(&mut report).await;
+    }
+    if wanted("build_cost") {
+        build_cost::run(&mut report);
     }
     let text = report.render();
     println!("{text}");
