@@ -321,7 +321,8 @@ pub(crate) async fn run(report: &mut Report) {
          Notion: JSON with HTTP Basic and `Notion-Version`). {ROUNDS} rounds, the clients interleaved; throughput is the \
          median of the rounds, latencies are over all requests. The last column is throughput relative to the raw \
          `reqwest` floor of the same provider and concurrency. The sandbox shares the machine's cores with the \
-         clients, so absolute figures are lower bounds.\n\n\
+         clients, so absolute figures are lower bounds; the floor rows are also the sandbox's own capacity for \
+         refresh grants on this machine (a refresh rotates both tokens and is logged and counted).\n\n\
          | endpoint | client | concurrency | throughput | p50 | p99 | vs floor |\n| --- | --- | --- | --- | --- | --- | --- |\n{rows}"
     ));
     sandbox.shutdown().await;
