@@ -115,8 +115,27 @@ pub struct AppsAuthExternalDeleteResponse {}
 impl SlackResponse for AppsAuthExternalDeleteResponse {
     const METHOD: &'static str = "apps.auth.external.delete";
 
+    /// A resent delete answered `token_not_found` deleted the token on an earlier attempt whose
+    /// answer was lost: that is a success, not an error.
     fn decode(response: &HttpResponse, _received_at: SystemTime) -> Result<Self> {
-        decode_response(Self::METHOD, response)
+        let resent = response
+            .extensions()
+            .get::<oauth_core::http::Attempts>()
+            .is_some_and(|a| a.0 > 1);
+        match decode_response(Self::METHOD, response) {
+            Err(error)
+                if resent
+                    && error
+                        .provider_error()
+                        .is_some_and(|e| e.code() == "token_not_found") =>
+            {
+                tracing::debug!(
+                    "apps.auth.external.delete resent after a lost answer: token already deleted"
+                );
+                Ok(Self::default())
+            }
+            other => other,
+        }
     }
 }
 

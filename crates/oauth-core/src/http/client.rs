@@ -20,6 +20,12 @@ pub enum Idempotency {
     SingleUse,
 }
 
+/// How many attempts a call took, in the extensions of the response [`HttpClient::execute`]
+/// returns. More than one means an earlier attempt may have been processed: a decoder can then
+/// read "already done" as done (a delete answered "not found" after a lost response).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attempts(pub u32);
+
 /// Describes a call for retries and tracing.
 #[derive(Clone, Debug)]
 pub struct Call {
@@ -196,7 +202,8 @@ impl HttpClient {
                     span.record("attempts", attempt);
                     span.record("latency_ms", latency_ms);
                     return match result {
-                        Ok(response) => {
+                        Ok(mut response) => {
+                            response.extensions_mut().insert(Attempts(attempt));
                             let status = response.status().as_u16();
                             span.record("status", status);
                             tracing::debug!(

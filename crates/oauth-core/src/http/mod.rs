@@ -21,7 +21,7 @@ use crate::redact::redact_snippet;
 use crate::secret::{AccessToken, ClientSecret};
 use crate::token::ProviderId;
 
-pub use client::{Call, HttpClient, Idempotency};
+pub use client::{Attempts, Call, HttpClient, Idempotency};
 #[cfg(feature = "reqwest")]
 pub use reqwest_transport::{DEFAULT_USER_AGENT, ReqwestTransport, ReqwestTransportBuilder};
 pub use retry::{Decision, Outcome, ResponseClass, RetryPolicy, classify_status};
