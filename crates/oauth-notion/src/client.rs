@@ -41,8 +41,14 @@ pub struct NotionClient {
     client_secret: ClientSecret,
     redirect_uri: Option<String>,
     base_url: Url,
-    notion_version: String,
+    notion_version: http::HeaderValue,
     http: HttpClient,
+    /// Worked out once at build: the `Authorization: Basic …` value (marked sensitive) and the
+    /// three endpoints, so that a call does no URL or base64 work.
+    basic: http::HeaderValue,
+    token_uri: http::Uri,
+    introspect_uri: http::Uri,
+    revoke_uri: http::Uri,
 }
 
 impl fmt::Debug for NotionClient {
@@ -52,7 +58,7 @@ impl fmt::Debug for NotionClient {
             .field("client_secret", &self.client_secret)
             .field("redirect_uri", &self.redirect_uri)
             .field("base_url", &self.base_url.as_str())
-            .field("notion_version", &self.notion_version)
+            .field("notion_version", &self.notion_version())
             .finish_non_exhaustive()
     }
 }
@@ -133,12 +139,27 @@ impl NotionClientBuilder {
             Some(http) => http,
             None => default_http()?,
         };
+        let uri = |path: &str| -> Result<http::Uri> {
+            let url = base_url.join(path).map_err(|e| {
+                Error::configuration(format!("cannot build the Notion URL for {path}: {e}"))
+            })?;
+            url.as_str()
+                .parse()
+                .map_err(|e| Error::configuration(format!("invalid Notion URL {url}: {e}")))
+        };
+        let notion_version = http::HeaderValue::from_str(&self.notion_version).map_err(|_| {
+            Error::configuration(format!("invalid Notion-Version {:?}", self.notion_version))
+        })?;
         Ok(NotionClient {
+            basic: basic_auth(&self.client_id, &self.client_secret)?,
+            token_uri: uri("v1/oauth/token")?,
+            introspect_uri: uri("v1/oauth/introspect")?,
+            revoke_uri: uri("v1/oauth/revoke")?,
             client_id: self.client_id,
             client_secret: self.client_secret,
             redirect_uri: self.redirect_uri,
             base_url,
-            notion_version: self.notion_version,
+            notion_version,
             http,
         })
     }
@@ -214,7 +235,7 @@ impl NotionClient {
 
     /// The `Notion-Version` sent.
     pub fn notion_version(&self) -> &str {
-        &self.notion_version
+        self.notion_version.to_str().unwrap_or_default()
     }
 
     fn endpoint(&self, path: &str) -> Result<Url> {
@@ -272,7 +293,7 @@ impl NotionClient {
             refresh_token: None,
         };
         let response = self
-            .post(TOKEN, "v1/oauth/token", &body, Idempotency::SingleUse)
+            .post(TOKEN, &self.token_uri, &body, Idempotency::SingleUse)
             .await?;
         decode_token_response(&response)
     }
@@ -288,7 +309,7 @@ impl NotionClient {
             refresh_token: Some(refresh_token.expose_secret()),
         };
         let response = self
-            .post(TOKEN, "v1/oauth/token", &body, Idempotency::SingleUse)
+            .post(TOKEN, &self.token_uri, &body, Idempotency::SingleUse)
             .await?;
         decode_token_response(&response)
     }
@@ -304,7 +325,7 @@ impl NotionClient {
         let response = self
             .post(
                 INTROSPECT,
-                "v1/oauth/introspect",
+                &self.introspect_uri,
                 &body,
                 Idempotency::Idempotent,
             )
@@ -318,7 +339,7 @@ impl NotionClient {
             token: token.expose_secret(),
         };
         let response = self
-            .post(REVOKE, "v1/oauth/revoke", &body, Idempotency::Idempotent)
+            .post(REVOKE, &self.revoke_uri, &body, Idempotency::Idempotent)
             .await?;
         decode_revoke_response(&response)
     }
@@ -326,20 +347,16 @@ impl NotionClient {
     async fn post<B: Serialize>(
         &self,
         operation: &'static str,
-        path: &str,
+        uri: &http::Uri,
         body: &B,
         idempotency: Idempotency,
     ) -> Result<HttpResponse> {
-        let url = self.endpoint(path)?;
         let json = serde_json::to_vec(body)
             .map_err(|e| Error::Internal(format!("cannot encode the {operation} body: {e}")))?;
-        let request = http::Request::post(url.as_str())
-            .header(
-                http::header::AUTHORIZATION,
-                basic_auth(&self.client_id, &self.client_secret)?,
-            )
+        let request = http::Request::post(uri.clone())
+            .header(http::header::AUTHORIZATION, self.basic.clone())
             .header(http::header::CONTENT_TYPE, "application/json")
-            .header("notion-version", self.notion_version.as_str())
+            .header("notion-version", self.notion_version.clone())
             .body(Bytes::from(json))
             .map_err(|e| {
                 Error::configuration(format!("cannot build the {operation} request: {e}"))
