@@ -141,10 +141,11 @@ impl SlackClient {
         self.inner.clock.now()
     }
 
-    pub(crate) fn method_url(&self, method: &str) -> Result<Url> {
-        self.inner
-            .api_base
-            .join(method)
+    /// The URI of a Web API method: the API base (which ends with `/` and has no query, see
+    /// `parse_base`) followed by the method name, without a URL join on every call.
+    pub(crate) fn method_uri(&self, method: &str) -> Result<http::Uri> {
+        format!("{}{method}", self.inner.api_base.as_str())
+            .parse()
             .map_err(|e| Error::configuration(format!("cannot build the URL of {method}: {e}")))
     }
 

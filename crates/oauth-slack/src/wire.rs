@@ -221,8 +221,7 @@ impl SlackClient {
         credential: Credential<'_>,
     ) -> Result<T> {
         let method = T::METHOD;
-        let url = self.method_url(method)?;
-        let mut builder = http::Request::post(url.as_str())
+        let mut builder = http::Request::post(self.method_uri(method)?)
             .header(header::CONTENT_TYPE, FORM_CONTENT_TYPE)
             .header(header::ACCEPT, "application/json");
         match credential {
