@@ -1,18 +1,18 @@
 //! The shared store: PostgreSQL, for many replicas.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use oauth_core::{
     CasOutcome, Error, InstallationKey, Lease, ProviderId, Result, StoredInstallation, TokenSet,
     TokenStore,
 };
-use sqlx::Row as _;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 
 use crate::codec::{self, Encryption, Row};
 use crate::migrate::{migrator, storage_error};
+use crate::rows::{self, from_ms, to_version};
 
 /// A [`TokenStore`] in PostgreSQL, shared by every replica of an application.
 ///
@@ -31,22 +31,6 @@ use crate::migrate::{migrator, storage_error};
 pub struct PostgresTokenStore {
     pool: PgPool,
     encryption: Option<Arc<Encryption>>,
-}
-
-fn from_ms(ms: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
-}
-
-fn to_version(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-fn col<'r, T>(row: &'r PgRow, name: &str) -> Result<T>
-where
-    T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
-{
-    row.try_get(name)
-        .map_err(|e| Error::storage(format!("cannot read column {name} of an installation"), e))
 }
 
 impl PostgresTokenStore {
@@ -90,29 +74,11 @@ impl PostgresTokenStore {
     }
 
     fn read(&self, key: &InstallationKey, row: &PgRow) -> Result<StoredInstallation> {
-        let stored = Row {
-            access_token: col(row, "access_token")?,
-            refresh_token: col(row, "refresh_token")?,
-            key_id: col(row, "key_id")?,
-            token_meta: col(row, "token_meta")?,
-        };
-        let tokens = codec::decode(&stored, key, self.encryption.as_deref())?;
-        let mut installation =
-            StoredInstallation::new(key.clone(), tokens, to_version(col(row, "version")?));
-        installation.needs_reauthorization = col(row, "needs_reauthorization")?;
-        installation.updated_at = from_ms(col(row, "updated_at_ms")?);
-        Ok(installation)
+        rows::read(key, row, self.encryption.as_deref())
     }
 
     async fn outcome(&self, key: &InstallationKey, version: Option<i64>) -> Result<CasOutcome> {
-        Ok(match version {
-            Some(version) => CasOutcome::Swapped {
-                version: to_version(version),
-            },
-            None => CasOutcome::Conflict {
-                current: self.get(key).await?.map(Box::new),
-            },
-        })
+        rows::outcome(self, key, version).await
     }
 }
 

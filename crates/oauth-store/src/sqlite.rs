@@ -16,6 +16,7 @@ use sqlx::{Row as _, SqlitePool};
 
 use crate::codec::{self, Encryption, Row};
 use crate::migrate::{migrator, storage_error};
+use crate::rows::{self, from_ms, to_version};
 
 /// A [`TokenStore`] in one SQLite file: the embedded default.
 ///
@@ -41,14 +42,6 @@ fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-fn from_ms(ms: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
-}
-
-fn to_version(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
 }
 
 impl SqliteTokenStore {
@@ -100,27 +93,8 @@ impl SqliteTokenStore {
     }
 
     fn read(&self, key: &InstallationKey, row: &SqliteRow) -> Result<StoredInstallation> {
-        let stored = Row {
-            access_token: col(row, "access_token")?,
-            refresh_token: col(row, "refresh_token")?,
-            key_id: col(row, "key_id")?,
-            token_meta: col(row, "token_meta")?,
-        };
-        let tokens = codec::decode(&stored, key, self.encryption.as_deref())?;
-        let mut installation =
-            StoredInstallation::new(key.clone(), tokens, to_version(col(row, "version")?));
-        installation.needs_reauthorization = col(row, "needs_reauthorization")?;
-        installation.updated_at = from_ms(col(row, "updated_at_ms")?);
-        Ok(installation)
+        rows::read(key, row, self.encryption.as_deref())
     }
-}
-
-fn col<'r, T>(row: &'r SqliteRow, name: &str) -> Result<T>
-where
-    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
-{
-    row.try_get(name)
-        .map_err(|e| Error::storage(format!("cannot read column {name} of an installation"), e))
 }
 
 /// Creates the database file with mode 0600 if it does not exist, so that the tokens are never
@@ -313,13 +287,6 @@ impl TokenStore for SqliteTokenStore {
 
 impl SqliteTokenStore {
     async fn outcome(&self, key: &InstallationKey, version: Option<i64>) -> Result<CasOutcome> {
-        Ok(match version {
-            Some(version) => CasOutcome::Swapped {
-                version: to_version(version),
-            },
-            None => CasOutcome::Conflict {
-                current: self.get(key).await?.map(Box::new),
-            },
-        })
+        rows::outcome(self, key, version).await
     }
 }
