@@ -158,16 +158,11 @@ impl HttpClient {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let mut builder = http::Request::builder()
-                .method(parts.method.clone())
-                .uri(parts.uri.clone())
-                .version(parts.version);
-            if let Some(headers) = builder.headers_mut() {
-                headers.extend(parts.headers.clone());
-            }
-            let request = builder.body(body.clone()).map_err(|e| {
-                Error::InvalidRequest(format!("cannot build the HTTP request: {e}"))
-            })?;
+            let mut request = http::Request::new(body.clone());
+            *request.method_mut() = parts.method.clone();
+            *request.uri_mut() = parts.uri.clone();
+            *request.version_mut() = parts.version;
+            *request.headers_mut() = parts.headers.clone();
             let attempt_started = Instant::now();
             let result = self.transport.send(request).await;
             let latency_ms = attempt_started.elapsed().as_millis() as u64;

@@ -1,5 +1,7 @@
 //! The default transport, on reqwest with rustls.
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -31,6 +33,40 @@ pub const DEFAULT_USER_AGENT: &str = concat!(
 pub struct ReqwestTransport {
     client: reqwest::Client,
     max_response_bytes: usize,
+    urls: Arc<UrlCache>,
+}
+
+/// The URLs of recent requests, parsed once: a provider calls the same few endpoints over and
+/// over, and parsing a URL costs more than the rest of building a request.
+#[derive(Debug, Default)]
+struct UrlCache {
+    parsed: RwLock<HashMap<http::Uri, reqwest::Url, foldhash::fast::RandomState>>,
+}
+
+impl UrlCache {
+    /// At most this many URLs are kept; the cache starts afresh when full.
+    const CAPACITY: usize = 64;
+
+    fn url(&self, uri: &http::Uri) -> std::result::Result<reqwest::Url, TransportError> {
+        if let Some(url) = self.parsed.read().ok().and_then(|p| p.get(uri).cloned()) {
+            return Ok(url);
+        }
+        let url = reqwest::Url::parse(&uri.to_string()).map_err(|e| {
+            TransportError::new(
+                TransportErrorKind::Request,
+                RequestSent::No,
+                "invalid request URL",
+            )
+            .with_source(e)
+        })?;
+        if let Ok(mut parsed) = self.parsed.write() {
+            if parsed.len() >= Self::CAPACITY {
+                parsed.clear();
+            }
+            parsed.insert(uri.clone(), url.clone());
+        }
+        Ok(url)
+    }
 }
 
 /// Configures a [`ReqwestTransport`].
@@ -92,6 +128,7 @@ impl ReqwestTransportBuilder {
         Ok(ReqwestTransport {
             client,
             max_response_bytes: self.max_response_bytes,
+            urls: Arc::default(),
         })
     }
 }
@@ -113,6 +150,7 @@ impl ReqwestTransport {
         Self {
             client,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            urls: Arc::default(),
         }
     }
 
@@ -151,14 +189,7 @@ impl HttpTransport for ReqwestTransport {
         request: HttpRequest,
     ) -> std::result::Result<HttpResponse, TransportError> {
         let (parts, body) = request.into_parts();
-        let url = reqwest::Url::parse(&parts.uri.to_string()).map_err(|e| {
-            TransportError::new(
-                TransportErrorKind::Request,
-                RequestSent::No,
-                "invalid request URL",
-            )
-            .with_source(e)
-        })?;
+        let url = self.urls.url(&parts.uri)?;
         let mut response = self
             .client
             .request(parts.method, url)
@@ -185,30 +216,33 @@ impl HttpTransport for ReqwestTransport {
         {
             return Err(too_large());
         }
-        let mut body = BytesMut::new();
+        // The usual answer arrives in one chunk, kept as it is; more chunks are gathered.
+        let mut body = Bytes::new();
+        let mut gathered: Option<BytesMut> = None;
         while let Some(chunk) = response
             .chunk()
             .await
             .map_err(|e| map_error(e).with_status(status))?
         {
-            if body.len() + chunk.len() > self.max_response_bytes {
+            let total = gathered.as_ref().map_or(body.len(), BytesMut::len) + chunk.len();
+            if total > self.max_response_bytes {
                 return Err(too_large());
             }
-            body.extend_from_slice(&chunk);
+            if let Some(gathered) = gathered.as_mut() {
+                gathered.extend_from_slice(&chunk);
+            } else if body.is_empty() {
+                body = chunk;
+            } else {
+                let mut buffer = BytesMut::with_capacity(total);
+                buffer.extend_from_slice(&body);
+                buffer.extend_from_slice(&chunk);
+                gathered = Some(buffer);
+            }
         }
-        let mut builder = http::Response::builder()
-            .status(status)
-            .version(response.version());
-        if let Some(headers) = builder.headers_mut() {
-            *headers = std::mem::take(response.headers_mut());
-        }
-        builder.body(Bytes::from(body)).map_err(|e| {
-            TransportError::new(
-                TransportErrorKind::Io,
-                RequestSent::Maybe,
-                "invalid response head",
-            )
-            .with_source(e)
-        })
+        let mut answer = http::Response::new(gathered.map_or(body, BytesMut::freeze));
+        *answer.status_mut() = status;
+        *answer.version_mut() = response.version();
+        *answer.headers_mut() = std::mem::take(response.headers_mut());
+        Ok(answer)
     }
 }

@@ -274,6 +274,40 @@ async fn oversized_body_is_an_undecodable_response_and_not_retried() {
 }
 
 #[tokio::test]
+async fn a_body_in_many_pieces_is_gathered_whole_and_still_capped() {
+    let pieces: Vec<Vec<u8>> = ["{\"access_token\":", "\"abc\"", ",\"n\":1", "}"]
+        .iter()
+        .map(|p| p.as_bytes().to_vec())
+        .collect();
+    let server = FakeServer::start(vec![
+        Reply::Chunked(pieces),
+        Reply::Chunked(vec![b"{}".to_vec()]),
+        // No length announced: the cap is enforced as the pieces arrive.
+        Reply::Chunked(vec![vec![b' '; 700 * 1024], vec![b' '; 700 * 1024]]),
+    ])
+    .await;
+    let client = client();
+    let whole = run(&client, Idempotency::SingleUse, &server.url("/a"))
+        .await
+        .unwrap();
+    assert_eq!(whole.body().as_ref(), br#"{"access_token":"abc","n":1}"#);
+    let single = run(&client, Idempotency::SingleUse, &server.url("/b"))
+        .await
+        .unwrap();
+    assert_eq!(single.body().as_ref(), b"{}");
+    let error = run(&client, Idempotency::SingleUse, &server.url("/a"))
+        .await
+        .unwrap_err();
+    match &error {
+        Error::UndecodableResponse(r) => assert!(r.reason.contains("1048576"), "{}", r.reason),
+        other => panic!("{other:?}"),
+    }
+    // One transport, three URLs in turn: each request went where it was addressed.
+    let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/a", "/b", "/a"]);
+}
+
+#[tokio::test]
 async fn requests_pass_through_unchanged_with_our_user_agent() {
     let server = FakeServer::start(vec![Reply::json(200, "{}")]).await;
     run(

@@ -18,6 +18,9 @@ pub(crate) enum Reply {
         headers: Vec<(String, String)>,
         body: Vec<u8>,
     },
+    /// Answers 200 with a `Transfer-Encoding: chunked` body, writing the chunks apart from each
+    /// other (the client reads them as separate pieces).
+    Chunked(Vec<Vec<u8>>),
     /// Reads the request, then closes the connection without answering.
     Drop,
     /// Waits, then does the inner reply.
@@ -131,6 +134,22 @@ async fn play(stream: &mut TcpStream, mut reply: Reply) -> bool {
                 reply = *inner;
             }
             Reply::Drop => return false,
+            Reply::Chunked(chunks) => {
+                let head = "HTTP/1.1 200 Scripted\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+                if stream.write_all(head.as_bytes()).await.is_err() {
+                    return false;
+                }
+                for chunk in chunks {
+                    let mut bytes = format!("{:x}\r\n", chunk.len()).into_bytes();
+                    bytes.extend_from_slice(&chunk);
+                    bytes.extend_from_slice(b"\r\n");
+                    if stream.write_all(&bytes).await.is_err() || stream.flush().await.is_err() {
+                        return false;
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                return stream.write_all(b"0\r\n\r\n").await.is_ok();
+            }
             Reply::Respond {
                 status,
                 headers,
