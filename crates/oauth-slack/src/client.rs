@@ -8,7 +8,13 @@ use oauth_core::http::{HttpClient, HttpTransport, RetryPolicy, basic_auth, check
 use oauth_core::{ClientSecret, Clock, Error, Result, SystemClock};
 use url::Url;
 
-use crate::wire::{Credential, Form};
+use crate::wire::{Credential, Form, SlackResponse};
+use crate::{
+    AppsAuthExternalDeleteResponse, AppsAuthExternalGetResponse, AuthRevokeResponse,
+    AuthTeamsListResponse, AuthTestResponse, OauthAccessResponse, OauthV2AccessResponse,
+    OauthV2ExchangeResponse, OauthV2RefreshResponse, OpenIdConnectTokenResponse,
+    OpenIdConnectUserInfoResponse,
+};
 
 /// The default Web API base: `https://slack.com/api/`.
 pub const DEFAULT_API_BASE_URL: &str = "https://slack.com/api/";
@@ -65,6 +71,8 @@ struct Inner {
     client_secret: Option<ClientSecret>,
     redirect_uri: Option<String>,
     api_base: Url,
+    /// The URI of each method this crate calls, built once (see [`SlackClient::method_uri`]).
+    method_uris: Vec<(&'static str, http::Uri)>,
     authorize_base: Url,
     client_auth: ClientAuth,
     http: HttpClient,
@@ -144,9 +152,10 @@ impl SlackClient {
     /// The URI of a Web API method: the API base (which ends with `/` and has no query, see
     /// `parse_base`) followed by the method name, without a URL join on every call.
     pub(crate) fn method_uri(&self, method: &str) -> Result<http::Uri> {
-        format!("{}{method}", self.inner.api_base.as_str())
-            .parse()
-            .map_err(|e| Error::configuration(format!("cannot build the URL of {method}: {e}")))
+        match self.inner.method_uris.iter().find(|(m, _)| *m == method) {
+            Some((_, uri)) => Ok(uri.clone()),
+            None => join_method(&self.inner.api_base, method),
+        }
     }
 
     pub(crate) fn browser_url(&self, path: &str) -> Result<Url> {
@@ -312,12 +321,17 @@ impl SlackClientBuilder {
                 }
             }
         };
+        let method_uris = METHODS
+            .iter()
+            .map(|method| Ok((*method, join_method(&api_base, method)?)))
+            .collect::<Result<_>>()?;
         Ok(SlackClient {
             inner: Arc::new(Inner {
                 client_id: self.client_id,
                 client_secret: self.client_secret,
                 redirect_uri: self.redirect_uri,
                 api_base,
+                method_uris,
                 authorize_base,
                 client_auth: self.client_auth,
                 http,
@@ -325,6 +339,28 @@ impl SlackClientBuilder {
             }),
         })
     }
+}
+
+/// Every Web API method the client calls.
+const METHODS: [&str; 11] = [
+    OauthV2RefreshResponse::METHOD,
+    OauthV2AccessResponse::METHOD,
+    OauthV2ExchangeResponse::METHOD,
+    OauthAccessResponse::METHOD,
+    OpenIdConnectTokenResponse::METHOD,
+    OpenIdConnectUserInfoResponse::METHOD,
+    AuthTestResponse::METHOD,
+    AuthRevokeResponse::METHOD,
+    AuthTeamsListResponse::METHOD,
+    AppsAuthExternalGetResponse::METHOD,
+    AppsAuthExternalDeleteResponse::METHOD,
+];
+
+/// `<api base><method>`: the base ends with `/` and has no query, so appending is joining.
+fn join_method(api_base: &Url, method: &str) -> Result<http::Uri> {
+    format!("{}{method}", api_base.as_str())
+        .parse()
+        .map_err(|e| Error::configuration(format!("cannot build the URL of {method}: {e}")))
 }
 
 #[cfg(feature = "reqwest")]

@@ -5,6 +5,7 @@
 //! `Accept: application/json`, as `@slack/web-api` sends it. Tokens go in
 //! `Authorization: Bearer <token>`, never in the query string.
 
+use std::sync::LazyLock;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -25,10 +26,18 @@ use crate::error::{SlackError, SlackErrorCode};
 /// The `Content-Type` of every request body.
 pub(crate) const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 
-/// A form body under construction; parameters keep their insertion order.
-#[derive(Default)]
+/// A form body under construction, percent-encoded as parameters are pushed; parameters keep
+/// their insertion order.
 pub(crate) struct Form {
-    pairs: Vec<(&'static str, String)>,
+    body: String,
+}
+
+impl Default for Form {
+    fn default() -> Self {
+        Self {
+            body: String::with_capacity(256),
+        }
+    }
 }
 
 impl Form {
@@ -36,8 +45,13 @@ impl Form {
         Self::default()
     }
 
-    pub(crate) fn push(&mut self, name: &'static str, value: impl Into<String>) {
-        self.pairs.push((name, value.into()));
+    pub(crate) fn push(&mut self, name: &'static str, value: impl AsRef<str>) {
+        if !self.body.is_empty() {
+            self.body.push('&');
+        }
+        encode_into(&mut self.body, name);
+        self.body.push('=');
+        encode_into(&mut self.body, value.as_ref());
     }
 
     pub(crate) fn push_opt(&mut self, name: &'static str, value: Option<&str>) {
@@ -54,14 +68,33 @@ impl Form {
         }
     }
 
-    fn encode(&self) -> Bytes {
-        let mut serializer = url::form_urlencoded::Serializer::new(String::new());
-        for (name, value) in &self.pairs {
-            serializer.append_pair(name, value);
-        }
-        Bytes::from(serializer.finish())
+    fn encode(self) -> Bytes {
+        Bytes::from(self.body)
     }
 }
+
+/// Appends `text` form-urlencoded. Tokens, ids and grant names are usually made only of
+/// characters that stay as they are, and are copied in one go.
+fn encode_into(body: &mut String, text: &str) {
+    if text.bytes().all(|b| UNCHANGED[usize::from(b)]) {
+        body.push_str(text);
+    } else {
+        body.extend(url::form_urlencoded::byte_serialize(text.as_bytes()));
+    }
+}
+
+/// The bytes `application/x-www-form-urlencoded` leaves as they are: ASCII letters and digits,
+/// `*`, `-`, `.` and `_`.
+static UNCHANGED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'*' | b'-' | b'.' | b'_');
+        b += 1;
+    }
+    table
+};
 
 /// How a call authenticates, besides what is in the form.
 pub(crate) enum Credential<'a> {
@@ -131,7 +164,9 @@ pub fn classify(response: &HttpResponse) -> ResponseClass {
         _ => {
             // Only a body that mentions the code can be the HTTP 200 rate limit: look before
             // parsing, so that ordinary answers are not parsed twice.
-            let limited = contains(response.body(), b"ratelimited")
+            static RATELIMITED: LazyLock<memchr::memmem::Finder<'static>> =
+                LazyLock::new(|| memchr::memmem::Finder::new(b"ratelimited"));
+            let limited = RATELIMITED.find(response.body()).is_some()
                 && serde_json::from_slice::<Value>(response.body())
                     .is_ok_and(|v| Envelope::read(&v).is_ratelimited());
             if limited {
@@ -145,8 +180,44 @@ pub fn classify(response: &HttpResponse) -> ResponseClass {
     }
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+/// Whether `body` is certainly a plain success, whose envelope is `ok: true` and nothing else: it
+/// opens with `{"ok":true` (Slack writes `ok` first; whitespace allowed), and mentions `"ok"` only once and none of
+/// the other envelope fields nor a `\u` escape (which could spell one). Any other body has its
+/// envelope read in full; this only spares ordinary answers that second pass.
+fn plain_success(body: &[u8]) -> bool {
+    fn skip_ws(bytes: &[u8]) -> &[u8] {
+        let start = bytes
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(bytes.len());
+        &bytes[start..]
+    }
+    let opens_with_ok_true = skip_ws(body)
+        .strip_prefix(b"{")
+        .map(skip_ws)
+        .and_then(|rest| rest.strip_prefix(br#""ok""#))
+        .map(skip_ws)
+        .and_then(|rest| rest.strip_prefix(b":"))
+        .map(skip_ws)
+        .and_then(|rest| rest.strip_prefix(b"true"))
+        .is_some_and(|rest| matches!(skip_ws(rest).first(), Some(b',' | b'}')));
+    if !opens_with_ok_true {
+        return false;
+    }
+    static FINDERS: LazyLock<[memchr::memmem::Finder<'static>; 7]> = LazyLock::new(|| {
+        [
+            br#""ok""#.as_slice(),
+            br#""error""#,
+            br#""warning""#,
+            br#""needed""#,
+            br#""provided""#,
+            br#""response_metadata""#,
+            br"\u",
+        ]
+        .map(memchr::memmem::Finder::new)
+    });
+    let [ok, others @ ..] = &*FINDERS;
+    ok.find_iter(body).nth(1).is_none() && others.iter().all(|f| f.find(body).is_none())
 }
 
 /// The envelope fields, read straight from the bytes (no JSON tree): the fast path for every
@@ -262,6 +333,13 @@ pub(crate) fn decode_response<T: DeserializeOwned>(
         .iter()
         .find(|b| !b.is_ascii_whitespace())
         .is_some_and(|b| *b == b'{');
+    if object && plain_success(response.body()) {
+        let envelope = Envelope {
+            ok: Some(true),
+            ..Envelope::default()
+        };
+        return finish(method, response, status, envelope, None);
+    }
     let fast = object
         .then(|| serde_json::from_slice::<WireEnvelope>(response.body()).ok())
         .flatten();
@@ -368,6 +446,103 @@ fn rate_limited(method: &'static str, response: &HttpResponse) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_success_is_recognised_only_when_certain() {
+        for body in [
+            r#"{"ok":true}"#,
+            r#"  {"ok":true,"access_token":"xoxb-1","team":{"id":"T1","name":"Acme"}}"#,
+            "{\"ok\":true\n,\"url\":\"https:\\/\\/acme.slack.com\\/\"}",
+            "{\n  \"ok\" : true ,\n  \"app_id\": \"A1\"\n}",
+            r#"{"ok":true,"team":{"name":"\"ok\""}}"#,
+        ] {
+            assert!(plain_success(body.as_bytes()), "{body}");
+        }
+        for body in [
+            r#"{"ok":false,"error":"invalid_auth"}"#,
+            r#"{"ok":truest}"#,
+            r#"{"ok":"true"}"#,
+            r#"{"ok":true,"warning":"superfluous_charset"}"#,
+            r#"{"ok":true,"response_metadata":{"warnings":["x"]}}"#,
+            r#"{"ok":true,"needed":"a","provided":"b"}"#,
+            r#"{"ok":true,"error":"odd"}"#,
+            r#"{"ok":true,"ok":false}"#,
+            r#"{"ok":true,"team":{"name":"ok"}}"#,
+            r#"{"ok":true,"\u0065rror":"x"}"#,
+            r#"{"access_token":"xoxb-1","ok":true}"#,
+            r#"[{"ok":true}]"#,
+            "",
+        ] {
+            assert!(!plain_success(body.as_bytes()), "{body}");
+        }
+    }
+
+    /// Every body of the shared corpus that the shortcut takes has exactly the envelope it
+    /// assumes when read in full.
+    #[test]
+    fn plain_success_agrees_with_the_full_envelope_on_the_corpus() {
+        let root = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/decode-corpus/slack"
+        );
+        let mut files = Vec::new();
+        let mut dirs = vec![std::path::PathBuf::from(root)];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("the shared decode corpus") {
+                let path = entry.expect("a corpus entry").path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "json") {
+                    files.push(path);
+                }
+            }
+        }
+        assert!(files.len() > 20, "corpus not found under {root}");
+        let mut taken = 0;
+        for path in &files {
+            let body = std::fs::read(path).expect("a corpus file");
+            if !plain_success(&body) {
+                continue;
+            }
+            taken += 1;
+            let value: Value = serde_json::from_slice(&body).expect("a JSON body");
+            let envelope = Envelope::read(&value);
+            assert_eq!(envelope.ok, Some(true), "{}", path.display());
+            assert!(
+                envelope.error.is_none()
+                    && envelope.warning.is_none()
+                    && envelope.needed.is_none()
+                    && envelope.provided.is_none()
+                    && envelope.warnings.is_empty()
+                    && envelope.messages.is_empty(),
+                "{}",
+                path.display()
+            );
+        }
+        assert!(taken > 5, "the shortcut took only {taken} corpus bodies");
+    }
+
+    #[test]
+    fn the_copy_shortcut_encodes_as_form_urlencoded_does() {
+        let mut texts: Vec<String> = (0u8..=127).map(|b| char::from(b).to_string()).collect();
+        texts.extend(
+            [
+                "xoxe-1-abcDEF123",
+                "2141029472.691202649728",
+                "refresh_token",
+                "a b+c",
+                "é€",
+                "",
+            ]
+            .map(str::to_owned),
+        );
+        for text in texts {
+            let mut ours = String::new();
+            encode_into(&mut ours, &text);
+            let reference: String = url::form_urlencoded::byte_serialize(text.as_bytes()).collect();
+            assert_eq!(ours, reference, "{text:?}");
+        }
+    }
 
     #[test]
     fn forms_are_percent_encoded_in_order() {
