@@ -371,7 +371,8 @@ impl NotionClient {
     /// Notion sends no `expires_in`, so `expires_at` is `None`. The workspace icon, owner,
     /// duplicated template id and request id go to the extras (read them with
     /// [`NotionExtras::of`](crate::NotionExtras::of)).
-    pub fn token_set(response: TokenResponse, issued_at: SystemTime) -> TokenSet {
+    pub fn token_set(mut response: TokenResponse, issued_at: SystemTime) -> TokenSet {
+        let owner_json = response.take_owner_json();
         let token_type = match response.token_type.as_deref() {
             Some(t) if !t.is_empty() && !t.starts_with('<') => TokenType::parse(t),
             _ => TokenType::Bearer,
@@ -392,8 +393,12 @@ impl NotionClient {
         if let Some(icon) = response.workspace_icon {
             tokens.extras.insert("workspace_icon", icon.into());
         }
-        if let Some(owner) = &response.owner {
-            tokens.extras.insert_serialized("owner", owner);
+        // The owner as Notion sent it (it reads back as the same `Owner`); re-serialized only
+        // when the response did not come off the wire.
+        match (owner_json, &response.owner) {
+            (Some(json), _) => tokens.extras.insert("owner", json),
+            (None, Some(owner)) => tokens.extras.insert_serialized("owner", owner),
+            (None, None) => {}
         }
         if let Some(template) = response.duplicated_template_id {
             tokens

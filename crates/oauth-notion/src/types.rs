@@ -9,6 +9,7 @@ use oauth_core::{AccessToken, RefreshToken};
 /// Decoding is lenient the way real bodies require: `token_type`, `refresh_token` and `request_id`
 /// may be missing or `null`, and `owner` may be the legacy `{"workspace": true}`.
 #[derive(Clone, Debug, Deserialize)]
+#[serde(from = "WireTokenResponse")]
 #[non_exhaustive]
 pub struct TokenResponse {
     /// The access token.
@@ -40,6 +41,60 @@ pub struct TokenResponse {
     /// Notion's request id.
     #[serde(default)]
     pub request_id: Option<String>,
+    /// `owner` as received, kept for the token set's extras (which hold JSON) so that it is not
+    /// rebuilt from [`Owner`].
+    owner_json: Option<serde_json::Value>,
+}
+
+impl TokenResponse {
+    /// The `owner` object as received, taken out (`None` once taken or if there was none).
+    pub(crate) fn take_owner_json(&mut self) -> Option<serde_json::Value> {
+        self.owner_json.take()
+    }
+}
+
+/// [`TokenResponse`] as it is read: `owner` read once as JSON, then typed from it.
+#[derive(Deserialize)]
+struct WireTokenResponse {
+    access_token: AccessToken,
+    #[serde(default)]
+    token_type: Option<String>,
+    #[serde(default)]
+    refresh_token: Option<RefreshToken>,
+    #[serde(default)]
+    bot_id: Option<String>,
+    #[serde(default)]
+    workspace_id: Option<String>,
+    #[serde(default)]
+    workspace_name: Option<String>,
+    #[serde(default)]
+    workspace_icon: Option<String>,
+    #[serde(default)]
+    owner: Option<serde_json::Value>,
+    #[serde(default)]
+    duplicated_template_id: Option<String>,
+    #[serde(default)]
+    request_id: Option<String>,
+}
+
+impl From<WireTokenResponse> for TokenResponse {
+    fn from(wire: WireTokenResponse) -> Self {
+        // `"owner": null` reads as no owner, as it did when `owner` was typed directly.
+        let owner_json = wire.owner.filter(|o| !o.is_null());
+        TokenResponse {
+            access_token: wire.access_token,
+            token_type: wire.token_type,
+            refresh_token: wire.refresh_token,
+            bot_id: wire.bot_id,
+            workspace_id: wire.workspace_id,
+            workspace_name: wire.workspace_name,
+            workspace_icon: wire.workspace_icon,
+            owner: owner_json.as_ref().map(Owner::from_json),
+            duplicated_template_id: wire.duplicated_template_id,
+            request_id: wire.request_id,
+            owner_json,
+        }
+    }
 }
 
 /// Who authorized the integration.
@@ -61,6 +116,24 @@ pub enum Owner {
 }
 
 impl Owner {
+    /// Reads an owner object leniently: a `user` object that reads as a [`NotionUser`] makes a
+    /// user owner, `"type": "workspace"` or `"workspace": true` the workspace, anything else is
+    /// kept as [`Owner::Other`].
+    pub fn from_json(raw: &serde_json::Value) -> Owner {
+        if let Some(user) = raw.get("user").filter(|u| u.is_object())
+            && let Ok(user) = NotionUser::deserialize(user)
+        {
+            return Owner::User { user };
+        }
+        let is_workspace = raw.get("type").and_then(|t| t.as_str()) == Some("workspace")
+            || raw.get("workspace").and_then(|w| w.as_bool()) == Some(true);
+        if is_workspace {
+            Owner::Workspace
+        } else {
+            Owner::Other { raw: raw.clone() }
+        }
+    }
+
     /// The user, if a user owns the authorization.
     pub fn user(&self) -> Option<&NotionUser> {
         match self {
@@ -73,12 +146,19 @@ impl Owner {
 /// Serialized in Notion's own shape, so that it reads back the same.
 impl Serialize for Owner {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
         match self {
             Owner::User { user } => {
-                serde_json::json!({"type": "user", "user": user}).serialize(serializer)
+                let mut map = serializer.serialize_map(Some(2))?;
+                map.serialize_entry("type", "user")?;
+                map.serialize_entry("user", user)?;
+                map.end()
             }
             Owner::Workspace => {
-                serde_json::json!({"type": "workspace", "workspace": true}).serialize(serializer)
+                let mut map = serializer.serialize_map(Some(2))?;
+                map.serialize_entry("type", "workspace")?;
+                map.serialize_entry("workspace", &true)?;
+                map.end()
             }
             Owner::Other { raw } => raw.serialize(serializer),
         }
@@ -88,18 +168,7 @@ impl Serialize for Owner {
 impl<'de> Deserialize<'de> for Owner {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = serde_json::Value::deserialize(deserializer)?;
-        if let Some(user) = raw.get("user").filter(|u| u.is_object())
-            && let Ok(user) = NotionUser::deserialize(user)
-        {
-            return Ok(Owner::User { user });
-        }
-        let is_workspace = raw.get("type").and_then(|t| t.as_str()) == Some("workspace")
-            || raw.get("workspace").and_then(|w| w.as_bool()) == Some(true);
-        Ok(if is_workspace {
-            Owner::Workspace
-        } else {
-            Owner::Other { raw }
-        })
+        Ok(Owner::from_json(&raw))
     }
 }
 
