@@ -18,7 +18,10 @@ use oauth_slack::SlackClient;
 
 use crate::report::{Report, median};
 
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 7;
+
+/// How long each client runs in each round (per concurrency).
+const ROUND_TIME: Duration = Duration::from_millis(1000);
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Variant {
@@ -163,26 +166,26 @@ async fn install(sandbox: &SandboxHandle, clients: &Clients, slack: bool) -> Opt
     Some(tokens.refresh_token?.expose_secret().to_owned())
 }
 
-/// One round: `workers` chains of `per_worker` refreshes; throughput and every latency.
+/// One round: `workers` chains of refreshes for [`ROUND_TIME`]; throughput and every latency.
 async fn round(
     sandbox: &SandboxHandle,
     clients: &Arc<Clients>,
     variant: Variant,
     workers: usize,
-    per_worker: usize,
 ) -> Option<(f64, Vec<Duration>)> {
     let mut starts = Vec::new();
     for _ in 0..workers {
         starts.push(install(sandbox, clients, variant.slack()).await?);
     }
     let started = Instant::now();
+    let deadline = started + ROUND_TIME;
     let handles: Vec<_> = starts
         .into_iter()
         .map(|mut refresh| {
             let clients = clients.clone();
             tokio::spawn(async move {
-                let mut latencies = Vec::with_capacity(per_worker);
-                for _ in 0..per_worker {
+                let mut latencies = Vec::with_capacity(4096);
+                while Instant::now() < deadline {
                     let t = Instant::now();
                     refresh = clients.refresh(variant, refresh).await?;
                     latencies.push(t.elapsed());
@@ -205,10 +208,7 @@ async fn round(
             }
         }
     }
-    Some((
-        (workers * per_worker) as f64 / started.elapsed().as_secs_f64(),
-        all,
-    ))
+    Some((all.len() as f64 / started.elapsed().as_secs_f64(), all))
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -216,59 +216,56 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(index).copied().unwrap_or_default()
 }
 
-pub(crate) async fn run(report: &mut Report) {
-    let Ok(sandbox) = Sandbox::builder().start().await else {
-        eprintln!("refresh benchmark skipped: the sandbox did not start");
-        return;
-    };
+/// A fresh sandbox and clients for one measurement: the sandbox keeps every token it mints, so a
+/// long-lived one would slow down from one client to the next.
+async fn fresh() -> Result<(SandboxHandle, Arc<Clients>), String> {
+    let sandbox = Sandbox::builder()
+        .start()
+        .await
+        .map_err(|e| format!("the sandbox did not start: {e}"))?;
     let base = sandbox.base_url().to_owned();
-    let built = (|| -> Result<Clients, String> {
-        Ok(Clients {
-            base: base.clone(),
-            raw: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(Duration::from_secs(30))
-                .connect_timeout(Duration::from_secs(10))
+    let clients = Clients {
+        base: base.clone(),
+        raw: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| e.to_string())?,
+        slack: Arc::new(
+            SlackClient::builder(DEFAULT_SLACK_CLIENT_ID)
+                .client_secret(DEFAULT_SLACK_CLIENT_SECRET)
+                .api_base_url(format!("{base}/api/"))
+                .authorize_base_url(format!("{base}/"))
                 .build()
                 .map_err(|e| e.to_string())?,
-            slack: Arc::new(
-                SlackClient::builder(DEFAULT_SLACK_CLIENT_ID)
-                    .client_secret(DEFAULT_SLACK_CLIENT_SECRET)
-                    .api_base_url(format!("{base}/api/"))
-                    .authorize_base_url(format!("{base}/"))
-                    .build()
-                    .map_err(|e| e.to_string())?,
-            ),
-            notion: Arc::new(
-                NotionClient::builder(DEFAULT_NOTION_CLIENT_ID, DEFAULT_NOTION_CLIENT_SECRET)
-                    .base_url(base.clone())
-                    .redirect_uri(oauth_sandbox::DEFAULT_NOTION_REDIRECT_URIS[0])
-                    .build()
-                    .map_err(|e| e.to_string())?,
-            ),
-            oauth2_http: oauth2::reqwest::ClientBuilder::new()
-                .redirect(oauth2::reqwest::redirect::Policy::none())
+        ),
+        notion: Arc::new(
+            NotionClient::builder(DEFAULT_NOTION_CLIENT_ID, DEFAULT_NOTION_CLIENT_SECRET)
+                .base_url(base.clone())
+                .redirect_uri(oauth_sandbox::DEFAULT_NOTION_REDIRECT_URIS[0])
                 .build()
                 .map_err(|e| e.to_string())?,
-            oauth2: oauth2::basic::BasicClient::new(oauth2::ClientId::new(
-                DEFAULT_SLACK_CLIENT_ID.into(),
-            ))
-            .set_client_secret(oauth2::ClientSecret::new(
-                DEFAULT_SLACK_CLIENT_SECRET.into(),
-            ))
-            .set_token_uri(
-                oauth2::TokenUrl::new(format!("{base}/api/oauth.v2.access"))
-                    .map_err(|e| e.to_string())?,
-            ),
-        })
-    })();
-    let clients = match built {
-        Ok(clients) => Arc::new(clients),
-        Err(e) => {
-            eprintln!("refresh benchmark skipped: {e}");
-            return;
-        }
+        ),
+        oauth2_http: oauth2::reqwest::ClientBuilder::new()
+            .redirect(oauth2::reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| e.to_string())?,
+        oauth2: oauth2::basic::BasicClient::new(oauth2::ClientId::new(
+            DEFAULT_SLACK_CLIENT_ID.into(),
+        ))
+        .set_client_secret(oauth2::ClientSecret::new(
+            DEFAULT_SLACK_CLIENT_SECRET.into(),
+        ))
+        .set_token_uri(
+            oauth2::TokenUrl::new(format!("{base}/api/oauth.v2.access"))
+                .map_err(|e| e.to_string())?,
+        ),
     };
+    Ok((sandbox, Arc::new(clients)))
+}
+
+pub(crate) async fn run(report: &mut Report) {
     let groups: [(&str, &[Variant]); 2] = [
         (
             "Slack `oauth.v2.access` refresh",
@@ -285,16 +282,29 @@ pub(crate) async fn run(report: &mut Report) {
     ];
     let mut rows = String::new();
     for (title, variants) in groups {
-        for (workers, per_worker) in [(1usize, 400usize), (64, 25)] {
+        for workers in [1usize, 64] {
             let mut throughput: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
             let mut latencies: Vec<Vec<Duration>> = vec![Vec::new(); variants.len()];
-            for _ in 0..ROUNDS {
-                for (i, variant) in variants.iter().enumerate() {
-                    let Some((rate, mut lat)) =
-                        round(&sandbox, &clients, *variant, workers, per_worker).await
-                    else {
+            for r in 0..ROUNDS {
+                // Each round starts with another client, so that no client always runs first.
+                for k in 0..variants.len() {
+                    let i = (r + k) % variants.len();
+                    let variant = &variants[i];
+                    let (sandbox, clients) = match fresh().await {
+                        Ok(fresh) => fresh,
+                        Err(e) => {
+                            eprintln!("refresh benchmark skipped: {e}");
+                            return;
+                        }
+                    };
+                    let measured = round(&sandbox, &clients, *variant, workers).await;
+                    sandbox.shutdown().await;
+                    let Some((rate, mut lat)) = measured else {
                         return;
                     };
+                    eprintln!(
+                        "refresh: round {r}, {variant:?}, concurrency {workers}: {rate:.0}/s"
+                    );
                     throughput[i].push(rate);
                     latencies[i].append(&mut lat);
                 }
@@ -316,14 +326,15 @@ pub(crate) async fn run(report: &mut Report) {
     }
     report.section(format!(
         "## Refresh grants against peers\n\nChained refresh grants (each worker spends its refresh token and uses the \
-         rotated one) against oauth-sandbox in process on loopback; every client talks to the same endpoint with the \
+         rotated one) against oauth-sandbox in process on loopback (a fresh sandbox and fresh clients for every measurement, so that \
+         no client meets a sandbox grown by the others); every client talks to the same endpoint with the \
          same request shape (Slack: form body with client credentials, except `oauth2`, which sends them as HTTP Basic; \
-         Notion: JSON with HTTP Basic and `Notion-Version`). {ROUNDS} rounds, the clients interleaved; throughput is the \
-         median of the rounds, latencies are over all requests. The last column is throughput relative to the raw \
+         Notion: JSON with HTTP Basic and `Notion-Version`). {ROUNDS} rounds of {:.1} s per client, the clients \
+         interleaved and each round started by the next client; throughput is the median of the rounds, latencies are over all requests. The last column is throughput relative to the raw \
          `reqwest` floor of the same provider and concurrency. The sandbox shares the machine's cores with the \
          clients, so absolute figures are lower bounds; the floor rows are also the sandbox's own capacity for \
          refresh grants on this machine (a refresh rotates both tokens and is logged and counted).\n\n\
-         | endpoint | client | concurrency | throughput | p50 | p99 | vs floor |\n| --- | --- | --- | --- | --- | --- | --- |\n{rows}"
+         | endpoint | client | concurrency | throughput | p50 | p99 | vs floor |\n| --- | --- | --- | --- | --- | --- | --- |\n{rows}",
+        ROUND_TIME.as_secs_f64()
     ));
-    sandbox.shutdown().await;
 }
