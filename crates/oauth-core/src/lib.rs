@@ -103,8 +103,9 @@ pub use callback::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{
-    CallbackError, Error, ErrorKind, GenericProviderError, ProviderError, RequestSent, Result,
-    TransportError, TransportErrorKind, UndecodableResponse, advice,
+    CallbackError, Error, ErrorKind, GenericProviderError, MAX_QUOTED_DESCRIPTION,
+    MAX_QUOTED_ERROR_CODE, ProviderError, RequestSent, Result, TransportError, TransportErrorKind,
+    UndecodableResponse, advice,
 };
 pub use provider::{CodeExchange, Introspect, Revoke, TokenGrant, TokenProvider};
 pub use scope::Scopes;

@@ -464,3 +464,29 @@ async fn denied_consent_is_a_typed_error_after_the_state_check() {
         .unwrap_err();
     assert_eq!(error.kind(), oauth_core::ErrorKind::InvalidCallback);
 }
+
+#[test]
+fn long_callback_values_are_quoted_only_in_part() {
+    let denied = Error::AuthorizationDenied {
+        error: "e".repeat(1000),
+        description: Some("d".repeat(7000)),
+    };
+    let message = denied.to_string();
+    assert!(message.contains(&"e".repeat(oauth_core::MAX_QUOTED_ERROR_CODE)));
+    assert!(message.contains(&"d".repeat(oauth_core::MAX_QUOTED_DESCRIPTION)));
+    assert!(message.contains("(936 more characters)"), "{message}");
+    assert!(message.contains("(6700 more characters)"), "{message}");
+    assert!(message.len() < 600, "{} bytes", message.len());
+    let short = Error::AuthorizationDenied {
+        error: "access_denied".into(),
+        description: Some("The user cancelled".into()),
+    };
+    assert!(
+        short
+            .to_string()
+            .starts_with("authorization refused: `access_denied`: The user cancelled ("),
+        "{short}"
+    );
+    let repeated = CallbackError::DuplicateParameter("n".repeat(500)).to_string();
+    assert!(repeated.contains("(436 more characters)"), "{repeated}");
+}
