@@ -134,7 +134,7 @@ async fn lifecycle(
     if kind == ProviderKind::Slack {
         flow = flow.scopes(Scopes::parse("chat:write,commands"));
     }
-    let router = flow.build().router("/install", &callback);
+    let router = flow.build()?.router("/install", &callback);
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });

@@ -110,7 +110,7 @@ pub(crate) async fn run(
     } else if let Some(scopes) = &options.scopes {
         flow = flow.scopes(Scopes::parse(scopes));
     }
-    let flow = flow.build();
+    let flow = flow.build()?;
     let (done_tx, done_rx) = oneshot::channel();
     let router = Router::new()
         .route(redirect.path(), get(callback))

@@ -9,6 +9,7 @@ use subtle::ConstantTimeEq as _;
 use url::Url;
 
 use crate::error::{Error, Result};
+use crate::http::is_loopback;
 use crate::scope::Scopes;
 use crate::secret::PkceVerifier;
 
@@ -178,7 +179,7 @@ const RESERVED: &[&str] = &[
 ///     .with_pkce()?
 ///     .param("team", "T123");
 /// let endpoint = Url::parse("https://slack.com/oauth/v2/authorize").unwrap();
-/// let url = request.to_url(&endpoint, &[("client_id", "123.456")], "scope", ScopeSeparator::Comma)?;
+/// let url = request.to_url(&endpoint, &[("client_id", "123.456")], "scope", ScopeSeparator::Comma, false)?;
 /// assert!(url.as_str().contains("scope=chat%3Awrite%2Ccommands"));
 /// assert!(url.as_str().contains("code_challenge_method=S256"));
 /// # Ok::<(), oauth_core::Error>(())
@@ -216,6 +217,11 @@ impl AuthorizationRequest {
     }
 
     /// Sets the redirect URI (otherwise the provider's configured default is used).
+    ///
+    /// It is sent as given, byte for byte, and checked when the URL is built
+    /// ([`to_url`](Self::to_url), see [`check_redirect_uri`] for the rules): an absolute URL
+    /// without a fragment, `https`, `http` on a loopback host, or a custom scheme
+    /// (`myapp://callback`).
     pub fn redirect_uri(mut self, redirect_uri: impl Into<String>) -> Self {
         self.redirect_uri = Some(redirect_uri.into());
         self
@@ -271,13 +277,21 @@ impl AuthorizationRequest {
 
     /// Builds the URL: `endpoint`, then the provider's `fixed` parameters, then the scopes under
     /// `scope_param` joined by `separator` (omitted if empty), `redirect_uri`, `state`, the PKCE
-    /// challenge and the extra parameters. An extra parameter may not shadow one the provider sets.
+    /// challenge and the extra parameters.
+    ///
+    /// Refuses, before building anything:
+    /// - an extra parameter that shadows one the provider sets ([`Error::InvalidRequest`]);
+    /// - a redirect URI that [`check_redirect_uri`] refuses ([`Error::Configuration`]): not an
+    ///   absolute URL, with a fragment, with whitespace, or plain `http` on a host that is not
+    ///   loopback unless `allow_insecure_http` (the provider client's setting of the same name)
+    ///   is set. Custom schemes (`myapp://callback`) are accepted.
     pub fn to_url(
         &self,
         endpoint: &Url,
         fixed: &[(&str, &str)],
         scope_param: &str,
         separator: ScopeSeparator,
+        allow_insecure_http: bool,
     ) -> Result<Url> {
         for (name, _) in &self.extra {
             if RESERVED.contains(&name.as_str())
@@ -288,6 +302,9 @@ impl AuthorizationRequest {
                     "the authorization parameter `{name}` is set by the provider; use the dedicated builder method"
                 )));
             }
+        }
+        if let Some(redirect_uri) = &self.redirect_uri {
+            check_redirect_uri(redirect_uri, allow_insecure_http)?;
         }
         let mut url = endpoint.clone();
         {
@@ -313,4 +330,92 @@ impl AuthorizationRequest {
         }
         Ok(url)
     }
+}
+
+/// How much of a refused redirect URI an error message quotes.
+const SHOWN_CHARS: usize = 120;
+
+/// A redirect URI as quoted in an error message: debug-escaped and cut after [`SHOWN_CHARS`].
+fn shown(redirect_uri: &str) -> String {
+    let mut chars = redirect_uri.chars();
+    let head: String = chars.by_ref().take(SHOWN_CHARS).collect();
+    match chars.count() {
+        0 => format!("{head:?}"),
+        more => format!("{head:?}… ({more} more characters)"),
+    }
+}
+
+/// Checks a redirect URI before it is sent to a provider, in an authorization URL or a code
+/// exchange. Failures are [`Error::Configuration`]: the redirect URI is part of the app's
+/// configuration, registered with the provider.
+///
+/// The rules:
+/// - it is an absolute URL, with a scheme and (after `//` or `/`) a host or path:
+///   `/oauth/callback` and `localhost:3000/callback` (which parses as the scheme `localhost`)
+///   are refused;
+/// - it has no fragment (`#…`), which RFC 6749 §3.1.2 forbids;
+/// - it has no whitespace or control character (a stray newline from a file or an environment
+///   variable): providers compare it byte for byte with the registered one;
+/// - plain `http` is accepted only on a loopback host (`127.0.0.0/8`, `[::1]`, `localhost`)
+///   unless `allow_insecure_http` is set: elsewhere the authorization code would cross the
+///   network unencrypted;
+/// - `https` and custom schemes (`myapp://callback`, `com.example.app:/callback`, as desktop and
+///   mobile apps register them, RFC 8252 §7.1) are accepted.
+///
+/// ```
+/// use oauth_core::{ErrorKind, check_redirect_uri};
+/// assert!(check_redirect_uri("https://example.com/oauth/callback", false).is_ok());
+/// assert!(check_redirect_uri("http://127.0.0.1:8765/callback", false).is_ok());
+/// assert!(check_redirect_uri("myapp://callback", false).is_ok());
+/// for refused in ["/oauth/callback", "https://example.com/cb#done", "http://example.com/cb"] {
+///     assert_eq!(check_redirect_uri(refused, false).unwrap_err().kind(), ErrorKind::Configuration);
+/// }
+/// assert!(check_redirect_uri("http://example.com/cb", true).is_ok());
+/// ```
+pub fn check_redirect_uri(redirect_uri: &str, allow_insecure_http: bool) -> Result<()> {
+    if redirect_uri.is_empty() {
+        return Err(Error::configuration(
+            "the redirect URI is empty: set it to the callback URL registered with the provider (e.g. https://example.com/oauth/callback)",
+        ));
+    }
+    if redirect_uri
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(Error::configuration(format!(
+            "the redirect URI {} contains whitespace or a control character (a stray newline from a file or an environment variable?): remove it, the provider compares the redirect URI byte for byte with the registered one",
+            shown(redirect_uri)
+        )));
+    }
+    let url = Url::parse(redirect_uri).map_err(|e| match e {
+        url::ParseError::RelativeUrlWithoutBase => Error::configuration(format!(
+            "the redirect URI {} is not an absolute URL: write it in full, with its scheme and host, exactly as registered with the provider (e.g. https://example.com/oauth/callback)",
+            shown(redirect_uri)
+        )),
+        other => Error::configuration(format!(
+            "the redirect URI {} is not a valid URL ({other}): write it exactly as registered with the provider (e.g. https://example.com/oauth/callback)",
+            shown(redirect_uri)
+        )),
+    })?;
+    if url.cannot_be_a_base() {
+        return Err(Error::configuration(format!(
+            "the redirect URI {} is not a hierarchical URL: `{}:` is read as its scheme, followed by neither `//` nor `/`; write it in full, e.g. http://localhost:3000/callback or myapp://callback",
+            shown(redirect_uri),
+            url.scheme()
+        )));
+    }
+    if url.fragment().is_some() {
+        return Err(Error::configuration(format!(
+            "the redirect URI {} has a fragment (`#…`), which OAuth forbids (RFC 6749 §3.1.2): remove it (keep per-request data in the pending authorization saved with the `state`)",
+            shown(redirect_uri)
+        )));
+    }
+    if url.scheme() == "http" && !allow_insecure_http && !is_loopback(&url) {
+        return Err(Error::configuration(format!(
+            "the redirect URI {} is plain http on `{}`, which is not a loopback host: the authorization code would cross the network unencrypted; use https, a loopback address (127.0.0.1, [::1], localhost), or allow insecure http explicitly on the provider client",
+            shown(redirect_uri),
+            url.host_str().unwrap_or("?")
+        )));
+    }
+    Ok(())
 }

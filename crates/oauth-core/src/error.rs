@@ -329,8 +329,8 @@ impl fmt::Display for UndecodableResponse {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CallbackError {
-    /// The query string had no `state` parameter.
-    #[error("the callback has no `state` parameter")]
+    /// The query string had no `state` parameter, or an empty one.
+    #[error("the callback has no `state` parameter, or an empty one")]
     MissingState,
     /// The `state` was never issued here, or belongs to another flow.
     #[error("the callback's `state` is unknown (never issued, or issued by another server)")]
@@ -347,11 +347,13 @@ pub enum CallbackError {
     /// The query string had neither `code` nor `error`.
     #[error("the callback has neither `code` nor `error`")]
     MissingCode,
-    /// A parameter appeared more than once.
-    #[error("the callback repeats the `{0}` parameter")]
+    /// A parameter appeared more than once. (The message quotes at most
+    /// [`MAX_QUOTED_ERROR_CODE`] characters of the name.)
+    #[error("the callback repeats the `{}` parameter", clip(.0, MAX_QUOTED_ERROR_CODE))]
     DuplicateParameter(String),
-    /// A parameter was not valid percent-encoded UTF-8.
-    #[error("the callback's `{0}` parameter is not valid UTF-8")]
+    /// A parameter was not valid percent-encoded UTF-8. (The message quotes at most
+    /// [`MAX_QUOTED_ERROR_CODE`] characters of the name.)
+    #[error("the callback's `{}` parameter is not valid UTF-8", clip(.0, MAX_QUOTED_ERROR_CODE))]
     NotUtf8(String),
     /// The query string or a parameter exceeded the size limit.
     #[error("the callback query exceeds {limit} bytes")]
@@ -426,7 +428,11 @@ pub enum Error {
     InvalidRequest(String),
 
     /// The authorization was refused on the consent screen (the callback carried `error=`).
-    #[error("authorization refused: `{error}`{} ({})", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default(), advice(ErrorKind::AuthorizationDenied, None))]
+    ///
+    /// The message quotes the error code and description as received, cut after
+    /// [`MAX_QUOTED_ERROR_CODE`] and [`MAX_QUOTED_DESCRIPTION`] characters (they come from the
+    /// callback's query and end up on the page the browser sees).
+    #[error("authorization refused: `{}`{} ({})", clip(error, MAX_QUOTED_ERROR_CODE), description.as_deref().map(|d| format!(": {}", clip(d, MAX_QUOTED_DESCRIPTION))).unwrap_or_default(), advice(ErrorKind::AuthorizationDenied, None))]
     AuthorizationDenied {
         /// The OAuth error code (`access_denied`, `invalid_scope`, …).
         error: String,
@@ -551,6 +557,26 @@ impl Error {
             Error::Transport { source, .. } => source.status(),
             _ => None,
         }
+    }
+}
+
+/// How many characters of a callback's `error` code (or of a parameter name) an error message
+/// quotes.
+pub const MAX_QUOTED_ERROR_CODE: usize = 64;
+
+/// How many characters of a callback's `error_description` [`Error::AuthorizationDenied`]'s
+/// message quotes.
+pub const MAX_QUOTED_DESCRIPTION: usize = 300;
+
+/// `text` cut after `max` characters, saying how many were left out.
+fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((end, _)) => std::borrow::Cow::Owned(format!(
+            "{}… ({} more characters)",
+            &text[..end],
+            text[end..].chars().count()
+        )),
     }
 }
 

@@ -18,7 +18,7 @@
 //! - Tokens: [`TokenSet`] (absolute `expires_at`), [`TokenInfo`], [`Scopes`], [`Grantee`].
 //! - Traits: [`TokenGrant`], [`Introspect`], [`Revoke`], [`TokenProvider`].
 //! - Authorization: [`AuthorizationRequest`], [`CsrfState`], [`PkceChallenge`], [`StateStore`] and
-//!   [`MemoryStateStore`], [`CallbackParams`] and [`verify_callback`].
+//!   [`MemoryStateStore`], [`CallbackParams`] and [`verify_callback`], [`check_redirect_uri`].
 //! - Storage: [`TokenStore`] (versioned compare-and-swap writes, a refresh lease),
 //!   [`MemoryTokenStore`], [`InstallationKey`].
 //! - Errors: [`Error`], classified by [`ErrorKind`]; provider errors behind [`ProviderError`].
@@ -95,14 +95,17 @@ mod state;
 pub mod store;
 mod token;
 
-pub use authorize::{AuthorizationRequest, CsrfState, PkceChallenge, ScopeSeparator};
+pub use authorize::{
+    AuthorizationRequest, CsrfState, PkceChallenge, ScopeSeparator, check_redirect_uri,
+};
 pub use callback::{
     CallbackParams, CallbackResponse, MAX_CALLBACK_QUERY, VerifiedCallback, verify_callback,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{
-    CallbackError, Error, ErrorKind, GenericProviderError, ProviderError, RequestSent, Result,
-    TransportError, TransportErrorKind, UndecodableResponse, advice,
+    CallbackError, Error, ErrorKind, GenericProviderError, MAX_QUOTED_DESCRIPTION,
+    MAX_QUOTED_ERROR_CODE, ProviderError, RequestSent, Result, TransportError, TransportErrorKind,
+    UndecodableResponse, advice,
 };
 pub use provider::{CodeExchange, Introspect, Revoke, TokenGrant, TokenProvider};
 pub use scope::Scopes;

@@ -18,7 +18,11 @@ use crate::token::{ProviderExtras, ProviderId, TokenInfo, TokenSet};
 pub struct CodeExchange {
     /// The code from the callback.
     pub code: AuthorizationCode,
-    /// The redirect URI, exactly as sent in the authorization URL (if one was sent).
+    /// The redirect URI, exactly as sent in the authorization URL (if one was sent). Providers
+    /// check it with [`check_redirect_uri`](crate::check_redirect_uri) before sending anything,
+    /// so a relative one, one with a fragment, or plain `http` off loopback (unless the client
+    /// allows insecure http) fails as [`Error::Configuration`](crate::Error::Configuration)
+    /// without spending the code.
     pub redirect_uri: Option<String>,
     /// The PKCE verifier, if the authorization URL carried a challenge.
     pub pkce_verifier: Option<PkceVerifier>,
@@ -48,7 +52,8 @@ impl CodeExchange {
         }
     }
 
-    /// Sets the redirect URI.
+    /// Sets the redirect URI: the one the authorization URL carried, byte for byte (see the
+    /// field's documentation for the checks).
     pub fn redirect_uri(mut self, redirect_uri: impl Into<String>) -> Self {
         self.redirect_uri = Some(redirect_uri.into());
         self

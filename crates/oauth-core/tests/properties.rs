@@ -5,9 +5,10 @@
 use std::time::{Duration, SystemTime};
 
 use oauth_core::{
-    AccessToken, AuthorizationRequest, CallbackParams, CsrfState, ProviderId, ScopeSeparator,
-    Scopes, TokenSet, TokenType, expiry_from,
+    AccessToken, AuthorizationRequest, CallbackParams, CsrfState, ErrorKind, ProviderId,
+    ScopeSeparator, Scopes, TokenSet, TokenType, check_redirect_uri, expiry_from,
 };
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use proptest::prelude::*;
 
 fn scope() -> impl Strategy<Value = String> {
@@ -85,6 +86,9 @@ proptest! {
         extra in prop::collection::vec(("[a-z]{1,8}", any::<String>()), 0..4),
         comma in any::<bool>(),
     ) {
+        // Any value, carried in the redirect URI's own query (a redirect URI itself must be a
+        // valid absolute URL: see the next property).
+        let redirect = format!("https://app.example/cb?next={}", utf8_percent_encode(&redirect, NON_ALPHANUMERIC));
         let mut request = AuthorizationRequest::with_state(CsrfState::new(state.clone()))
             .scopes(Scopes::parse(&scopes.join(",")))
             .redirect_uri(redirect.clone());
@@ -95,7 +99,7 @@ proptest! {
         }
         let separator = if comma { ScopeSeparator::Comma } else { ScopeSeparator::Space };
         let endpoint = url::Url::parse("https://provider.example/authorize").unwrap();
-        let url = request.to_url(&endpoint, &[("client_id", "c")], "scope", separator).unwrap();
+        let url = request.to_url(&endpoint, &[("client_id", "c")], "scope", separator, false).unwrap();
         let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
         let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         prop_assert_eq!(get("client_id"), Some("c".to_owned()));
@@ -107,6 +111,20 @@ proptest! {
         for (k, _) in &extra {
             let expected = request.extra_param(k).map(str::to_owned);
             prop_assert_eq!(get(k), expected);
+        }
+    }
+
+    #[test]
+    fn any_redirect_uri_is_sent_verbatim_or_refused_as_configuration(redirect in any::<String>(), insecure in any::<bool>()) {
+        let request = AuthorizationRequest::with_state(CsrfState::new("st")).redirect_uri(redirect.clone());
+        let endpoint = url::Url::parse("https://provider.example/authorize").unwrap();
+        match request.to_url(&endpoint, &[], "scope", ScopeSeparator::Space, insecure) {
+            Ok(url) => {
+                prop_assert!(check_redirect_uri(&redirect, insecure).is_ok());
+                let sent = url.query_pairs().find(|(k, _)| k == "redirect_uri").map(|(_, v)| v.into_owned());
+                prop_assert_eq!(sent, Some(redirect));
+            }
+            Err(error) => prop_assert_eq!(error.kind(), ErrorKind::Configuration),
         }
     }
 

@@ -13,8 +13,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use oauth_core::{
-    AuthorizationRequest, CodeExchange, Error, ErrorKind, InstallationKey, MemoryStateStore,
-    PendingAuthorization, Result, Scopes, StateStore, TokenSet, verify_callback,
+    AuthorizationRequest, CodeExchange, CsrfState, Error, ErrorKind, InstallationKey,
+    MemoryStateStore, PendingAuthorization, Result, Scopes, StateStore, TokenSet,
+    check_redirect_uri, verify_callback,
 };
 use oauth_manager::TokenManager;
 
@@ -27,8 +28,14 @@ pub trait InstallHooks: Send + Sync {
     async fn on_failure(&self, error: &Error) -> Response;
 }
 
-/// Plain HTML pages: "installed" (200) or the error and what to do (4xx/5xx). Never shows a
-/// secret: error messages hold none.
+/// Plain HTML pages: "installed" (200) or the error and what to do. Never shows a secret: error
+/// messages hold none.
+///
+/// | Error kind | Status |
+/// | --- | --- |
+/// | `AuthorizationDenied`, `InvalidCallback`, `InvalidRequest`, `ReauthorizationRequired` (the provider refused the code) | 400 |
+/// | `Configuration`, `Storage`, `Internal` | 500 |
+/// | the provider or the network failing (`Retryable`, `RateLimited`, `Transport`, `Timeout`, `UndecodableResponse`, …) | 502 |
 #[derive(Debug, Default, Clone, Copy)]
 pub struct DefaultHooks;
 
@@ -59,9 +66,12 @@ impl InstallHooks for DefaultHooks {
 
     async fn on_failure(&self, error: &Error) -> Response {
         let status = match error.kind() {
+            // The browser brought something unusable (a refusal, a forged, replayed or malformed
+            // callback, a code the provider no longer accepts): the user must start again.
             ErrorKind::AuthorizationDenied
             | ErrorKind::InvalidCallback
-            | ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
+            | ErrorKind::InvalidRequest
+            | ErrorKind::ReauthorizationRequired => StatusCode::BAD_REQUEST,
             ErrorKind::Configuration | ErrorKind::Storage | ErrorKind::Internal => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -96,7 +106,8 @@ struct Flow {
 /// use oauth_facade::install::InstallFlow;
 /// let flow = InstallFlow::builder(manager, "https://example.com/slack/oauth_redirect")
 ///     .scopes(Scopes::parse("chat:write,commands"))
-///     .build();
+///     .build()
+///     .unwrap();
 /// let app = axum::Router::new().merge(flow.router("/slack/install", "/slack/oauth_redirect"));
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await.unwrap();
 /// axum::serve(listener, app).await.unwrap();
@@ -168,9 +179,31 @@ impl InstallFlowBuilder {
         self
     }
 
-    /// Builds the flow.
-    pub fn build(self) -> InstallFlow {
-        InstallFlow {
+    /// Checks the configuration and builds the flow.
+    ///
+    /// Fails with [`Error::Configuration`] when:
+    /// - the redirect URI is not one a provider can redirect to ([`check_redirect_uri`]): not an
+    ///   absolute URL (`/oauth/callback`), with a fragment, or with whitespace;
+    /// - the provider refuses to build an authorization URL for this flow. `build` builds one, as
+    ///   every install will, so a plain-`http` redirect URI off loopback (unless the provider
+    ///   client was built with `allow_insecure_http`), scopes or PKCE the provider does not
+    ///   support, or a parameter that shadows one of the provider's fail here, once, rather
+    ///   than on every install.
+    pub fn build(self) -> Result<InstallFlow> {
+        // The structural rules whatever the provider; plain http is the provider's call below.
+        check_redirect_uri(&self.redirect_uri, true)?;
+        let trial = self
+            .authorization_request(CsrfState::new("install-flow-build-check"))
+            .and_then(|request| self.manager.provider().authorization_url(&request));
+        if let Err(error) = trial {
+            return Err(match error {
+                Error::InvalidRequest(message) => Error::configuration(format!(
+                    "the provider refuses this install flow's authorization request: {message}"
+                )),
+                other => other,
+            });
+        }
+        Ok(InstallFlow {
             flow: Arc::new(Flow {
                 manager: self.manager,
                 states: self
@@ -182,13 +215,45 @@ impl InstallFlowBuilder {
                 pkce: self.pkce,
                 hooks: self.hooks.unwrap_or_else(|| Arc::new(DefaultHooks)),
             }),
-        }
+        })
     }
+
+    /// The authorization request of one install: `state`, the redirect URI, scopes, parameters
+    /// and (when enabled) a fresh PKCE verifier.
+    fn authorization_request(&self, state: CsrfState) -> Result<AuthorizationRequest> {
+        authorization_request(
+            state,
+            &self.redirect_uri,
+            &self.scopes,
+            &self.params,
+            self.pkce,
+        )
+    }
+}
+
+fn authorization_request(
+    state: CsrfState,
+    redirect_uri: &str,
+    scopes: &Scopes,
+    params: &[(String, String)],
+    pkce: bool,
+) -> Result<AuthorizationRequest> {
+    let mut request = AuthorizationRequest::with_state(state)
+        .redirect_uri(redirect_uri)
+        .scopes(scopes.clone());
+    for (name, value) in params {
+        request = request.param(name.clone(), value.clone());
+    }
+    if pkce {
+        request = request.with_pkce()?;
+    }
+    Ok(request)
 }
 
 impl InstallFlow {
     /// A flow that installs through `manager`'s provider and store; `redirect_uri` is the public
-    /// URL of the callback route, as registered with the provider.
+    /// URL of the callback route, exactly as registered with the provider (checked by
+    /// [`InstallFlowBuilder::build`]).
     pub fn builder(manager: TokenManager, redirect_uri: impl Into<String>) -> InstallFlowBuilder {
         InstallFlowBuilder {
             manager,
@@ -227,15 +292,13 @@ impl InstallFlow {
 impl Flow {
     async fn start(&self) -> Result<String> {
         let provider = self.manager.provider();
-        let mut request = AuthorizationRequest::new()?
-            .redirect_uri(self.redirect_uri.clone())
-            .scopes(self.scopes.clone());
-        for (name, value) in &self.params {
-            request = request.param(name.clone(), value.clone());
-        }
-        if self.pkce {
-            request = request.with_pkce()?;
-        }
+        let request = authorization_request(
+            CsrfState::generate()?,
+            &self.redirect_uri,
+            &self.scopes,
+            &self.params,
+            self.pkce,
+        )?;
         let url = provider.authorization_url(&request)?;
         let pending =
             PendingAuthorization::from_request(&request, provider.provider_id(), SystemTime::now());

@@ -33,7 +33,7 @@ async fn app(sandbox: &SandboxHandle, kind: ProviderKind, pkce: bool) -> App {
             .scopes(Scopes::parse("chat:write,commands"))
             .param("user_scope", "search:read");
     }
-    let router = flow.build().router("/install", &callback);
+    let router = flow.build().unwrap().router("/install", &callback);
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     App {
         base,

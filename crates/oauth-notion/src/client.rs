@@ -11,6 +11,7 @@ use oauth_core::http::{
 use oauth_core::{
     AccessToken, AuthorizationCode, AuthorizationRequest, ClientSecret, Error, Grantee,
     RefreshToken, Result, ScopeSeparator, Scopes, TokenInfo, TokenSet, TokenType,
+    check_redirect_uri,
 };
 use serde::Serialize;
 use url::Url;
@@ -43,6 +44,8 @@ pub struct NotionClient {
     base_url: Url,
     notion_version: http::HeaderValue,
     http: HttpClient,
+    /// Whether plain `http` off loopback is allowed (base URL and redirect URIs).
+    allow_insecure_http: bool,
     /// Worked out once at build: the `Authorization: Basic …` value (marked sensitive) and the
     /// three endpoints, so that a call does no URL or base64 work.
     basic: http::HeaderValue,
@@ -78,6 +81,10 @@ pub struct NotionClientBuilder {
 impl NotionClientBuilder {
     /// The redirect URI registered for the integration, used in authorization URLs and code
     /// exchanges unless a request names another.
+    ///
+    /// [`build`](Self::build) refuses one that [`check_redirect_uri`] refuses: not an absolute
+    /// URL, with a fragment or whitespace, or plain `http` on a host that is not loopback (unless
+    /// [`allow_insecure_http`](Self::allow_insecure_http)).
     pub fn redirect_uri(mut self, redirect_uri: impl Into<String>) -> Self {
         self.redirect_uri = Some(redirect_uri.into());
         self
@@ -103,13 +110,17 @@ impl NotionClientBuilder {
         self
     }
 
-    /// Allows a plain-`http` base URL that is not loopback (credentials would travel in clear).
+    /// Allows a plain-`http` base URL and redirect URIs that are not loopback (credentials and
+    /// authorization codes would travel in clear). Loopback (`127.0.0.1`, `[::1]`, `localhost`)
+    /// is always allowed.
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
         self
     }
 
-    /// Builds the client.
+    /// Builds the client. Fails with [`Error::Configuration`] on an empty client id or secret,
+    /// an invalid `Notion-Version`, an invalid or plain-http base URL, or a redirect URI that
+    /// [`check_redirect_uri`] refuses.
     pub fn build(self) -> Result<NotionClient> {
         if self.client_id.trim().is_empty() {
             return Err(Error::configuration("the Notion OAuth client id is empty"));
@@ -135,6 +146,9 @@ impl NotionClientBuilder {
             Error::configuration(format!("invalid Notion base URL {:?}: {e}", self.base_url))
         })?;
         check_endpoint(&base_url, self.allow_insecure_http)?;
+        if let Some(redirect_uri) = &self.redirect_uri {
+            check_redirect_uri(redirect_uri, self.allow_insecure_http)?;
+        }
         let http = match self.http {
             Some(http) => http,
             None => default_http()?,
@@ -161,6 +175,7 @@ impl NotionClientBuilder {
             base_url,
             notion_version,
             http,
+            allow_insecure_http: self.allow_insecure_http,
         })
     }
 }
@@ -247,7 +262,10 @@ impl NotionClient {
     /// The browser URL `GET /v1/oauth/authorize?client_id=…&response_type=code&owner=user&redirect_uri=…&state=…`.
     ///
     /// Notion has no OAuth scopes (capabilities are set on the integration) and no PKCE, so a
-    /// request with scopes or a PKCE verifier is refused rather than silently ignored.
+    /// request with scopes or a PKCE verifier is refused rather than silently ignored. The
+    /// redirect URI (the request's, else the client's) is checked as
+    /// [`AuthorizationRequest::to_url`] says: a relative one, one with a fragment, or plain
+    /// `http` off loopback (unless the client allows insecure http) is a configuration error.
     pub fn authorization_url(&self, request: &AuthorizationRequest) -> Result<Url> {
         if !request.requested_scopes().is_empty() {
             return Err(Error::InvalidRequest(
@@ -272,19 +290,25 @@ impl NotionClient {
             ],
             "scope",
             ScopeSeparator::Space,
+            self.allow_insecure_http,
         )
     }
 
     /// `POST /v1/oauth/token` with `grant_type=authorization_code`: the full response.
     ///
-    /// `redirect_uri` defaults to the client's; pass `external_account` for Link Preview
-    /// integrations. Never resent once it may have reached Notion (codes are single-use).
+    /// `redirect_uri` defaults to the client's; one given here is checked first
+    /// ([`check_redirect_uri`]: a configuration error, and nothing is sent, so the code is not
+    /// spent). Pass `external_account` for Link Preview integrations. Never resent once it may
+    /// have reached Notion (codes are single-use).
     pub async fn create_token(
         &self,
         code: &AuthorizationCode,
         redirect_uri: Option<&str>,
         external_account: Option<&ExternalAccount>,
     ) -> Result<TokenResponse> {
+        if let Some(redirect_uri) = redirect_uri {
+            check_redirect_uri(redirect_uri, self.allow_insecure_http)?;
+        }
         let body = TokenRequest {
             grant_type: "authorization_code",
             code: Some(code.expose_secret()),

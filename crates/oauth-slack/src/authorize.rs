@@ -62,7 +62,8 @@ impl SlackClient {
     /// The v2 install URL: `<authorize base>/oauth/v2/authorize?client_id=…&scope=…` then
     /// `redirect_uri` (the request's, else the client's default), `state`, `code_challenge` and
     /// `code_challenge_method=S256` (PKCE), and `user_scope`/`team` when set. Bot scopes are
-    /// comma-separated. At least one of `scope` and `user_scope` is required.
+    /// comma-separated. At least one of `scope` and `user_scope` is required. The redirect URI is
+    /// checked as [`AuthorizationRequest::to_url`] says (a configuration error if refused).
     pub fn oauth_v2_authorize_url(&self, request: &AuthorizationRequest) -> Result<Url> {
         if request.requested_scopes().is_empty() && request.extra_param("user_scope").is_none() {
             return Err(Error::InvalidRequest(
@@ -75,12 +76,14 @@ impl SlackClient {
             &[("client_id", self.client_id())],
             "scope",
             ScopeSeparator::Comma,
+            self.allow_insecure_http(),
         )
     }
 
     /// The Sign in with Slack URL: `<authorize base>/openid/connect/authorize?response_type=code
     /// &client_id=…&scope=openid …` then `redirect_uri`, `state`, PKCE, and `nonce`/`team` when
-    /// set. Scopes are space-separated and must include `openid`.
+    /// set. Scopes are space-separated and must include `openid`. The redirect URI is checked as
+    /// for [`oauth_v2_authorize_url`](Self::oauth_v2_authorize_url).
     pub fn openid_connect_authorize_url(&self, request: &AuthorizationRequest) -> Result<Url> {
         if !request.requested_scopes().contains("openid") {
             return Err(Error::InvalidRequest(
@@ -94,6 +97,7 @@ impl SlackClient {
             &[("response_type", "code"), ("client_id", self.client_id())],
             "scope",
             ScopeSeparator::Space,
+            self.allow_insecure_http(),
         )
     }
 }

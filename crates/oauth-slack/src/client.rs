@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use oauth_core::http::{HttpClient, HttpTransport, RetryPolicy, basic_auth, check_endpoint};
-use oauth_core::{ClientSecret, Clock, Error, Result, SystemClock};
+use oauth_core::{ClientSecret, Clock, Error, Result, SystemClock, check_redirect_uri};
 use url::Url;
 
 use crate::wire::{Credential, Form, SlackResponse};
@@ -77,6 +77,8 @@ struct Inner {
     client_auth: ClientAuth,
     http: HttpClient,
     clock: Arc<dyn Clock>,
+    /// Whether plain `http` off loopback is allowed (base URLs and redirect URIs).
+    allow_insecure_http: bool,
 }
 
 impl fmt::Debug for SlackClient {
@@ -139,6 +141,27 @@ impl SlackClient {
     /// The base URL of the browser endpoints (ends with `/`).
     pub fn authorize_base_url(&self) -> &Url {
         &self.inner.authorize_base
+    }
+
+    /// Whether plain `http` off loopback is allowed (base URLs and redirect URIs).
+    pub(crate) fn allow_insecure_http(&self) -> bool {
+        self.inner.allow_insecure_http
+    }
+
+    /// The `redirect_uri` of a code exchange: `given` (checked with [`check_redirect_uri`], so a
+    /// bad one fails before anything is sent and the code is not spent), else the client's
+    /// default (checked at build).
+    pub(crate) fn exchange_redirect_uri<'a>(
+        &'a self,
+        given: Option<&'a str>,
+    ) -> Result<Option<&'a str>> {
+        match given {
+            Some(redirect_uri) => {
+                check_redirect_uri(redirect_uri, self.inner.allow_insecure_http)?;
+                Ok(Some(redirect_uri))
+            }
+            None => Ok(self.redirect_uri()),
+        }
     }
 
     pub(crate) fn http(&self) -> &HttpClient {
@@ -235,6 +258,11 @@ impl SlackClientBuilder {
 
     /// The default redirect URI, used by the authorization URLs and the code exchanges when the
     /// request has none.
+    ///
+    /// [`build`](Self::build) refuses one that [`check_redirect_uri`] refuses: not an absolute
+    /// URL, with a fragment or whitespace, or plain `http` on a host that is not loopback (unless
+    /// [`allow_insecure_http`](Self::allow_insecure_http)). Custom schemes (`myapp://callback`,
+    /// for PKCE desktop apps) are accepted.
     pub fn redirect_uri(mut self, redirect_uri: impl Into<String>) -> Self {
         self.redirect_uri = Some(redirect_uri.into());
         self
@@ -279,8 +307,9 @@ impl SlackClientBuilder {
         self
     }
 
-    /// Allows `http://` base URLs on non-loopback hosts (credentials then cross the network in
-    /// clear text). Loopback (`127.0.0.1`, `[::1]`, `localhost`) is always allowed.
+    /// Allows `http://` base URLs and redirect URIs on non-loopback hosts (credentials and
+    /// authorization codes then cross the network in clear text). Loopback (`127.0.0.1`,
+    /// `[::1]`, `localhost`) is always allowed.
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
         self
@@ -292,7 +321,9 @@ impl SlackClientBuilder {
         self
     }
 
-    /// Checks the configuration and builds the client.
+    /// Checks the configuration and builds the client. Fails with [`Error::Configuration`] on
+    /// an empty client id, Basic authentication without a secret, an invalid or plain-http base
+    /// URL, or a default redirect URI that [`check_redirect_uri`] refuses.
     pub fn build(self) -> Result<SlackClient> {
         if self.client_id.trim().is_empty() {
             return Err(Error::configuration("the Slack client id is empty"));
@@ -308,6 +339,9 @@ impl SlackClientBuilder {
             &self.authorize_base,
             self.allow_insecure_http,
         )?;
+        if let Some(redirect_uri) = &self.redirect_uri {
+            check_redirect_uri(redirect_uri, self.allow_insecure_http)?;
+        }
         let http = match (self.http, self.transport) {
             (Some(http), _) => http,
             (None, transport) => {
@@ -336,6 +370,7 @@ impl SlackClientBuilder {
                 client_auth: self.client_auth,
                 http,
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                allow_insecure_http: self.allow_insecure_http,
             }),
         })
     }

@@ -34,6 +34,7 @@ pub struct OauthV2AccessRequest {
     /// `code`: the code from the redirect.
     pub code: AuthorizationCode,
     /// `redirect_uri`: must be the one of the authorize URL; the client's default when `None`.
+    /// Checked before anything is sent ([`oauth_core::check_redirect_uri`]).
     pub redirect_uri: Option<String>,
     /// `code_verifier`: the PKCE verifier, when the authorize URL had a `code_challenge`.
     pub code_verifier: Option<PkceVerifier>,
@@ -109,7 +110,8 @@ impl OauthV2ExchangeRequest {
 pub struct OauthAccessRequest {
     /// `code`.
     pub code: AuthorizationCode,
-    /// `redirect_uri`; the client's default when `None`.
+    /// `redirect_uri`; the client's default when `None`. Checked before anything is sent
+    /// ([`oauth_core::check_redirect_uri`]).
     pub redirect_uri: Option<String>,
     /// `single_channel` (legacy workspace apps), sent as `true`/`false` when set.
     pub single_channel: Option<bool>,
@@ -635,11 +637,9 @@ impl SlackClient {
     ) -> Result<OauthV2AccessResponse> {
         let mut form = Form::new();
         let credential = self.client_credentials(&mut form)?;
+        let redirect_uri = self.exchange_redirect_uri(request.redirect_uri.as_deref())?;
         form.push("code", request.code.expose_secret());
-        form.push_opt(
-            "redirect_uri",
-            request.redirect_uri.as_deref().or(self.redirect_uri()),
-        );
+        form.push_opt("redirect_uri", redirect_uri);
         form.push_opt(
             "code_verifier",
             request
@@ -715,11 +715,9 @@ impl SlackClient {
         tracing::warn!("oauth.access is deprecated: use oauth.v2.access");
         let mut form = Form::new();
         let credential = self.client_credentials(&mut form)?;
+        let redirect_uri = self.exchange_redirect_uri(request.redirect_uri.as_deref())?;
         form.push("code", request.code.expose_secret());
-        form.push_opt(
-            "redirect_uri",
-            request.redirect_uri.as_deref().or(self.redirect_uri()),
-        );
+        form.push_opt("redirect_uri", redirect_uri);
         if let Some(single_channel) = request.single_channel {
             form.push(
                 "single_channel",

@@ -29,6 +29,7 @@ pub enum OpenIdConnectGrant {
         /// `code`.
         code: AuthorizationCode,
         /// `redirect_uri`: required when the authorize URL had one; the client's default if `None`.
+        /// Checked before anything is sent ([`oauth_core::check_redirect_uri`]).
         redirect_uri: Option<String>,
         /// `code_verifier` (PKCE).
         code_verifier: Option<PkceVerifier>,
@@ -696,11 +697,9 @@ impl SlackClient {
                 redirect_uri,
                 code_verifier,
             } => {
+                let redirect_uri = self.exchange_redirect_uri(redirect_uri.as_deref())?;
                 form.push("code", code.expose_secret());
-                form.push_opt(
-                    "redirect_uri",
-                    redirect_uri.as_deref().or(self.redirect_uri()),
-                );
+                form.push_opt("redirect_uri", redirect_uri);
                 form.push_opt(
                     "code_verifier",
                     code_verifier.as_ref().map(PkceVerifier::expose_secret),

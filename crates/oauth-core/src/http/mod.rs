@@ -62,7 +62,8 @@ pub fn check_endpoint(url: &Url, allow_insecure_http: bool) -> Result<()> {
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
+/// Whether `url`'s host is loopback: `127.0.0.0/8`, `[::1]` or `localhost`.
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),

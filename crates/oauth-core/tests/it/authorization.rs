@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 use oauth_core::{
     AuthorizationRequest, CallbackError, CallbackParams, CallbackResponse, CsrfState, Error,
     ManualClock, MemoryStateStore, PendingAuthorization, PkceChallenge, PkceVerifier, ProviderId,
-    ScopeSeparator, Scopes, StateStore, verify_callback,
+    ScopeSeparator, Scopes, StateStore, check_redirect_uri, verify_callback,
 };
 use url::Url;
 
@@ -94,6 +94,7 @@ fn authorization_url_carries_every_parameter_in_order() {
             &[("client_id", "c1"), ("response_type", "code")],
             "scope",
             ScopeSeparator::Comma,
+            false,
         )
         .unwrap();
     let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
@@ -123,12 +124,12 @@ fn authorization_url_space_separator_and_no_empty_scope() {
     let request = AuthorizationRequest::with_state(CsrfState::new("st"))
         .scopes(Scopes::parse("openid,email"));
     let url = request
-        .to_url(&endpoint(), &[], "scope", ScopeSeparator::Space)
+        .to_url(&endpoint(), &[], "scope", ScopeSeparator::Space, false)
         .unwrap();
     assert!(url.as_str().contains("scope=openid+email"), "{url}");
     let bare = AuthorizationRequest::with_state(CsrfState::new("st"));
     let url = bare
-        .to_url(&endpoint(), &[], "scope", ScopeSeparator::Space)
+        .to_url(&endpoint(), &[], "scope", ScopeSeparator::Space, false)
         .unwrap();
     assert_eq!(url.query(), Some("state=st"));
 }
@@ -149,6 +150,7 @@ fn extra_params_cannot_shadow_provider_params() {
             &[("owner", "user")],
             "scope",
             ScopeSeparator::Space,
+            false,
         );
         assert!(matches!(result, Err(Error::InvalidRequest(_))), "{name}");
     }
@@ -157,6 +159,65 @@ fn extra_params_cannot_shadow_provider_params() {
         .param("team", "T1")
         .param("team", "T2");
     assert_eq!(request.extra_param("team"), Some("T2"));
+}
+
+/// Every redirect-URI rule of `to_url`: `None` builds, `Some(words)` is a configuration error
+/// whose message holds `words`.
+#[test]
+fn authorization_url_checks_the_redirect_uri() {
+    let cases: &[(&str, bool, Option<&str>)] = &[
+        ("https://app.example/cb", false, None),
+        ("https://app.example/cb?x=1", false, None),
+        ("http://127.0.0.1:8765/cb", false, None),
+        ("http://127.5.6.7/cb", false, None),
+        ("http://[::1]:8765/cb", false, None),
+        ("http://localhost:3000/cb", false, None),
+        ("myapp://callback", false, None),
+        ("com.example.app:/oauth2redirect", false, None),
+        ("http://app.example/cb", true, None),
+        ("http://app.example/cb", false, Some("plain http")),
+        ("http://10.0.0.8/cb", false, Some("not a loopback host")),
+        ("/oauth/callback", false, Some("not an absolute URL")),
+        ("callback", true, Some("not an absolute URL")),
+        ("", false, Some("is empty")),
+        ("https://app.example/cb#done", false, Some("fragment")),
+        ("https://app.example/cb#", true, Some("RFC 6749")),
+        ("myapp://callback#x", false, Some("fragment")),
+        ("localhost:3000/cb", false, Some("not a hierarchical URL")),
+        ("https://app.example/cb\n", false, Some("whitespace")),
+        (" https://app.example/cb", false, Some("whitespace")),
+        ("https://app.example/c b", false, Some("whitespace")),
+        ("https://[::1/cb", false, Some("not a valid URL")),
+    ];
+    for (redirect_uri, insecure, refused) in cases {
+        let redirect_uri = redirect_uri.to_string();
+        let request =
+            AuthorizationRequest::with_state(CsrfState::new("st")).redirect_uri(&redirect_uri);
+        let result = request.to_url(&endpoint(), &[], "scope", ScopeSeparator::Space, *insecure);
+        match (refused, result) {
+            (None, Ok(url)) => {
+                let sent = url.query_pairs().find(|(k, _)| k == "redirect_uri");
+                assert_eq!(
+                    sent.map(|(_, v)| v.into_owned()),
+                    Some(redirect_uri.clone())
+                );
+            }
+            (Some(words), Err(Error::Configuration(message))) => {
+                assert!(message.contains(words), "{redirect_uri:?}: {message}");
+                assert!(message.contains("redirect URI"), "{message}");
+            }
+            (expected, got) => panic!(
+                "{redirect_uri:?} (insecure {insecure}): expected refusal {expected:?}, got {got:?}"
+            ),
+        }
+    }
+    // A long one is quoted only in part.
+    let long = format!("/{}", "a".repeat(5000));
+    let message = check_redirect_uri(&long, false).unwrap_err().to_string();
+    assert!(
+        message.len() < 1000 && message.contains("more characters"),
+        "{message}"
+    );
 }
 
 fn callback_error(query: &str) -> CallbackError {
@@ -402,4 +463,30 @@ async fn denied_consent_is_a_typed_error_after_the_state_check() {
         .await
         .unwrap_err();
     assert_eq!(error.kind(), oauth_core::ErrorKind::InvalidCallback);
+}
+
+#[test]
+fn long_callback_values_are_quoted_only_in_part() {
+    let denied = Error::AuthorizationDenied {
+        error: "e".repeat(1000),
+        description: Some("d".repeat(7000)),
+    };
+    let message = denied.to_string();
+    assert!(message.contains(&"e".repeat(oauth_core::MAX_QUOTED_ERROR_CODE)));
+    assert!(message.contains(&"d".repeat(oauth_core::MAX_QUOTED_DESCRIPTION)));
+    assert!(message.contains("(936 more characters)"), "{message}");
+    assert!(message.contains("(6700 more characters)"), "{message}");
+    assert!(message.len() < 600, "{} bytes", message.len());
+    let short = Error::AuthorizationDenied {
+        error: "access_denied".into(),
+        description: Some("The user cancelled".into()),
+    };
+    assert!(
+        short
+            .to_string()
+            .starts_with("authorization refused: `access_denied`: The user cancelled ("),
+        "{short}"
+    );
+    let repeated = CallbackError::DuplicateParameter("n".repeat(500)).to_string();
+    assert!(repeated.contains("(436 more characters)"), "{repeated}");
 }
