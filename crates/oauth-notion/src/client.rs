@@ -46,9 +46,10 @@ pub struct NotionClient {
     http: HttpClient,
     /// Whether plain `http` off loopback is allowed (base URL and redirect URIs).
     allow_insecure_http: bool,
-    /// Worked out once at build: the `Authorization: Basic …` value (marked sensitive) and the
-    /// three endpoints, so that a call does no URL or base64 work.
-    basic: http::HeaderValue,
+    /// Worked out once at build: the headers of every call (`Authorization: Basic …`, marked
+    /// sensitive, `Content-Type` and `Notion-Version`) and the three endpoints, so that a call does
+    /// no URL, header or base64 work.
+    headers: http::HeaderMap,
     token_uri: http::Uri,
     introspect_uri: http::Uri,
     revoke_uri: http::Uri,
@@ -164,8 +165,21 @@ impl NotionClientBuilder {
         let notion_version = http::HeaderValue::from_str(&self.notion_version).map_err(|_| {
             Error::configuration(format!("invalid Notion-Version {:?}", self.notion_version))
         })?;
+        let mut headers = http::HeaderMap::with_capacity(3);
+        headers.insert(
+            http::header::AUTHORIZATION,
+            basic_auth(&self.client_id, &self.client_secret)?,
+        );
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        headers.insert(
+            http::HeaderName::from_static("notion-version"),
+            notion_version.clone(),
+        );
         Ok(NotionClient {
-            basic: basic_auth(&self.client_id, &self.client_secret)?,
+            headers,
             token_uri: uri("v1/oauth/token")?,
             introspect_uri: uri("v1/oauth/introspect")?,
             revoke_uri: uri("v1/oauth/revoke")?,
@@ -306,6 +320,18 @@ impl NotionClient {
         redirect_uri: Option<&str>,
         external_account: Option<&ExternalAccount>,
     ) -> Result<TokenResponse> {
+        self.create_token_with(code, redirect_uri, external_account, decode_token_response)
+            .await
+    }
+
+    /// [`create_token`](Self::create_token), decoding the answer with `decode`.
+    pub(crate) async fn create_token_with(
+        &self,
+        code: &AuthorizationCode,
+        redirect_uri: Option<&str>,
+        external_account: Option<&ExternalAccount>,
+        decode: fn(&HttpResponse) -> Result<TokenResponse>,
+    ) -> Result<TokenResponse> {
         if let Some(redirect_uri) = redirect_uri {
             check_redirect_uri(redirect_uri, self.allow_insecure_http)?;
         }
@@ -319,12 +345,22 @@ impl NotionClient {
         let response = self
             .post(TOKEN, &self.token_uri, &body, Idempotency::SingleUse)
             .await?;
-        decode_token_response(&response)
+        decode(&response)
     }
 
     /// `POST /v1/oauth/token` with `grant_type=refresh_token`: the full response. Notion rotates
     /// the refresh token. Never resent once it may have reached Notion.
     pub async fn refresh_token(&self, refresh_token: &RefreshToken) -> Result<TokenResponse> {
+        self.refresh_token_with(refresh_token, decode_token_response)
+            .await
+    }
+
+    /// [`refresh_token`](Self::refresh_token), decoding the answer with `decode`.
+    pub(crate) async fn refresh_token_with(
+        &self,
+        refresh_token: &RefreshToken,
+        decode: fn(&HttpResponse) -> Result<TokenResponse>,
+    ) -> Result<TokenResponse> {
         let body = TokenRequest {
             grant_type: "refresh_token",
             code: None,
@@ -335,7 +371,7 @@ impl NotionClient {
         let response = self
             .post(TOKEN, &self.token_uri, &body, Idempotency::SingleUse)
             .await?;
-        decode_token_response(&response)
+        decode(&response)
     }
 
     /// `POST /v1/oauth/introspect`: the raw answer. Prefer [`Introspect::introspect`]
@@ -377,14 +413,10 @@ impl NotionClient {
     ) -> Result<HttpResponse> {
         let json = serde_json::to_vec(body)
             .map_err(|e| Error::Internal(format!("cannot encode the {operation} body: {e}")))?;
-        let request = http::Request::post(uri.clone())
-            .header(http::header::AUTHORIZATION, self.basic.clone())
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .header("notion-version", self.notion_version.clone())
-            .body(Bytes::from(json))
-            .map_err(|e| {
-                Error::configuration(format!("cannot build the {operation} request: {e}"))
-            })?;
+        let mut request = http::Request::new(Bytes::from(json));
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = uri.clone();
+        *request.headers_mut() = self.headers.clone();
         let call = Call::new(PROVIDER, operation, idempotency);
         self.http.execute(&call, request, classify).await
     }
@@ -408,11 +440,19 @@ impl NotionClient {
         grantee.workspace_id = response.workspace_id;
         grantee.workspace_name = response.workspace_name;
         grantee.bot_id = response.bot_id;
-        grantee.user_id = response
-            .owner
-            .as_ref()
-            .and_then(|o| o.user())
-            .and_then(|u| u.id.clone());
+        // The owner's `user.id`, from the JSON as received when there is one.
+        grantee.user_id = match &owner_json {
+            Some(json) => json
+                .get("user")
+                .and_then(|user| user.get("id"))
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned),
+            None => response
+                .owner
+                .as_ref()
+                .and_then(|o| o.user())
+                .and_then(|u| u.id.clone()),
+        };
         tokens.grantee = grantee;
         if let Some(icon) = response.workspace_icon {
             tokens.extras.insert("workspace_icon", icon.into());

@@ -11,11 +11,19 @@ use serde::Deserialize;
 use crate::PROVIDER;
 use crate::client::{INTROSPECT, REVOKE, TOKEN};
 use crate::error::{ErrorShape, NotionError, NotionErrorCode};
-use crate::types::{IntrospectResponse, RevokeResponse, TokenResponse};
+use crate::types::{IntrospectResponse, RevokeResponse, TokenResponse, TokenResponseForSet};
 
 /// Decodes an answer of `POST /v1/oauth/token`.
 pub fn decode_token_response(response: &HttpResponse) -> Result<TokenResponse, Error> {
     decode_success(TOKEN, response)
+}
+
+/// Decodes an answer of `POST /v1/oauth/token` that becomes a token set at once (the owner is
+/// left as JSON).
+pub(crate) fn decode_token_response_for_set(
+    response: &HttpResponse,
+) -> Result<TokenResponse, Error> {
+    decode_success::<TokenResponseForSet>(TOKEN, response).map(|r| r.0)
 }
 
 /// Decodes an answer of `POST /v1/oauth/introspect`.
@@ -100,4 +108,57 @@ pub fn decode_error(operation: &'static str, response: &HttpResponse) -> Error {
         additional_data: body.additional_data,
         www_authenticate: header_str(response, "www-authenticate").map(str::to_owned),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::NotionClient;
+
+    /// The token grants read the owner only as JSON; the token set they make is the one the typed
+    /// response makes, for every success body of the shared corpus and odd owners.
+    #[test]
+    fn a_token_set_is_the_same_whether_the_owner_was_typed_or_not() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/decode-corpus/notion/oauth.token"
+        );
+        let mut bodies: Vec<String> = std::fs::read_dir(dir)
+            .expect("the shared decode corpus")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .map(|p| std::fs::read_to_string(p).expect("a corpus file"))
+            .collect();
+        assert!(bodies.len() >= 3, "corpus not found under {dir}");
+        for owner in [
+            r#"null"#,
+            r#"{"type":"user","user":{"id":"u1","name":7}}"#,
+            r#"{"type":"user","user":"u1"}"#,
+            r#"{"type":"bot","bot":{}}"#,
+        ] {
+            bodies.push(format!(
+                r#"{{"access_token":"secret_a","bot_id":"b","workspace_id":"w","owner":{owner}}}"#
+            ));
+        }
+        let at = SystemTime::UNIX_EPOCH;
+        for body in bodies {
+            let response = http::Response::builder()
+                .status(200)
+                .body(Bytes::from(body.clone()))
+                .expect("a response");
+            let typed = NotionClient::token_set(
+                decode_token_response(&response).expect("a token response"),
+                at,
+            );
+            let untyped = NotionClient::token_set(
+                decode_token_response_for_set(&response).expect("a token response"),
+                at,
+            );
+            assert_eq!(typed, untyped, "{body}");
+        }
+    }
 }

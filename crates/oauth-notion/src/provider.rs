@@ -11,6 +11,7 @@ use url::Url;
 
 use crate::PROVIDER;
 use crate::client::NotionClient;
+use crate::decode::decode_token_response_for_set;
 use crate::error::{NotionError, NotionErrorCode};
 use crate::types::ExternalAccount;
 
@@ -43,10 +44,11 @@ impl TokenGrant for NotionClient {
             ),
         };
         let response = self
-            .create_token(
+            .create_token_with(
                 &exchange.code,
                 exchange.redirect_uri.as_deref(),
                 external_account.as_ref(),
+                decode_token_response_for_set,
             )
             .await?;
         let tokens = NotionClient::token_set(response, SystemTime::now());
@@ -57,7 +59,9 @@ impl TokenGrant for NotionClient {
     /// `POST /v1/oauth/token` (`refresh_token`). If Notion answers without a refresh token, the
     /// one passed in is kept: a stored refresh token is never overwritten with nothing.
     async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenSet> {
-        let response = self.refresh_token(refresh_token).await?;
+        let response = self
+            .refresh_token_with(refresh_token, decode_token_response_for_set)
+            .await?;
         let mut tokens = NotionClient::token_set(response, SystemTime::now());
         if tokens.refresh_token.is_none() {
             tokens.refresh_token = Some(refresh_token.clone());

@@ -53,6 +53,18 @@ impl TokenResponse {
     }
 }
 
+/// A [`TokenResponse`] read to become a token set at once: the owner stays JSON (the token set
+/// keeps it as JSON) and is not also typed.
+#[derive(Deserialize)]
+#[serde(from = "WireTokenResponse")]
+pub(crate) struct TokenResponseForSet(pub(crate) TokenResponse);
+
+impl From<WireTokenResponse> for TokenResponseForSet {
+    fn from(wire: WireTokenResponse) -> Self {
+        TokenResponseForSet(wire.into_response(false))
+    }
+}
+
 /// [`TokenResponse`] as it is read: `owner` read once as JSON, then typed from it.
 #[derive(Deserialize)]
 struct WireTokenResponse {
@@ -79,6 +91,15 @@ struct WireTokenResponse {
 
 impl From<WireTokenResponse> for TokenResponse {
     fn from(wire: WireTokenResponse) -> Self {
+        wire.into_response(true)
+    }
+}
+
+impl WireTokenResponse {
+    /// The response; `typed_owner: false` leaves [`TokenResponse::owner`] unset (the JSON is
+    /// kept), for a response turned into a token set at once.
+    fn into_response(self, typed_owner: bool) -> TokenResponse {
+        let wire = self;
         // `"owner": null` reads as no owner, as it did when `owner` was typed directly.
         let owner_json = wire.owner.filter(|o| !o.is_null());
         TokenResponse {
@@ -89,7 +110,10 @@ impl From<WireTokenResponse> for TokenResponse {
             workspace_id: wire.workspace_id,
             workspace_name: wire.workspace_name,
             workspace_icon: wire.workspace_icon,
-            owner: owner_json.as_ref().map(Owner::from_json),
+            owner: owner_json
+                .as_ref()
+                .filter(|_| typed_owner)
+                .map(Owner::from_json),
             duplicated_template_id: wire.duplicated_template_id,
             request_id: wire.request_id,
             owner_json,
