@@ -292,19 +292,25 @@ impl SlackClient {
         credential: Credential<'_>,
     ) -> Result<T> {
         let method = T::METHOD;
-        let mut builder = http::Request::post(self.method_uri(method)?)
-            .header(header::CONTENT_TYPE, FORM_CONTENT_TYPE)
-            .header(header::ACCEPT, "application/json");
+        let mut request = http::Request::new(form.encode());
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = self.method_uri(method)?;
+        let headers = request.headers_mut();
+        headers.reserve(3);
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(FORM_CONTENT_TYPE),
+        );
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
         match credential {
             Credential::None => {}
-            Credential::Basic(value) => builder = builder.header(header::AUTHORIZATION, value),
+            Credential::Basic(value) => {
+                headers.insert(header::AUTHORIZATION, value);
+            }
             Credential::Bearer(token) => {
-                builder = builder.header(header::AUTHORIZATION, bearer_auth(token)?);
+                headers.insert(header::AUTHORIZATION, bearer_auth(token)?);
             }
         }
-        let request = builder.body(form.encode()).map_err(|e| {
-            Error::InvalidRequest(format!("cannot build the {method} request: {e}"))
-        })?;
         let call = Call::new(PROVIDER, method, idempotency);
         let response = self.http().execute(&call, request, classify).await?;
         T::decode(&response, self.now())
