@@ -9,6 +9,8 @@
 //! - refresh grants: our Slack and Notion clients against a raw `reqwest` + `serde_json` request of
 //!   the same shape (the floor) and the `oauth2` crate's `exchange_refresh_token`, at concurrency 1
 //!   and 64, throughput and p50/p99 latency, against oauth-sandbox;
+//! - instructions per refresh of the same clients, counted by valgrind (deterministic where the
+//!   throughput is noisy; skipped where valgrind is missing);
 //! - the official `@slack/web-api` on Node.js doing the same refreshes (skipped where Node.js is
 //!   missing);
 //! - build cost: clean-build time and crate count of a program depending only on `oauth-slack`
@@ -19,6 +21,7 @@
 
 mod build_cost;
 mod hot_path;
+mod instructions;
 mod node;
 mod refresh;
 mod report;
@@ -39,13 +42,37 @@ pub(crate) fn project_root() -> std::path::PathBuf {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> ExitCode {
-    let out = std::env::args().nth(1);
+    let args: Vec<String> = std::env::args().collect();
+    // `--run-one <client> <n>`: one client's refreshes alone, run by the instruction counts.
+    if args.get(1).map(String::as_str) == Some("--run-one") {
+        let variant = refresh::Variant::ALL
+            .into_iter()
+            .find(|v| Some(v.key()) == args.get(2).map(String::as_str));
+        let count = args.get(3).and_then(|n| n.parse().ok());
+        let (Some(variant), Some(count)) = (variant, count) else {
+            eprintln!(
+                "usage: oauth-bench --run-one <slack-floor|slack-ours|slack-oauth2|notion-floor|notion-ours> <n>"
+            );
+            return ExitCode::FAILURE;
+        };
+        return match refresh::run_one(variant, count).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let out = args.get(1).cloned();
     let mut report = report::Report::new();
     // `OAUTH_BENCH_ONLY=refresh` (or hot_path, stampede) runs one section, e.g. under a profiler.
     let only = std::env::var("OAUTH_BENCH_ONLY").ok();
     let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
     if wanted("refresh") {
         refresh::run(&mut report).await;
+    }
+    if wanted("instructions") {
+        instructions::run(&mut report);
     }
     if wanted("node") {
         node::run(&mut report).await;

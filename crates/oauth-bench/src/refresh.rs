@@ -18,13 +18,13 @@ use oauth_slack::SlackClient;
 
 use crate::report::{Report, median};
 
-const ROUNDS: usize = 7;
+const ROUNDS: usize = 15;
 
 /// How long each client runs in each round (per concurrency).
-const ROUND_TIME: Duration = Duration::from_millis(1000);
+const ROUND_TIME: Duration = Duration::from_millis(400);
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Variant {
+pub(crate) enum Variant {
     SlackFloor,
     SlackOurs,
     SlackOauth2,
@@ -33,7 +33,26 @@ enum Variant {
 }
 
 impl Variant {
-    fn name(self) -> &'static str {
+    pub(crate) const ALL: [Variant; 5] = [
+        Variant::SlackFloor,
+        Variant::SlackOurs,
+        Variant::SlackOauth2,
+        Variant::NotionFloor,
+        Variant::NotionOurs,
+    ];
+
+    /// A short name for the command line.
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            Variant::SlackFloor => "slack-floor",
+            Variant::SlackOurs => "slack-ours",
+            Variant::SlackOauth2 => "slack-oauth2",
+            Variant::NotionFloor => "notion-floor",
+            Variant::NotionOurs => "notion-ours",
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Variant::SlackFloor => "raw reqwest + serde_json (floor)",
             Variant::SlackOurs => "oauth-slack `TokenGrant::refresh`",
@@ -42,7 +61,7 @@ impl Variant {
             Variant::NotionOurs => "oauth-notion `TokenGrant::refresh`",
         }
     }
-    fn slack(self) -> bool {
+    pub(crate) fn slack(self) -> bool {
         matches!(
             self,
             Variant::SlackFloor | Variant::SlackOurs | Variant::SlackOauth2
@@ -211,6 +230,16 @@ async fn round(
     Some((all.len() as f64 / started.elapsed().as_secs_f64(), all))
 }
 
+/// The first and third quartiles of `values`.
+fn quartiles(values: &mut [f64]) -> (f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let at = |p: f64| {
+        let index = ((values.len() as f64 - 1.0) * p).round() as usize;
+        values.get(index).copied().unwrap_or(f64::NAN)
+    };
+    (at(0.25), at(0.75))
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted.get(index).copied().unwrap_or_default()
@@ -309,17 +338,27 @@ pub(crate) async fn run(report: &mut Report) {
                     latencies[i].append(&mut lat);
                 }
             }
-            let floor = median(&mut throughput[0].clone());
+            // Each round's throughput relative to the floor's in the same round: the machine's
+            // drift between rounds (large on a shared VM) cancels out of the ratio.
             for (i, variant) in variants.iter().enumerate() {
-                let rate = median(&mut throughput[i]);
+                let mut ratios: Vec<f64> = throughput[i]
+                    .iter()
+                    .zip(&throughput[0])
+                    .map(|(rate, floor)| rate / floor)
+                    .collect();
+                let ratio = median(&mut ratios);
+                let (low, high) = quartiles(&mut ratios);
+                let rate = median(&mut throughput[i].clone());
                 latencies[i].sort();
                 rows.push_str(&format!(
-                    "| {title} | {} | {workers} | {:.0}/s | {:.2} ms | {:.2} ms | {:.2}× |\n",
+                    "| {title} | {} | {workers} | {:.0}/s | {:.2} ms | {:.2} ms | {:.2}× ({:.2}–{:.2}) |\n",
                     variant.name(),
                     rate,
                     percentile(&latencies[i], 0.5).as_secs_f64() * 1e3,
                     percentile(&latencies[i], 0.99).as_secs_f64() * 1e3,
-                    rate / floor,
+                    ratio,
+                    low,
+                    high,
                 ));
             }
         }
@@ -330,11 +369,26 @@ pub(crate) async fn run(report: &mut Report) {
          no client meets a sandbox grown by the others); every client talks to the same endpoint with the \
          same request shape (Slack: form body with client credentials, except `oauth2`, which sends them as HTTP Basic; \
          Notion: JSON with HTTP Basic and `Notion-Version`). {ROUNDS} rounds of {:.1} s per client, the clients \
-         interleaved and each round started by the next client; throughput is the median of the rounds, latencies are over all requests. The last column is throughput relative to the raw \
-         `reqwest` floor of the same provider and concurrency. The sandbox shares the machine's cores with the \
+         interleaved and each round started by the next client; throughput is the median of the rounds, latencies are over all requests. The last column is the median over the rounds of each \
+         round's throughput relative to the raw `reqwest` floor's in the same round (same provider and concurrency), \
+         with the interquartile range in brackets: pairing within a round cancels the machine's drift between rounds. The sandbox shares the machine's cores with the \
          clients, so absolute figures are lower bounds; the floor rows are also the sandbox's own capacity for \
          refresh grants on this machine (a refresh rotates both tokens and is logged and counted).\n\n\
          | endpoint | client | concurrency | throughput | p50 | p99 | vs floor |\n| --- | --- | --- | --- | --- | --- | --- |\n{rows}",
         ROUND_TIME.as_secs_f64()
     ));
+}
+
+/// `count` chained refreshes by one client on one task against a fresh sandbox, nothing else: what
+/// the instruction-count section runs under valgrind.
+pub(crate) async fn run_one(variant: Variant, count: usize) -> Result<(), String> {
+    let (sandbox, clients) = fresh().await?;
+    let mut refresh = install(&sandbox, &clients, variant.slack())
+        .await
+        .ok_or("the installation failed")?;
+    for _ in 0..count {
+        refresh = clients.refresh(variant, refresh).await?;
+    }
+    sandbox.shutdown().await;
+    Ok(())
 }
