@@ -1,4 +1,6 @@
-//! Every Slack response decoder, on any status and body; never a panic.
+//! Every Slack response decoder, on any status and body; never a panic. And a differential check
+//! of the decoders' shortcut for plain successes: a body decodes the same with an empty `warning`
+//! added to its envelope (a body that mentions `warning` never takes the shortcut).
 #![no_main]
 
 use std::time::SystemTime;
@@ -14,20 +16,56 @@ use oauth_slack::{
 
 const STATUSES: [u16; 6] = [200, 200, 429, 500, 502, 503];
 
-fn all(response: &http::Response<Bytes>) {
-    let now = SystemTime::now();
-    let _ = OauthV2AccessResponse::decode(response, now);
-    let _ = OauthV2RefreshResponse::decode(response, now);
-    let _ = OauthV2ExchangeResponse::decode(response, now);
-    let _ = OauthAccessResponse::decode(response, now);
-    let _ = OpenIdConnectTokenResponse::decode(response, now);
-    let _ = OpenIdConnectUserInfoResponse::decode(response, now);
-    let _ = AuthTestResponse::decode(response, now);
-    let _ = AuthRevokeResponse::decode(response, now);
-    let _ = AuthTeamsListResponse::decode(response, now);
-    let _ = AppsAuthExternalGetResponse::decode(response, now);
-    let _ = AppsAuthExternalDeleteResponse::decode(response, now);
+/// What a decode came to: the value's `Debug` (secrets redacted, deterministic) or the error's kind.
+fn outcome<T: std::fmt::Debug>(decoded: oauth_core::Result<T>) -> String {
+    match decoded {
+        Ok(value) => format!("ok {value:?}"),
+        Err(error) => format!("error {:?}", error.kind()),
+    }
+}
+
+/// Every decoder's outcome for `response`, decoded at a fixed instant.
+fn all(response: &http::Response<Bytes>) -> Vec<String> {
+    let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
     let _ = oauth_slack::classify(response);
+    vec![
+        outcome(OauthV2AccessResponse::decode(response, at)),
+        outcome(OauthV2RefreshResponse::decode(response, at)),
+        outcome(OauthV2ExchangeResponse::decode(response, at)),
+        outcome(OauthAccessResponse::decode(response, at)),
+        outcome(OpenIdConnectTokenResponse::decode(response, at)),
+        outcome(OpenIdConnectUserInfoResponse::decode(response, at)),
+        outcome(AuthTestResponse::decode(response, at)),
+        outcome(AuthRevokeResponse::decode(response, at)),
+        outcome(AuthTeamsListResponse::decode(response, at)),
+        outcome(AppsAuthExternalGetResponse::decode(response, at)),
+        outcome(AppsAuthExternalDeleteResponse::decode(response, at)),
+    ]
+}
+
+fn response(status: u16, body: Vec<u8>) -> Option<http::Response<Bytes>> {
+    http::Response::builder()
+        .status(status)
+        .header("x-oauth-scopes", "chat:write, commands")
+        .header("retry-after", "3")
+        .body(Bytes::from(body))
+        .ok()
+}
+
+/// `body` with `"warning":""` first in its object, if it is one that does not mention `warning`.
+fn with_empty_warning(body: &[u8]) -> Option<Vec<u8>> {
+    let start = body.iter().position(|b| !b.is_ascii_whitespace())?;
+    let rest = body[start..].strip_prefix(b"{")?;
+    if body.windows(9).any(|w| w == b"\"warning\"") {
+        return None;
+    }
+    let empty = rest.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'}');
+    let mut out = br#"{"warning":"""#.to_vec();
+    if !empty {
+        out.push(b',');
+    }
+    out.extend_from_slice(rest);
+    Some(out)
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -35,13 +73,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let status = STATUSES[usize::from(selector) % STATUSES.len()];
-    let Ok(response) = http::Response::builder()
-        .status(status)
-        .header("x-oauth-scopes", "chat:write, commands")
-        .header("retry-after", "3")
-        .body(Bytes::copy_from_slice(body))
-    else {
+    let Some(plain) = response(status, body.to_vec()) else {
         return;
     };
-    all(&response);
+    let outcomes = all(&plain);
+    if let Some(warned) = with_empty_warning(body).and_then(|b| response(status, b)) {
+        assert_eq!(outcomes, all(&warned), "an empty warning changed the decoding");
+    }
 });
