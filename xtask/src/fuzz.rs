@@ -94,7 +94,20 @@ pub(crate) fn fuzz(seconds: u64) -> Result<(), String> {
             "slack_responses" => seed(&corpus, "slack"),
             _ => {}
         }
-        let output = Command::new(binaries.join(name))
+        let mut command = Command::new(binaries.join(name));
+        // The response parsers get a dictionary of their provider's JSON keys and punctuation.
+        let dictionary = match *name {
+            "notion_responses" => Some("notion.dict"),
+            "slack_responses" => Some("slack.dict"),
+            _ => None,
+        };
+        if let Some(file) = dictionary {
+            let path = project_root()
+                .join("crates/oauth-fuzz/dictionaries")
+                .join(file);
+            command.arg(format!("-dict={}", path.display()));
+        }
+        let output = command
             .arg(format!("-max_total_time={seconds}"))
             .arg("-print_final_stats=1")
             .arg("-rss_limit_mb=2048")
