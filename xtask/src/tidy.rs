@@ -204,6 +204,55 @@ fn facade_features_pull_in_only_what_they_need() {
 }
 
 #[test]
+fn facade_features_bring_what_they_promise() {
+    // (features, crates that must be compiled)
+    let cases: &[(&str, &[&str])] = &[
+        // `slack` keeps oauth-slack's `openid` (id_token verification) on.
+        ("slack", &["oauth-slack", "jsonwebtoken"]),
+        ("notion", &["oauth-notion"]),
+    ];
+    for (features, wanted) in cases {
+        let crates = facade_crates(features);
+        for wanted in *wanted {
+            assert!(
+                crates.iter().any(|c| c == wanted),
+                "feature `{features}` does not compile `{wanted}`"
+            );
+        }
+    }
+}
+
+/// No aws-lc-rs anywhere in the workspace: the default transport's TLS is on ring, whose build is
+/// far cheaper than aws-lc-sys's C build.
+#[test]
+fn no_crate_compiles_aws_lc() {
+    let output =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "tree",
+                "--workspace",
+                "--all-features",
+                "-e",
+                "all",
+                "--target",
+                "all",
+                "--prefix",
+                "none",
+            ])
+            .current_dir(project_root())
+            .output()
+            .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let tree = String::from_utf8(output.stdout).unwrap();
+    let aws_lc: Vec<&str> = tree.lines().filter(|l| l.starts_with("aws-lc-")).collect();
+    assert!(aws_lc.is_empty(), "the workspace compiles {aws_lc:?}");
+}
+
+#[test]
 fn the_readme_example_is_the_tested_one() {
     let root = project_root();
     let readme = fs::read_to_string(root.join("README.md")).unwrap();

@@ -14,6 +14,16 @@ use oauth_sandbox::{
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::Command;
 
+/// A plain `reqwest::Client` for the test's own requests: reqwest is built without a crypto
+/// provider (oauth-core's transports carry their own), so the test process installs ring.
+fn http_client(redirects: reqwest::redirect::Policy) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(redirects)
+        .build()
+        .unwrap()
+}
+
 fn oauthctl(store: &Path, sandbox: &SandboxHandle) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_oauthctl"));
     command
@@ -74,10 +84,7 @@ async fn login(mut command: Command, provider: &str, base: &str, extra: &[&str])
             break format!("http{url}");
         }
     };
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::limited(5))
-        .build()
-        .unwrap();
+    let browser = http_client(reqwest::redirect::Policy::limited(5));
     let _ = browser.get(&url).send().await;
     while let Some(line) = stderr.next_line().await.unwrap() {
         seen.push('\n');
@@ -321,7 +328,9 @@ async fn help_completions_and_the_sandbox_command() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let ready = lines.next_line().await.unwrap().unwrap();
     let url = ready.strip_prefix("listening on ").unwrap().to_owned();
-    let health = reqwest::get(format!("{url}/_sandbox/health"))
+    let health = http_client(reqwest::redirect::Policy::none())
+        .get(format!("{url}/_sandbox/health"))
+        .send()
         .await
         .unwrap();
     assert!(health.status().is_success());

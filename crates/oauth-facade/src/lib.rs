@@ -4,7 +4,7 @@
 //! | Feature | Brings | Module |
 //! | --- | --- | --- |
 //! | `notion` | the Notion provider | [`notion`] |
-//! | `slack` | the Slack provider | [`slack`] |
+//! | `slack` | the Slack provider, `id_token` verification included (`oauth-slack`'s `openid`) | [`slack`] |
 //! | `sqlite` | the SQLite token store | [`store`] |
 //! | `postgres` | the PostgreSQL token store | [`store`] |
 //! | `sandbox` | the offline emulator, for tests and demos | [`sandbox`] |

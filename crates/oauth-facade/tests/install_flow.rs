@@ -42,18 +42,22 @@ async fn app(sandbox: &SandboxHandle, kind: ProviderKind, pkce: bool) -> App {
     }
 }
 
-fn browser() -> reqwest::Client {
+/// A plain `reqwest::Client`: reqwest is built without a crypto provider (oauth-core's
+/// transports carry their own), so the test process installs ring.
+fn http_client(redirects: reqwest::redirect::Policy) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::limited(5))
+        .redirect(redirects)
         .build()
         .unwrap()
 }
 
+fn browser() -> reqwest::Client {
+    http_client(reqwest::redirect::Policy::limited(5))
+}
+
 fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    http_client(reqwest::redirect::Policy::none())
 }
 
 #[tokio::test]

@@ -66,7 +66,7 @@
 //! | `oauth.access` (legacy v1, deprecated) | [`SlackClient::oauth_access`] |
 //! | `openid.connect.token` | [`SlackClient::openid_connect_token`] |
 //! | `openid.connect.userInfo` | [`SlackClient::openid_connect_user_info`] |
-//! | `GET /openid/connect/keys` | [`SlackClient::openid_connect_keys`]; verification: [`verify_id_token`] |
+//! | `GET /openid/connect/keys` | [`SlackClient::openid_connect_keys`]; verification: [`verify_id_token`] (feature `openid`) |
 //! | `auth.test` | [`SlackClient::auth_test`], [`Introspect::introspect`](oauth_core::Introspect::introspect) |
 //! | `auth.revoke` | [`SlackClient::auth_revoke`], [`Revoke::revoke`](oauth_core::Revoke::revoke) |
 //! | `auth.teams.list` | [`SlackClient::auth_teams_list`] (one page), [`SlackClient::auth_teams_list_stream`] (every team) |
@@ -141,8 +141,11 @@
 //!
 //! | Feature   | Default | What it brings |
 //! |-----------|---------|----------------|
-//! | `reqwest` | yes     | The default transport of `oauth-core` (reqwest with rustls). Without it, pass a transport to [`SlackClientBuilder::transport`]. |
+//! | `reqwest` | yes     | The default transport of `oauth-core` (reqwest with rustls on ring). Without it, pass a transport to [`SlackClientBuilder::transport`]. |
+//! | `openid`  | yes     | Verification of Sign in with Slack `id_token`s: [`verify_id_token`] and [`IdTokenExpectations`] (RS256 signatures, through `jsonwebtoken`). Without it, the OpenID Connect *calls* remain ([`SlackClient::openid_connect_token`], [`SlackClient::openid_connect_user_info`], [`SlackClient::openid_connect_keys`], the authorize URL) and so do [`IdToken`], its [`unverified_claims`](IdToken::unverified_claims) and [`JwkSet`]; an app that does not use Sign in with Slack, or verifies `id_token`s itself, saves compiling `jsonwebtoken` and its RSA stack. |
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Without `openid`, the docs above still name `verify_id_token` and `IdTokenExpectations`.
+#![cfg_attr(not(feature = "openid"), allow(rustdoc::broken_intra_doc_links))]
 
 mod apps;
 mod auth;
@@ -153,6 +156,8 @@ mod oauth;
 mod openid;
 mod provider;
 mod types;
+#[cfg(feature = "openid")]
+mod verify;
 mod wire;
 
 use oauth_core::ProviderId;
@@ -180,9 +185,12 @@ pub use oauth::{
     PKCE_REFRESH_TOKEN_LIFETIME,
 };
 pub use openid::{
-    IdToken, IdTokenClaims, IdTokenError, IdTokenExpectations, Jwk, JwkSet, OpenIdConnectGrant,
+    IdToken, IdTokenClaims, IdTokenError, Jwk, JwkSet, OpenIdConnectGrant,
     OpenIdConnectTokenRequest, OpenIdConnectTokenResponse, OpenIdConnectUserInfoResponse,
-    SLACK_ISSUER, verify_id_token,
+    SLACK_ISSUER,
 };
 pub use types::{Enterprise, IncomingWebhook, SlackTokenExtras, Team, WebhookChannel, WebhookUrl};
+#[cfg(feature = "openid")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openid")))]
+pub use verify::{IdTokenExpectations, verify_id_token};
 pub use wire::{SlackResponse, classify};

@@ -1,4 +1,4 @@
-//! The default transport, on reqwest with rustls.
+//! The default transport, on reqwest with rustls (ring crypto provider, platform verifier).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
+
+use rustls::pki_types::CertificateDer;
 
 use super::{DEFAULT_MAX_RESPONSE_BYTES, HttpRequest, HttpResponse, HttpTransport};
 use crate::error::{Error, RequestSent, Result, TransportError, TransportErrorKind};
@@ -20,6 +22,14 @@ pub const DEFAULT_USER_AGENT: &str = concat!(
 
 /// The default [`HttpTransport`]: reqwest with rustls, a connection pool, connect and total
 /// timeouts, a response-size cap (1 MiB by default) and a `User-Agent` naming this crate.
+///
+/// TLS: rustls with the *ring* crypto provider, set on this transport's own TLS configuration
+/// (no process-wide default provider is installed, so an application that installs its own keeps
+/// it), TLS 1.2 and 1.3, server certificates checked by the platform's verifier against the
+/// system's root certificates plus any added with
+/// [`ReqwestTransportBuilder::add_root_certificate`], HTTP/1.1 (ALPN `http/1.1`), SNI on, and no
+/// TLS early data (0-RTT), so a request is never written before the handshake has completed: a
+/// failed handshake is a [`TransportErrorKind::Connect`] error with [`RequestSent::No`].
 ///
 /// ```
 /// use std::time::Duration;
@@ -76,6 +86,7 @@ pub struct ReqwestTransportBuilder {
     timeout: Duration,
     max_response_bytes: usize,
     user_agent: String,
+    extra_roots: Vec<CertificateDer<'static>>,
 }
 
 impl Default for ReqwestTransportBuilder {
@@ -85,6 +96,7 @@ impl Default for ReqwestTransportBuilder {
             timeout: Duration::from_secs(30),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -114,9 +126,35 @@ impl ReqwestTransportBuilder {
         self
     }
 
+    /// Trusts one more root certificate, in DER form (the binary X.509 encoding), besides the
+    /// system's: for a private certificate authority such as a corporate TLS-inspecting proxy's,
+    /// or a test server's. Call it once per certificate. A PEM file (`-----BEGIN CERTIFICATE-----`)
+    /// must be decoded first, e.g. with `rustls-pki-types`' `CertificateDer::pem_file_iter` or
+    /// `openssl x509 -in ca.pem -outform der -out ca.der`.
+    ///
+    /// The bytes are checked by [`build`](Self::build), which fails with
+    /// [`Error::Configuration`] if one is not a certificate.
+    ///
+    /// ```no_run
+    /// use oauth_core::http::ReqwestTransport;
+    /// let ca = std::fs::read("/etc/my-company/proxy-ca.der").expect("the CA file");
+    /// let transport = ReqwestTransport::builder().add_root_certificate(ca).build()?;
+    /// # Ok::<(), oauth_core::Error>(())
+    /// ```
+    pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.extra_roots.push(CertificateDer::from(der.into()));
+        self
+    }
+
     /// Builds the transport.
+    ///
+    /// Fails with [`Error::Configuration`] if a certificate passed to
+    /// [`add_root_certificate`](Self::add_root_certificate) is not one, if no root certificate
+    /// can be loaded (none on the system and none added), or if reqwest cannot build its client.
     pub fn build(self) -> Result<ReqwestTransport> {
+        let tls = tls_config(self.extra_roots)?;
         let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .connect_timeout(self.connect_timeout)
             .timeout(self.timeout)
             .user_agent(self.user_agent)
@@ -133,19 +171,97 @@ impl ReqwestTransportBuilder {
     }
 }
 
+/// The TLS configuration handed to reqwest: what reqwest's own rustls set-up would build, but on
+/// ring, without reading or installing a process-wide default provider.
+fn tls_config(extra_roots: Vec<CertificateDer<'static>>) -> Result<rustls::ClientConfig> {
+    // Each added root is checked on its own, so that the error names the one at fault.
+    for (index, root) in extra_roots.iter().enumerate() {
+        rustls::RootCertStore::empty()
+            .add(root.clone())
+            .map_err(|e| {
+                Error::configuration(format!(
+                    "root certificate #{} passed to ReqwestTransportBuilder::add_root_certificate \
+                     is not a usable DER X.509 certificate ({e}): pass the certificate's DER \
+                     bytes (decode a PEM file first)",
+                    index + 1
+                ))
+            })?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = platform_verifier(extra_roots, provider.clone()).map_err(|e| {
+        Error::configuration(format!(
+            "cannot set up TLS certificate verification ({e}): install the system's CA \
+             certificates (e.g. the ca-certificates package) or add the roots to trust with \
+             ReqwestTransportBuilder::add_root_certificate"
+        ))
+    })?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| {
+            Error::configuration(format!(
+                "the ring TLS provider supports none of the default TLS versions ({e}): \
+                 this is a bug in the TLS set-up of oauth-core, please report it"
+            ))
+        })?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    // As reqwest sets them: the client speaks HTTP/1.1 only (no `http2` feature), SNI on.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.enable_sni = true;
+    // No 0-RTT: a request written before the handshake completes could be replayed, and a failed
+    // handshake could no longer be reported as "request not sent".
+    config.enable_early_data = false;
+    Ok(config)
+}
+
+/// The platform's verifier (system roots) plus the extra roots.
+#[cfg(any(all(unix, not(target_os = "android")), target_os = "windows"))]
+fn platform_verifier(
+    extra_roots: Vec<CertificateDer<'static>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> std::result::Result<rustls_platform_verifier::Verifier, rustls::Error> {
+    if extra_roots.is_empty() {
+        rustls_platform_verifier::Verifier::new(provider)
+    } else {
+        rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider)
+    }
+}
+
+/// The platform's verifier; this platform's cannot take extra roots.
+#[cfg(not(any(all(unix, not(target_os = "android")), target_os = "windows")))]
+fn platform_verifier(
+    extra_roots: Vec<CertificateDer<'static>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> std::result::Result<rustls_platform_verifier::Verifier, rustls::Error> {
+    if extra_roots.is_empty() {
+        rustls_platform_verifier::Verifier::new(provider)
+    } else {
+        Err(rustls::Error::General(
+            "the platform verifier cannot trust extra root certificates on this platform".into(),
+        ))
+    }
+}
+
 impl ReqwestTransport {
     /// A transport with the default settings.
     pub fn new() -> Result<Self> {
         Self::builder().build()
     }
 
-    /// A builder to adjust timeouts, size cap and `User-Agent`.
+    /// A builder to adjust timeouts, size cap, `User-Agent` and trusted root certificates.
     pub fn builder() -> ReqwestTransportBuilder {
         ReqwestTransportBuilder::default()
     }
 
     /// Uses the caller's own client (its timeouts, proxy and TLS settings apply; it should not
     /// follow redirects). The 1 MiB size cap still applies.
+    ///
+    /// This crate compiles reqwest with its `rustls-no-provider` feature: reqwest's
+    /// `ClientBuilder::build` panics when it has to choose a crypto provider itself and the
+    /// application has installed no process-wide default. Give your client one: enable reqwest's
+    /// `rustls` feature (aws-lc-rs) in your own manifest, install a default provider at the start
+    /// of `main`, or pass a `rustls::ClientConfig` to `ClientBuilder::tls_backend_preconfigured`.
     pub fn from_client(client: reqwest::Client) -> Self {
         Self {
             client,
@@ -166,7 +282,8 @@ fn map_error(error: reqwest::Error) -> TransportError {
     let (kind, sent) = if error.is_builder() {
         (TransportErrorKind::Request, RequestSent::No)
     } else if error.is_connect() {
-        // Connect failures, including connect timeouts, happen before any byte is written.
+        // Connect failures, including connect timeouts and failed TLS handshakes, happen before
+        // any byte of the request is written (the TLS configuration allows no early data).
         (TransportErrorKind::Connect, RequestSent::No)
     } else if error.is_timeout() {
         (TransportErrorKind::Timeout, RequestSent::Maybe)
@@ -174,12 +291,51 @@ fn map_error(error: reqwest::Error) -> TransportError {
         (TransportErrorKind::Io, RequestSent::Maybe)
     };
     let message = match kind {
-        TransportErrorKind::Connect => "could not connect",
-        TransportErrorKind::Timeout => "timed out",
-        TransportErrorKind::Request => "could not build the request",
-        _ => "the connection failed during the exchange",
+        TransportErrorKind::Connect => match tls_failure(&error) {
+            Some(tls) => connect_tls_message(tls),
+            None => "could not connect".to_owned(),
+        },
+        TransportErrorKind::Timeout => "timed out".to_owned(),
+        TransportErrorKind::Request => "could not build the request".to_owned(),
+        _ => "the connection failed during the exchange".to_owned(),
     };
     TransportError::new(kind, sent, message).with_source(error)
+}
+
+/// The rustls error somewhere in `error`'s chain, if the failure was TLS's.
+fn tls_failure<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut next = Some(error);
+    while let Some(current) = next {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        // `io::Error::source` skips the error an `io::Error` wraps, and the connector nests
+        // `io::Error`s around rustls's: step into the wrapped error instead.
+        next = match current
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(inner) => Some(inner),
+            None => current.source(),
+        };
+    }
+    None
+}
+
+/// What a failed TLS handshake means, and what to do about it.
+fn connect_tls_message(tls: &rustls::Error) -> String {
+    match tls {
+        rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer) => format!(
+            "could not connect: the server's TLS certificate was refused ({tls}); if the \
+             server uses a private certificate authority (a TLS-inspecting proxy, a test \
+             server), trust its root with ReqwestTransportBuilder::add_root_certificate"
+        ),
+        rustls::Error::InvalidCertificate(_) => format!(
+            "could not connect: the server's TLS certificate was refused ({tls}); check the \
+             endpoint's host name and the server's certificate (validity dates, names)"
+        ),
+        _ => format!("could not connect: the TLS handshake failed ({tls})"),
+    }
 }
 
 #[async_trait]

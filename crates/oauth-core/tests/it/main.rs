@@ -6,4 +6,5 @@ mod http_retry;
 mod redaction;
 mod store;
 mod support;
+mod tls;
 mod tokens;

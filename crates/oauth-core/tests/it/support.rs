@@ -1,13 +1,14 @@
 //! A scripted HTTP/1.1 server on loopback, with raw control of the connection (answer, delay,
-//! drop before answering) that a regular server framework does not give.
+//! drop before answering) that a regular server framework does not give; over plain TCP or TLS.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 /// What the server does with one request.
 #[derive(Clone, Debug)]
@@ -73,9 +74,21 @@ impl Recorded {
     }
 }
 
+/// What a TLS server saw of one completed handshake.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Handshake {
+    /// The server name the client sent (SNI), if any.
+    pub(crate) sni: Option<String>,
+    /// The application protocol agreed by ALPN, if any.
+    pub(crate) alpn: Option<Vec<u8>>,
+}
+
 pub(crate) struct FakeServer {
     addr: SocketAddr,
+    scheme: &'static str,
     requests: Arc<Mutex<Vec<Recorded>>>,
+    handshakes: Arc<Mutex<Vec<Handshake>>>,
+    failed_handshakes: Arc<Mutex<usize>>,
 }
 
 impl FakeServer {
@@ -91,20 +104,92 @@ impl FakeServer {
                 tokio::spawn(serve(stream, recorded.clone(), script.clone()));
             }
         });
-        Self { addr, requests }
+        Self {
+            addr,
+            scheme: "http",
+            requests,
+            handshakes: Arc::default(),
+            failed_handshakes: Arc::default(),
+        }
+    }
+
+    /// Starts a server that plays `script` as [`start`](Self::start) does, over TLS with `config`.
+    pub(crate) async fn start_tls(script: Vec<Reply>, config: rustls::ServerConfig) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let handshakes = Arc::new(Mutex::new(Vec::new()));
+        let failed_handshakes = Arc::new(Mutex::new(0));
+        let script = Arc::new(Mutex::new(VecDeque::from(script)));
+        let (recorded, shaken, failed) = (
+            requests.clone(),
+            handshakes.clone(),
+            failed_handshakes.clone(),
+        );
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (acceptor, recorded, script) =
+                    (acceptor.clone(), recorded.clone(), script.clone());
+                let (shaken, failed) = (shaken.clone(), failed.clone());
+                tokio::spawn(async move {
+                    match acceptor.accept(stream).await {
+                        Ok(stream) => {
+                            let connection = stream.get_ref().1;
+                            shaken.lock().unwrap().push(Handshake {
+                                sni: connection.server_name().map(str::to_owned),
+                                alpn: connection.alpn_protocol().map(<[u8]>::to_vec),
+                            });
+                            serve(stream, recorded, script).await;
+                        }
+                        Err(_) => *failed.lock().unwrap() += 1,
+                    }
+                });
+            }
+        });
+        Self {
+            addr,
+            scheme: "https",
+            requests,
+            handshakes,
+            failed_handshakes,
+        }
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        format!("{}://{}{}", self.scheme, self.addr, path)
+    }
+
+    /// The URL with `localhost` as its host instead of the loopback address.
+    pub(crate) fn localhost_url(&self, path: &str) -> String {
+        format!("{}://localhost:{}{}", self.scheme, self.addr.port(), path)
     }
 
     pub(crate) fn requests(&self) -> Vec<Recorded> {
         self.requests.lock().unwrap().clone()
     }
+
+    /// The TLS handshakes that completed.
+    pub(crate) fn handshakes(&self) -> Vec<Handshake> {
+        self.handshakes.lock().unwrap().clone()
+    }
+
+    /// The number of TLS handshakes that failed, once it reaches `expected` (the server notes a
+    /// failure a moment after the client has given up), or as it is after 5 s.
+    pub(crate) async fn failed_handshakes(&self, expected: usize) -> usize {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let failed = *self.failed_handshakes.lock().unwrap();
+            if failed >= expected || tokio::time::Instant::now() >= deadline {
+                return failed;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
 }
 
-async fn serve(
-    mut stream: TcpStream,
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
     requests: Arc<Mutex<Vec<Recorded>>>,
     script: Arc<Mutex<VecDeque<Reply>>>,
 ) {
@@ -126,7 +211,7 @@ async fn serve(
 }
 
 /// Returns false when the connection must close.
-async fn play(stream: &mut TcpStream, mut reply: Reply) -> bool {
+async fn play<S: AsyncWrite + Unpin>(stream: &mut S, mut reply: Reply) -> bool {
     loop {
         match reply {
             Reply::Delay(delay, inner) => {
@@ -148,7 +233,8 @@ async fn play(stream: &mut TcpStream, mut reply: Reply) -> bool {
                     }
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
-                return stream.write_all(b"0\r\n\r\n").await.is_ok();
+                return stream.write_all(b"0\r\n\r\n").await.is_ok()
+                    && stream.flush().await.is_ok();
             }
             Reply::Respond {
                 status,
@@ -165,13 +251,16 @@ async fn play(stream: &mut TcpStream, mut reply: Reply) -> bool {
                 head.push_str("\r\n");
                 let mut bytes = head.into_bytes();
                 bytes.extend_from_slice(&body);
-                return stream.write_all(&bytes).await.is_ok();
+                return stream.write_all(&bytes).await.is_ok() && stream.flush().await.is_ok();
             }
         }
     }
 }
 
-async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Recorded> {
+async fn read_request<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buffer: &mut Vec<u8>,
+) -> Option<Recorded> {
     let head_end = loop {
         if let Some(pos) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
             break pos + 4;
