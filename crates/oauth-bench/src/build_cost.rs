@@ -86,6 +86,15 @@ pub(crate) fn run(report: &mut Report) {
             code: "use oauth_core::TokenGrant as _;\n#[tokio::main(flavor = \"current_thread\")]\nasync fn main() {\n    let client = oauth_slack::SlackClient::builder(\"1.2\").client_secret(\"s\").build().unwrap();\n    let _ = client.refresh(&oauth_core::RefreshToken::new(\"xoxe-1-x\")).await;\n}\n",
         },
         Program {
+            name: "uses-oauth-slack-without-openid",
+            dependency: format!(
+                "oauth-slack = {{ path = {:?}, default-features = false, features = [\"reqwest\"] }}\noauth-core = {{ path = {:?} }}",
+                slack,
+                slack.with_file_name("oauth-core")
+            ),
+            code: "use oauth_core::TokenGrant as _;\n#[tokio::main(flavor = \"current_thread\")]\nasync fn main() {\n    let client = oauth_slack::SlackClient::builder(\"1.2\").client_secret(\"s\").build().unwrap();\n    let _ = client.refresh(&oauth_core::RefreshToken::new(\"xoxe-1-x\")).await;\n}\n",
+        },
+        Program {
             name: "uses-oauth2",
             dependency: "oauth2 = \"5\"".into(),
             code: "#[tokio::main(flavor = \"current_thread\")]\nasync fn main() {\n    let client = oauth2::basic::BasicClient::new(oauth2::ClientId::new(\"1.2\".into()))\n        .set_client_secret(oauth2::ClientSecret::new(\"s\".into()))\n        .set_token_uri(oauth2::TokenUrl::new(\"https://slack.com/api/oauth.v2.access\".into()).unwrap());\n    let http = oauth2::reqwest::Client::new();\n    let _ = client.exchange_refresh_token(&oauth2::RefreshToken::new(\"xoxe-1-x\".into())).request_async(&http).await;\n}\n",
@@ -113,8 +122,9 @@ pub(crate) fn run(report: &mut Report) {
     }
     report.section(format!(
         "## Cost of depending on one provider\n\nA minimal program that refreshes a Slack token, built from scratch \
-         (`cargo build`, debug, empty target directory, dependencies already downloaded) with `oauth-slack` or with \
-         `oauth2` 5 and its reqwest client (rustls); crates counted with `cargo tree -e normal,build`. Ratios are to \
+         (`cargo build`, debug, empty target directory, dependencies already downloaded) with `oauth-slack` (default \
+         features; and without its `openid` feature, which verifies Sign in with Slack `id_token`s) or with `oauth2` 5 \
+         and its reqwest client (rustls); crates counted with `cargo tree -e normal,build`. Ratios are to \
          the `oauth2` program, built first in the same run.\n\n| program | clean build | crates |\n| --- | --- | --- |\n{rows}"
     ));
 }
