@@ -75,6 +75,9 @@ struct Inner {
     method_uris: Vec<(&'static str, http::Uri)>,
     authorize_base: Url,
     client_auth: ClientAuth,
+    /// With [`ClientAuth::Basic`]: the `Authorization: Basic …` value (marked sensitive), worked
+    /// out once at build.
+    basic: Option<http::HeaderValue>,
     http: HttpClient,
     clock: Arc<dyn Clock>,
     /// Whether plain `http` off loopback is allowed (base URLs and redirect URIs).
@@ -191,22 +194,15 @@ impl SlackClient {
     /// Adds the client credentials of a token-endpoint call (`oauth.v2.access`, `oauth.access`,
     /// `openid.connect.token`): `client_id` always (in the form unless Basic), `client_secret` in
     /// the form or in Basic; a public client sends only `client_id`.
-    pub(crate) fn client_credentials(&self, form: &mut Form) -> Result<Credential<'static>> {
-        match (&self.inner.client_secret, self.inner.client_auth) {
-            (None, _) => {
-                form.push("client_id", self.inner.client_id.as_str());
-                Ok(Credential::None)
-            }
-            (Some(secret), ClientAuth::FormBody) => {
-                form.push("client_id", self.inner.client_id.as_str());
-                form.push("client_secret", secret.expose_secret());
-                Ok(Credential::None)
-            }
-            (Some(secret), ClientAuth::Basic) => Ok(Credential::Basic(basic_auth(
-                &self.inner.client_id,
-                secret,
-            )?)),
+    pub(crate) fn client_credentials(&self, form: &mut Form) -> Credential<'static> {
+        if let Some(basic) = &self.inner.basic {
+            return Credential::Basic(basic.clone());
         }
+        form.push("client_id", self.inner.client_id.as_str());
+        if let Some(secret) = &self.inner.client_secret {
+            form.push("client_secret", secret.expose_secret());
+        }
+        Credential::None
     }
 
     /// The client secret, for the methods that cannot do without it.
@@ -355,6 +351,10 @@ impl SlackClientBuilder {
                 }
             }
         };
+        let basic = match (&self.client_secret, self.client_auth) {
+            (Some(secret), ClientAuth::Basic) => Some(basic_auth(&self.client_id, secret)?),
+            _ => None,
+        };
         let method_uris = METHODS
             .iter()
             .map(|method| Ok((*method, join_method(&api_base, method)?)))
@@ -368,6 +368,7 @@ impl SlackClientBuilder {
                 method_uris,
                 authorize_base,
                 client_auth: self.client_auth,
+                basic,
                 http,
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 allow_insecure_http: self.allow_insecure_http,

@@ -636,7 +636,7 @@ impl SlackClient {
         request: &OauthV2AccessRequest,
     ) -> Result<OauthV2AccessResponse> {
         let mut form = Form::new();
-        let credential = self.client_credentials(&mut form)?;
+        let credential = self.client_credentials(&mut form);
         let redirect_uri = self.exchange_redirect_uri(request.redirect_uri.as_deref())?;
         form.push("code", request.code.expose_secret());
         form.push_opt("redirect_uri", redirect_uri);
@@ -673,7 +673,7 @@ impl SlackClient {
         request: &OauthV2RefreshRequest,
     ) -> Result<OauthV2RefreshResponse> {
         let mut form = Form::new();
-        let credential = self.client_credentials(&mut form)?;
+        let credential = self.client_credentials(&mut form);
         form.push("grant_type", "refresh_token");
         form.push("refresh_token", request.refresh_token.expose_secret());
         let mut response: OauthV2RefreshResponse =
@@ -714,7 +714,7 @@ impl SlackClient {
         self.require_secret(OauthAccessResponse::METHOD)?;
         tracing::warn!("oauth.access is deprecated: use oauth.v2.access");
         let mut form = Form::new();
-        let credential = self.client_credentials(&mut form)?;
+        let credential = self.client_credentials(&mut form);
         let redirect_uri = self.exchange_redirect_uri(request.redirect_uri.as_deref())?;
         form.push("code", request.code.expose_secret());
         form.push_opt("redirect_uri", redirect_uri);

@@ -518,7 +518,7 @@ impl SlackClient {
         request: &OpenIdConnectTokenRequest,
     ) -> Result<OpenIdConnectTokenResponse> {
         let mut form = Form::new();
-        let credential = self.client_credentials(&mut form)?;
+        let credential = self.client_credentials(&mut form);
         match &request.grant {
             OpenIdConnectGrant::AuthorizationCode {
                 code,
