@@ -64,11 +64,15 @@ pub enum TokenType {
 impl TokenType {
     /// Parses a provider's `token_type` string (case-insensitive).
     pub fn parse(value: &str) -> Self {
-        match value.to_ascii_lowercase().as_str() {
-            "bearer" => TokenType::Bearer,
-            "bot" | "granular_bot" => TokenType::Bot,
-            "user" => TokenType::User,
-            _ => TokenType::Other(value.to_owned()),
+        let is = |name: &str| value.eq_ignore_ascii_case(name);
+        if is("bearer") {
+            TokenType::Bearer
+        } else if is("bot") || is("granular_bot") {
+            TokenType::Bot
+        } else if is("user") {
+            TokenType::User
+        } else {
+            TokenType::Other(value.to_owned())
         }
     }
 

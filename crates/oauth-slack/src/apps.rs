@@ -118,10 +118,7 @@ impl SlackResponse for AppsAuthExternalDeleteResponse {
     /// A resent delete answered `token_not_found` deleted the token on an earlier attempt whose
     /// answer was lost: that is a success, not an error.
     fn decode(response: &HttpResponse, _received_at: SystemTime) -> Result<Self> {
-        let resent = response
-            .extensions()
-            .get::<oauth_core::http::Attempts>()
-            .is_some_and(|a| a.0 > 1);
+        let resent = oauth_core::http::Attempts::of(response) > 1;
         match decode_response(Self::METHOD, response) {
             Err(error)
                 if resent

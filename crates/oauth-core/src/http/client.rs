@@ -1,7 +1,11 @@
 //! Running one provider call: attempts, retry decisions, tracing.
 
+use std::future::Future;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use bytes::Bytes;
 
 use tracing::Instrument as _;
 
@@ -21,10 +25,22 @@ pub enum Idempotency {
 }
 
 /// How many attempts a call took, in the extensions of the response [`HttpClient::execute`]
-/// returns. More than one means an earlier attempt may have been processed: a decoder can then
-/// read "already done" as done (a delete answered "not found" after a lost response).
+/// returns when it took more than one (no entry: the first attempt was the only one; read it
+/// with [`Attempts::of`]). More than one means an earlier attempt may have been processed: a
+/// decoder can then read "already done" as done (a delete answered "not found" after a lost
+/// response).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Attempts(pub u32);
+
+impl Attempts {
+    /// How many attempts the call that got `response` took (1 when it was not retried).
+    pub fn of(response: &HttpResponse) -> u32 {
+        response
+            .extensions()
+            .get::<Attempts>()
+            .map_or(1, |attempts| attempts.0)
+    }
+}
 
 /// Describes a call for retries and tracing.
 #[derive(Clone, Debug)]
@@ -125,12 +141,14 @@ impl HttpClient {
     /// Sends `request` (retrying as the policy allows) and returns the last response, whatever
     /// its status: the provider crate decodes it. `classify` tells rate limits and transient
     /// failures apart (use [`classify_status`](super::classify_status) when the status says it all).
-    pub async fn execute(
-        &self,
-        call: &Call,
+    pub fn execute<'a>(
+        &'a self,
+        call: &'a Call,
         request: HttpRequest,
         classify: fn(&HttpResponse) -> ResponseClass,
-    ) -> Result<HttpResponse> {
+    ) -> impl Future<Output = Result<HttpResponse>> + Send + 'a {
+        // The span and the request's parts are made here, before the future: the future then
+        // holds the request once, not once per layer (it is small, and cheap to move or box).
         let span = tracing::info_span!(
             "oauth_call",
             provider = %call.provider,
@@ -141,83 +159,132 @@ impl HttpClient {
             attempts = tracing::field::Empty,
             latency_ms = tracing::field::Empty,
         );
-        self.execute_inner(call, request, classify)
-            .instrument(span)
-            .await
+        let (parts, body) = request.into_parts();
+        self.attempts(call, parts, body, classify).instrument(span)
     }
 
-    async fn execute_inner(
-        &self,
-        call: &Call,
-        request: HttpRequest,
+    /// The attempts of one call. (An `async` block rather than an `async fn`: an `async fn` keeps
+    /// a second copy of its arguments in its future.)
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn would keep its arguments twice in its future"
+    )]
+    fn attempts<'a>(
+        &'a self,
+        call: &'a Call,
+        parts: http::request::Parts,
+        body: Bytes,
         classify: fn(&HttpResponse) -> ResponseClass,
-    ) -> Result<HttpResponse> {
-        let started = Instant::now();
-        let (parts, body) = request.into_parts();
-        let mut waited = Duration::ZERO;
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let mut request = http::Request::new(body.clone());
-            *request.method_mut() = parts.method.clone();
-            *request.uri_mut() = parts.uri.clone();
-            *request.version_mut() = parts.version;
-            *request.headers_mut() = parts.headers.clone();
-            let attempt_started = Instant::now();
-            let result = self.transport.send(request).await;
-            let latency_ms = attempt_started.elapsed().as_millis() as u64;
-            let decision = match &result {
-                Ok(response) => {
-                    let class = classify(response);
-                    tracing::debug!(
-                        attempt,
-                        status = response.status().as_u16(),
-                        latency_ms,
-                        ?class,
-                        "attempt finished"
-                    );
-                    self.retry
-                        .decide(call.idempotency, attempt, waited, Outcome::Response(class))
-                }
-                Err(error) => {
-                    tracing::debug!(attempt, latency_ms, error = %error, kind = ?error.kind(), sent = ?error.request_sent(), "attempt failed");
-                    self.retry
-                        .decide(call.idempotency, attempt, waited, Outcome::Transport(error))
-                }
-            };
-            match decision {
-                Decision::Retry { after } => {
-                    tracing::warn!(attempt, delay_ms = after.as_millis() as u64, "retrying");
-                    tokio::time::sleep(after).await;
-                    waited += after;
-                }
-                Decision::Stop => {
-                    let span = tracing::Span::current();
-                    let latency_ms = started.elapsed().as_millis() as u64;
-                    span.record("attempts", attempt);
-                    span.record("latency_ms", latency_ms);
-                    return match result {
-                        Ok(mut response) => {
-                            response.extensions_mut().insert(Attempts(attempt));
-                            let status = response.status().as_u16();
-                            span.record("status", status);
-                            tracing::debug!(
-                                attempts = attempt,
-                                status,
-                                latency_ms,
-                                "call finished"
-                            );
-                            Ok(response)
-                        }
-                        Err(error) => {
-                            tracing::debug!(attempts = attempt, latency_ms, error = %error, "call failed");
-                            Err(transport_error(call, error))
-                        }
-                    };
-                }
+    ) -> impl Future<Output = Result<HttpResponse>> + Send + 'a {
+        async move {
+            let started = Instant::now();
+            let mut waited = Duration::ZERO;
+            let mut attempt = 0u32;
+            loop {
+                attempt += 1;
+                let attempt_started = Instant::now();
+                // The request goes into the transport's future before the wait: not held across it.
+                let sending = self.transport.send(rebuild(&parts, &body));
+                let result = sending.await;
+                let attempt = Attempt {
+                    number: attempt,
+                    waited,
+                    latency_ms: attempt_started.elapsed().as_millis() as u64,
+                };
+                let after = match self.after_attempt(call, attempt, result, classify, started) {
+                    ControlFlow::Break(result) => return result,
+                    ControlFlow::Continue(after) => after,
+                };
+                // Boxed: retries are rare, and the future stays small without the timer.
+                Box::pin(tokio::time::sleep(after)).await;
+                waited += after;
             }
         }
     }
+
+    /// What follows an attempt: the call's result, or a retry after a delay. (Not async, so that
+    /// the attempt's result is not kept across the delay.)
+    fn after_attempt(
+        &self,
+        call: &Call,
+        attempt: Attempt,
+        result: std::result::Result<HttpResponse, TransportError>,
+        classify: fn(&HttpResponse) -> ResponseClass,
+        started: Instant,
+    ) -> ControlFlow<Result<HttpResponse>, Duration> {
+        let Attempt {
+            number: attempt,
+            waited,
+            latency_ms,
+        } = attempt;
+        let decision = match &result {
+            Ok(response) => {
+                let class = classify(response);
+                tracing::debug!(
+                    attempt,
+                    status = response.status().as_u16(),
+                    latency_ms,
+                    ?class,
+                    "attempt finished"
+                );
+                self.retry
+                    .decide(call.idempotency, attempt, waited, Outcome::Response(class))
+            }
+            Err(error) => {
+                tracing::debug!(attempt, latency_ms, error = %error, kind = ?error.kind(), sent = ?error.request_sent(), "attempt failed");
+                self.retry
+                    .decide(call.idempotency, attempt, waited, Outcome::Transport(error))
+            }
+        };
+        match decision {
+            Decision::Retry { after } => {
+                tracing::warn!(attempt, delay_ms = after.as_millis() as u64, "retrying");
+                ControlFlow::Continue(after)
+            }
+            Decision::Stop => {
+                let span = tracing::Span::current();
+                let latency_ms = started.elapsed().as_millis() as u64;
+                span.record("attempts", attempt);
+                span.record("latency_ms", latency_ms);
+                ControlFlow::Break(match result {
+                    Ok(mut response) => {
+                        // Only a retried call is marked: the usual call spares the allocation.
+                        if attempt > 1 {
+                            response.extensions_mut().insert(Attempts(attempt));
+                        }
+                        let status = response.status().as_u16();
+                        span.record("status", status);
+                        tracing::debug!(attempts = attempt, status, latency_ms, "call finished");
+                        Ok(response)
+                    }
+                    Err(error) => {
+                        tracing::debug!(attempts = attempt, latency_ms, error = %error, "call failed");
+                        Err(transport_error(call, error))
+                    }
+                })
+            }
+        }
+    }
+}
+
+/// A copy of the request for one attempt.
+fn rebuild(parts: &http::request::Parts, body: &Bytes) -> HttpRequest {
+    let mut request = http::Request::new(body.clone());
+    *request.method_mut() = parts.method.clone();
+    *request.uri_mut() = parts.uri.clone();
+    *request.version_mut() = parts.version;
+    *request.headers_mut() = parts.headers.clone();
+    request
+}
+
+/// One finished attempt, for [`HttpClient::after_attempt`].
+#[derive(Clone, Copy)]
+struct Attempt {
+    /// 1 for the first.
+    number: u32,
+    /// The delays before it, in total.
+    waited: Duration,
+    latency_ms: u64,
 }
 
 fn transport_error(call: &Call, error: TransportError) -> Error {

@@ -1,10 +1,10 @@
 //! The default transport, on reqwest with rustls (ring crypto provider, platform verifier).
 
-use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 
 use rustls::pki_types::CertificateDer;
@@ -48,17 +48,36 @@ pub struct ReqwestTransport {
 
 /// The URLs of recent requests, parsed once: a provider calls the same few endpoints over and
 /// over, and parsing a URL costs more than the rest of building a request.
+///
+/// A short list, looked up by comparing the URI's text piece by piece (scheme, authority, path
+/// and query): cheaper than hashing a `Uri`, whose hash folds the case of every byte. Two
+/// spellings of one URL (a host in another case) take two entries, each correct.
 #[derive(Debug, Default)]
 struct UrlCache {
-    parsed: RwLock<HashMap<http::Uri, reqwest::Url, foldhash::fast::RandomState>>,
+    parsed: RwLock<Vec<(http::Uri, reqwest::Url)>>,
+}
+
+/// Whether two URIs are the same text.
+fn same_text(a: &http::Uri, b: &http::Uri) -> bool {
+    a.path_and_query().map(http::uri::PathAndQuery::as_str)
+        == b.path_and_query().map(http::uri::PathAndQuery::as_str)
+        && a.authority().map(http::uri::Authority::as_str)
+            == b.authority().map(http::uri::Authority::as_str)
+        && a.scheme_str() == b.scheme_str()
 }
 
 impl UrlCache {
     /// At most this many URLs are kept; the cache starts afresh when full.
-    const CAPACITY: usize = 64;
+    const CAPACITY: usize = 32;
 
     fn url(&self, uri: &http::Uri) -> std::result::Result<reqwest::Url, TransportError> {
-        if let Some(url) = self.parsed.read().ok().and_then(|p| p.get(uri).cloned()) {
+        let cached = self.parsed.read().ok().and_then(|parsed| {
+            parsed
+                .iter()
+                .find(|(known, _)| same_text(known, uri))
+                .map(|(_, url)| url.clone())
+        });
+        if let Some(url) = cached {
             return Ok(url);
         }
         let url = reqwest::Url::parse(&uri.to_string()).map_err(|e| {
@@ -73,7 +92,9 @@ impl UrlCache {
             if parsed.len() >= Self::CAPACITY {
                 parsed.clear();
             }
-            parsed.insert(uri.clone(), url.clone());
+            if !parsed.iter().any(|(known, _)| same_text(known, uri)) {
+                parsed.push((uri.clone(), url.clone()));
+            }
         }
         Ok(url)
     }
@@ -338,67 +359,138 @@ fn connect_tls_message(tls: &rustls::Error) -> String {
     }
 }
 
-#[async_trait]
+/// The future of one request, as `#[async_trait]` spells it.
+type SendFuture<'a> =
+    Pin<Box<dyn Future<Output = std::result::Result<HttpResponse, TransportError>> + Send + 'a>>;
+
+// Written out rather than with `#[async_trait]`: the request is handed to reqwest before the
+// future is made, so the boxed future holds reqwest's pending request, not a second copy of ours.
 impl HttpTransport for ReqwestTransport {
-    async fn send(
+    fn send<'life0, 'async_trait>(&'life0 self, request: HttpRequest) -> SendFuture<'async_trait>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        let pending = self.start(request);
+        Box::pin(async move { self.receive(pending?.await.map_err(map_error)?).await })
+    }
+}
+
+impl ReqwestTransport {
+    /// Hands `request` to reqwest.
+    fn start(
         &self,
         request: HttpRequest,
-    ) -> std::result::Result<HttpResponse, TransportError> {
+    ) -> std::result::Result<
+        impl Future<Output = reqwest::Result<reqwest::Response>> + Send + use<>,
+        TransportError,
+    > {
         let (parts, body) = request.into_parts();
         let url = self.urls.url(&parts.uri)?;
-        let mut response = self
+        Ok(self
             .client
             .request(parts.method, url)
             .headers(parts.headers)
             .body(body)
-            .send()
-            .await
-            .map_err(map_error)?;
-        let status = response.status();
-        let too_large = || {
-            TransportError::new(
-                TransportErrorKind::BodyTooLarge,
-                RequestSent::Maybe,
-                format!(
-                    "the response body exceeds the {} byte limit",
-                    self.max_response_bytes
-                ),
-            )
-            .with_status(status)
-        };
-        if response
-            .content_length()
-            .is_some_and(|len| len > self.max_response_bytes as u64)
-        {
-            return Err(too_large());
-        }
-        // The usual answer arrives in one chunk, kept as it is; more chunks are gathered.
-        let mut body = Bytes::new();
-        let mut gathered: Option<BytesMut> = None;
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| map_error(e).with_status(status))?
-        {
-            let total = gathered.as_ref().map_or(body.len(), BytesMut::len) + chunk.len();
-            if total > self.max_response_bytes {
+            .send())
+    }
+
+    /// Reads the answer's body, within the size cap. (An `async` block rather than an
+    /// `async fn`, which would keep a second copy of the response in its future.)
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn would keep its arguments twice in its future"
+    )]
+    fn receive(
+        &self,
+        mut response: reqwest::Response,
+    ) -> impl Future<Output = std::result::Result<HttpResponse, TransportError>> + Send + '_ {
+        async move {
+            let status = response.status();
+            let too_large = || {
+                TransportError::new(
+                    TransportErrorKind::BodyTooLarge,
+                    RequestSent::Maybe,
+                    format!(
+                        "the response body exceeds the {} byte limit",
+                        self.max_response_bytes
+                    ),
+                )
+                .with_status(status)
+            };
+            if response
+                .content_length()
+                .is_some_and(|len| len > self.max_response_bytes as u64)
+            {
                 return Err(too_large());
             }
-            if let Some(gathered) = gathered.as_mut() {
-                gathered.extend_from_slice(&chunk);
-            } else if body.is_empty() {
-                body = chunk;
-            } else {
-                let mut buffer = BytesMut::with_capacity(total);
-                buffer.extend_from_slice(&body);
-                buffer.extend_from_slice(&chunk);
-                gathered = Some(buffer);
+            // The usual answer arrives in one chunk, kept as it is; more chunks are gathered.
+            let mut body = Bytes::new();
+            let mut gathered: Option<BytesMut> = None;
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|e| map_error(e).with_status(status))?
+            {
+                let total = gathered.as_ref().map_or(body.len(), BytesMut::len) + chunk.len();
+                if total > self.max_response_bytes {
+                    return Err(too_large());
+                }
+                if let Some(gathered) = gathered.as_mut() {
+                    gathered.extend_from_slice(&chunk);
+                } else if body.is_empty() {
+                    body = chunk;
+                } else {
+                    let mut buffer = BytesMut::with_capacity(total);
+                    buffer.extend_from_slice(&body);
+                    buffer.extend_from_slice(&chunk);
+                    gathered = Some(buffer);
+                }
+            }
+            let mut answer = http::Response::new(gathered.map_or(body, BytesMut::freeze));
+            *answer.status_mut() = status;
+            *answer.version_mut() = response.version();
+            *answer.headers_mut() = std::mem::take(response.headers_mut());
+            Ok(answer)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_url_cache_answers_each_uri_with_its_own_url() {
+        let cache = UrlCache::default();
+        let uris = [
+            "https://slack.com/api/oauth.v2.access",
+            "https://slack.com/api/auth.test",
+            "https://slack.com/api/auth.test?x=1",
+            "https://slack.com:8443/api/auth.test",
+            "http://slack.com/api/auth.test",
+            "https://SLACK.com/api/auth.test",
+            "https://api.notion.com/v1/oauth/token",
+        ];
+        // Twice over: the second round is answered from the cache, and must say the same.
+        for _ in 0..2 {
+            for text in uris {
+                let uri: http::Uri = text.parse().unwrap();
+                let url = cache.url(&uri).unwrap();
+                assert_eq!(url, reqwest::Url::parse(text).unwrap(), "{text}");
             }
         }
-        let mut answer = http::Response::new(gathered.map_or(body, BytesMut::freeze));
-        *answer.status_mut() = status;
-        *answer.version_mut() = response.version();
-        *answer.headers_mut() = std::mem::take(response.headers_mut());
-        Ok(answer)
+        assert_eq!(cache.parsed.read().unwrap().len(), uris.len());
+    }
+
+    #[test]
+    fn the_url_cache_starts_afresh_when_full_and_stays_right() {
+        let cache = UrlCache::default();
+        for n in 0..(UrlCache::CAPACITY * 3) {
+            let text = format!("https://example.com/{n}");
+            let uri: http::Uri = text.parse().unwrap();
+            assert_eq!(cache.url(&uri).unwrap().as_str(), text);
+            assert!(cache.parsed.read().unwrap().len() <= UrlCache::CAPACITY);
+        }
     }
 }

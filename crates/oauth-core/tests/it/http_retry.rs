@@ -7,8 +7,8 @@ use std::time::{Duration, Instant, SystemTime};
 use async_trait::async_trait;
 use bytes::Bytes;
 use oauth_core::http::{
-    Call, HttpClient, HttpRequest, HttpResponse, HttpTransport, Idempotency, ReqwestTransport,
-    RetryPolicy, check_endpoint, classify_status, retry_after,
+    Attempts, Call, HttpClient, HttpRequest, HttpResponse, HttpTransport, Idempotency,
+    ReqwestTransport, RetryPolicy, check_endpoint, classify_status, retry_after,
 };
 use oauth_core::{Error, ErrorKind, ProviderId, RequestSent, TransportError};
 
@@ -76,6 +76,19 @@ async fn idempotent_call_is_retried_through_transient_failures() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.body().as_ref(), br#"{"ok":true}"#);
     assert_eq!(server.requests().len(), 3);
+    assert_eq!(Attempts::of(&response), 3);
+    assert_eq!(response.extensions().get::<Attempts>(), Some(&Attempts(3)));
+}
+
+#[tokio::test]
+async fn a_call_answered_at_once_counts_one_attempt() {
+    let server = FakeServer::start(vec![Reply::json(200, r#"{"ok":true}"#)]).await;
+    let response = run(&client(), Idempotency::SingleUse, &server.url("/token"))
+        .await
+        .unwrap();
+    assert_eq!(Attempts::of(&response), 1);
+    // Nothing is recorded for the usual single attempt.
+    assert_eq!(response.extensions().get::<Attempts>(), None);
 }
 
 #[tokio::test]
