@@ -14,7 +14,8 @@ use serde::Deserialize;
 use crate::PROVIDER;
 use crate::client::SlackClient;
 use crate::types::{
-    Enterprise, IncomingWebhook, SlackTokenExtras, Team, WebhookChannel, grantee, nullable_ref,
+    Enterprise, IncomingWebhook, SlackTokenExtras, Team, WebhookChannel, grantee, grantee_of,
+    nullable_ref,
 };
 use crate::wire::{Credential, Form, SlackResponse, decode_response};
 
@@ -462,38 +463,71 @@ fn decode_flat(
     received_at: SystemTime,
 ) -> Result<OauthV2TokenResponse> {
     let raw: RawOauthV2 = decode_response(method, response)?;
-    let extras = raw.extras();
-    let Some(access_token) = raw.access_token else {
-        return Err(undecodable(
-            &PROVIDER,
-            method,
-            response,
-            "missing field `access_token`",
-        ));
-    };
-    let mut tokens = token_set(
-        TokenParts {
-            access_token,
-            token_type: raw.token_type.as_deref().unwrap_or("bot"),
-            scope: raw.scope.as_deref(),
-            refresh_token: raw.refresh_token,
-            expires_in: raw.expires_in,
-        },
-        received_at,
-    );
-    tokens.grantee = grantee(raw.team.as_ref(), raw.enterprise.as_ref());
-    tokens.grantee.bot_id = raw.bot_user_id.clone();
-    tokens.grantee.user_id = raw.user_id.clone();
-    tokens.extras = extras;
+    let app_id = raw.app_id.clone();
+    let team = raw.team.clone();
+    let enterprise = raw.enterprise.clone();
+    let is_enterprise_install = raw.is_enterprise_install.unwrap_or(false);
+    let bot_user_id = raw.bot_user_id.clone();
+    let user_id = raw.user_id.clone();
+    let tokens = raw.into_token_set(method, response, received_at)?;
     Ok(OauthV2TokenResponse {
-        app_id: raw.app_id,
-        team: raw.team,
-        enterprise: raw.enterprise,
-        is_enterprise_install: raw.is_enterprise_install.unwrap_or(false),
-        bot_user_id: raw.bot_user_id,
-        user_id: raw.user_id,
+        app_id,
+        team,
+        enterprise,
+        is_enterprise_install,
+        bot_user_id,
+        user_id,
         tokens,
     })
+}
+
+impl RawOauthV2 {
+    /// The token set of a flat answer (refresh, `oauth.v2.exchange`), taking the fields it needs.
+    fn into_token_set(
+        self,
+        method: &'static str,
+        response: &HttpResponse,
+        received_at: SystemTime,
+    ) -> Result<TokenSet> {
+        let extras = self.extras();
+        let Some(access_token) = self.access_token else {
+            return Err(undecodable(
+                &PROVIDER,
+                method,
+                response,
+                "missing field `access_token`",
+            ));
+        };
+        let mut tokens = token_set(
+            TokenParts {
+                access_token,
+                token_type: self.token_type.as_deref().unwrap_or("bot"),
+                scope: self.scope.as_deref(),
+                refresh_token: self.refresh_token,
+                expires_in: self.expires_in,
+            },
+            received_at,
+        );
+        tokens.grantee = grantee_of(self.team, self.enterprise);
+        tokens.grantee.bot_id = self.bot_user_id;
+        tokens.grantee.user_id = self.user_id;
+        tokens.extras = extras;
+        Ok(tokens)
+    }
+}
+
+/// The token set of a refresh answer, for [`TokenGrant::refresh`](oauth_core::TokenGrant::refresh):
+/// what [`OauthV2RefreshResponse`] holds as `tokens`, decoded without building the rest.
+pub(crate) struct RefreshedTokens(TokenSet);
+
+impl SlackResponse for RefreshedTokens {
+    const METHOD: &'static str = "oauth.v2.access";
+
+    fn decode(response: &HttpResponse, received_at: SystemTime) -> Result<Self> {
+        decode_response::<RawOauthV2>(Self::METHOD, response)?
+            .into_token_set(Self::METHOD, response, received_at)
+            .map(RefreshedTokens)
+    }
 }
 
 impl SlackResponse for OauthV2RefreshResponse {
@@ -672,14 +706,30 @@ impl SlackClient {
         &self,
         request: &OauthV2RefreshRequest,
     ) -> Result<OauthV2RefreshResponse> {
-        let mut form = Form::new();
-        let credential = self.client_credentials(&mut form);
-        form.push("grant_type", "refresh_token");
-        form.push("refresh_token", request.refresh_token.expose_secret());
+        let (form, credential) = self.refresh_form(&request.refresh_token);
         let mut response: OauthV2RefreshResponse =
             self.call(Idempotency::SingleUse, form, credential).await?;
         self.stamp_refresh_expiry(&mut response.0.tokens);
         Ok(response)
+    }
+
+    /// The refresh of [`TokenGrant::refresh`](oauth_core::TokenGrant::refresh): the same call as
+    /// [`oauth_v2_access_refresh`](Self::oauth_v2_access_refresh), decoded to the token set only.
+    pub(crate) async fn refresh_tokens(&self, refresh_token: &RefreshToken) -> Result<TokenSet> {
+        let (form, credential) = self.refresh_form(refresh_token);
+        let RefreshedTokens(mut tokens) =
+            self.call(Idempotency::SingleUse, form, credential).await?;
+        self.stamp_refresh_expiry(&mut tokens);
+        Ok(tokens)
+    }
+
+    /// The form of `oauth.v2.access` with `grant_type=refresh_token`, and its credential.
+    fn refresh_form(&self, refresh_token: &RefreshToken) -> (Form, Credential<'_>) {
+        let mut form = Form::new();
+        let credential = self.client_credentials(&mut form);
+        form.push("grant_type", "refresh_token");
+        form.push("refresh_token", refresh_token.expose_secret());
+        (form, credential)
     }
 
     /// `oauth.v2.exchange`: swaps a legacy long-lived token for an expiring token and a refresh
@@ -745,4 +795,68 @@ impl SlackClient {
 /// The error for a grant whose answer had no usable token (kept for the trait implementation).
 pub(crate) fn no_token_error() -> Error {
     Error::Internal("the installation has no access token".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `TokenGrant::refresh` decodes only the token set; it must be the one the full refresh
+    /// answer carries, and fail alike, on every flat answer of the shared corpus and odd shapes.
+    #[test]
+    fn the_token_set_alone_is_the_full_answers_token_set() {
+        let root = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/decode-corpus/slack"
+        );
+        let mut bodies = Vec::new();
+        for method in ["oauth.v2.access", "oauth.v2.exchange"] {
+            for entry in std::fs::read_dir(format!("{root}/{method}")).expect("the shared corpus") {
+                let path = entry.expect("a corpus entry").path();
+                if path.extension().is_some_and(|e| e == "json") {
+                    bodies.push(std::fs::read_to_string(path).expect("a corpus file"));
+                }
+            }
+        }
+        assert!(bodies.len() >= 10, "corpus not found under {root}");
+        bodies.extend(
+            [
+                r#"{"ok":true,"access_token":"xoxe.xoxb-1","team":null,"enterprise":{"id":"E1","name":"Org"}}"#,
+                r#"{"ok":true,"access_token":"xoxe.xoxb-1","team":{"id":"","name":"x"},"token_type":"BOT"}"#,
+                r#"{"ok":true,"access_token":"xoxe.xoxp-1","token_type":"user","user_id":"U1","scope":"a,b"}"#,
+                r#"{"ok":true,"team":{"id":"T1"}}"#,
+                r##"{"ok":true,"access_token":"xoxb-1","incoming_webhook":{"url":"https://hooks.slack.com/x","channel":"#c"}}"##,
+                r#"{"ok":false,"error":"invalid_refresh_token"}"#,
+                r#"{"ok":true,"access_token":7}"#,
+            ]
+            .map(str::to_owned),
+        );
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut both_ok = 0;
+        for body in bodies {
+            let response = http::Response::builder()
+                .status(200)
+                .body(bytes::Bytes::from(body.clone()))
+                .expect("a response");
+            match (
+                OauthV2RefreshResponse::decode(&response, at),
+                RefreshedTokens::decode(&response, at),
+            ) {
+                (Ok(full), Ok(alone)) => {
+                    assert_eq!(full.0.tokens, alone.0, "{body}");
+                    both_ok += 1;
+                }
+                (Err(full), Err(alone)) => {
+                    assert_eq!(full.to_string(), alone.to_string(), "{body}");
+                    assert_eq!(full.kind(), alone.kind(), "{body}");
+                }
+                (full, alone) => panic!(
+                    "{body}: the full answer gave {:?}, the token set alone {:?}",
+                    full.map(|_| ()),
+                    alone.map(|_| ())
+                ),
+            }
+        }
+        assert!(both_ok >= 8, "only {both_ok} answers decoded");
+    }
 }

@@ -151,11 +151,20 @@ impl SlackTokenExtras {
 
 /// A grantee from team and enterprise references.
 pub(crate) fn grantee(team: Option<&Team>, enterprise: Option<&Enterprise>) -> Grantee {
+    grantee_of(team.cloned(), enterprise.cloned())
+}
+
+/// A grantee from team and enterprise references, taking them.
+pub(crate) fn grantee_of(team: Option<Team>, enterprise: Option<Enterprise>) -> Grantee {
     let mut grantee = Grantee::new();
-    grantee.workspace_id = team.map(|t| t.id.clone());
-    grantee.workspace_name = team.and_then(|t| t.name.clone());
-    grantee.enterprise_id = enterprise.map(|e| e.id.clone());
-    grantee.enterprise_name = enterprise.and_then(|e| e.name.clone());
+    if let Some(team) = team {
+        grantee.workspace_id = Some(team.id);
+        grantee.workspace_name = team.name;
+    }
+    if let Some(enterprise) = enterprise {
+        grantee.enterprise_id = Some(enterprise.id);
+        grantee.enterprise_name = enterprise.name;
+    }
     grantee
 }
 

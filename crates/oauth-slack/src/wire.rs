@@ -5,18 +5,24 @@
 //! `Accept: application/json`, as `@slack/web-api` sends it. Tokens go in
 //! `Authorization: Bearer <token>`, never in the query string.
 
+use std::fmt;
+use std::marker::PhantomData;
 use std::sync::LazyLock;
 use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 use oauth_core::http::{
-    Call, HttpResponse, Idempotency, ResponseClass, bearer_auth, json_error_reason, retry_after,
-    undecodable,
+    Call, HttpRequest, HttpResponse, Idempotency, ResponseClass, bearer_auth, json_error_reason,
+    retry_after, undecodable,
 };
 use oauth_core::redact::redact_snippet;
 use oauth_core::{AccessToken, Error, Result};
-use serde::de::DeserializeOwned;
+use serde::de::value::{BorrowedStrDeserializer, MapAccessDeserializer};
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, IgnoredAny, IntoDeserializer, MapAccess, Visitor,
+};
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use crate::PROVIDER;
@@ -180,11 +186,12 @@ pub fn classify(response: &HttpResponse) -> ResponseClass {
     }
 }
 
-/// Whether `body` is certainly a plain success, whose envelope is `ok: true` and nothing else: it
-/// opens with `{"ok":true` (Slack writes `ok` first; whitespace allowed), and mentions `"ok"` only once and none of
-/// the other envelope fields nor a `\u` escape (which could spell one). Any other body has its
-/// envelope read in full; this only spares ordinary answers that second pass.
-fn plain_success(body: &[u8]) -> bool {
+/// Decodes a plain success in one pass: `T` when `body` opens with `{"ok":true` (Slack writes
+/// `ok` first; whitespace allowed) and its top level has no other envelope field (`error`,
+/// `warning`, `needed`, `provided`, `response_metadata`, a second `ok`), read as keys, so escapes
+/// are undone first. `None` for any other body, or one `T` cannot read: it then has its envelope
+/// read in full. This spares the usual answer a second pass over its bytes.
+fn plain_success<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
     fn skip_ws(bytes: &[u8]) -> &[u8] {
         let start = bytes
             .iter()
@@ -202,22 +209,153 @@ fn plain_success(body: &[u8]) -> bool {
         .and_then(|rest| rest.strip_prefix(b"true"))
         .is_some_and(|rest| matches!(skip_ws(rest).first(), Some(b',' | b'}')));
     if !opens_with_ok_true {
-        return false;
+        return None;
     }
-    static FINDERS: LazyLock<[memchr::memmem::Finder<'static>; 7]> = LazyLock::new(|| {
-        [
-            br#""ok""#.as_slice(),
-            br#""error""#,
-            br#""warning""#,
-            br#""needed""#,
-            br#""provided""#,
-            br#""response_metadata""#,
-            br"\u",
-        ]
-        .map(memchr::memmem::Finder::new)
-    });
-    let [ok, others @ ..] = &*FINDERS;
-    ok.find_iter(body).nth(1).is_none() && others.iter().all(|f| f.find(body).is_none())
+    let read: OnePass<T> = serde_json::from_slice(body).ok()?;
+    read.plain.then_some(read.data)
+}
+
+/// A Slack answer read in one pass: the method's fields, and whether the envelope at the top
+/// level is `ok: true` alone. The envelope keys are taken out of the object before `T` sees it.
+struct OnePass<T> {
+    data: T,
+    plain: bool,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OnePass<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct Object<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Object<T> {
+            type Value = OnePass<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a Slack answer (a JSON object)")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut seen = EnvelopeSeen::default();
+                let mut rest = WithoutEnvelope {
+                    map: &mut map,
+                    seen: &mut seen,
+                };
+                let data = T::deserialize(MapAccessDeserializer::new(&mut rest))?;
+                // Whatever `T` left unread still has to be looked at for envelope keys.
+                while rest.next_key::<IgnoredAny>()?.is_some() {
+                    rest.next_value::<IgnoredAny>()?;
+                }
+                Ok(OnePass {
+                    data,
+                    plain: seen.oks == 1 && seen.ok_true && !seen.other,
+                })
+            }
+        }
+
+        deserializer.deserialize_map(Object(PhantomData))
+    }
+}
+
+/// The envelope keys met at the top level of an answer.
+#[derive(Default)]
+struct EnvelopeSeen {
+    oks: u32,
+    ok_true: bool,
+    other: bool,
+}
+
+/// An answer's map, minus its envelope keys (noted in `seen`).
+struct WithoutEnvelope<'a, A> {
+    map: &'a mut A,
+    seen: &'a mut EnvelopeSeen,
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for WithoutEnvelope<'_, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> std::result::Result<Option<K::Value>, A::Error> {
+        loop {
+            let Some(key) = self.map.next_key::<Key<'de>>()? else {
+                return Ok(None);
+            };
+            match key.as_str() {
+                "ok" => {
+                    self.seen.oks += 1;
+                    // Anything but a boolean fails the pass: the full read then judges it.
+                    self.seen.ok_true = self.map.next_value::<bool>()?;
+                }
+                "error" | "warning" | "needed" | "provided" | "response_metadata" => {
+                    self.seen.other = true;
+                    self.map.next_value::<IgnoredAny>()?;
+                }
+                _ => {
+                    return match key {
+                        Key::Borrowed(key) => seed.deserialize(BorrowedStrDeserializer::new(key)),
+                        Key::Owned(key) => seed.deserialize(key.into_deserializer()),
+                    }
+                    .map(Some);
+                }
+            }
+        }
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> std::result::Result<V::Value, A::Error> {
+        self.map.next_value_seed(seed)
+    }
+}
+
+/// An object key, borrowed from the body when it has no escapes.
+enum Key<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl Key<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Key::Borrowed(key) => key,
+            Key::Owned(key) => key,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct KeyVisitor;
+
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object key")
+            }
+
+            fn visit_borrowed_str<E: de::Error>(
+                self,
+                key: &'de str,
+            ) -> std::result::Result<Key<'de>, E> {
+                Ok(Key::Borrowed(key))
+            }
+
+            fn visit_str<E: de::Error>(self, key: &str) -> std::result::Result<Key<'de>, E> {
+                Ok(Key::Owned(key.to_owned()))
+            }
+
+            fn visit_string<E: de::Error>(self, key: String) -> std::result::Result<Key<'de>, E> {
+                Ok(Key::Owned(key))
+            }
+        }
+
+        deserializer.deserialize_str(KeyVisitor)
+    }
 }
 
 /// The envelope fields, read straight from the bytes (no JSON tree): the fast path for every
@@ -291,7 +429,20 @@ impl SlackClient {
         form: Form,
         credential: Credential<'_>,
     ) -> Result<T> {
-        let method = T::METHOD;
+        let request = self.request(T::METHOD, form, credential)?;
+        let call = Call::new(PROVIDER, T::METHOD, idempotency);
+        let response = self.http().execute(&call, request, classify).await?;
+        T::decode(&response, self.now())
+    }
+
+    /// The HTTP request of a call: `POST` of `form` to `method`, with `credential`. (Made before
+    /// the call's future starts waiting, so that the future does not hold the form too.)
+    fn request(
+        &self,
+        method: &'static str,
+        form: Form,
+        credential: Credential<'_>,
+    ) -> Result<HttpRequest> {
         let mut request = http::Request::new(form.encode());
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = self.method_uri(method)?;
@@ -311,9 +462,7 @@ impl SlackClient {
                 headers.insert(header::AUTHORIZATION, bearer_auth(token)?);
             }
         }
-        let call = Call::new(PROVIDER, method, idempotency);
-        let response = self.http().execute(&call, request, classify).await?;
-        T::decode(&response, self.now())
+        Ok(request)
     }
 }
 
@@ -339,12 +488,12 @@ pub(crate) fn decode_response<T: DeserializeOwned>(
         .iter()
         .find(|b| !b.is_ascii_whitespace())
         .is_some_and(|b| *b == b'{');
-    if object && plain_success(response.body()) {
-        let envelope = Envelope {
-            ok: Some(true),
-            ..Envelope::default()
-        };
-        return finish(method, response, status, envelope, None);
+    // (A 429 is a rate limit whatever its body says: it never takes the shortcut.)
+    if object
+        && status != StatusCode::TOO_MANY_REQUESTS
+        && let Some(data) = plain_success(response.body())
+    {
+        return Ok(data);
     }
     let fast = object
         .then(|| serde_json::from_slice::<WireEnvelope>(response.body()).ok())
@@ -453,6 +602,25 @@ fn rate_limited(method: &'static str, response: &HttpResponse) -> Error {
 mod tests {
     use super::*;
 
+    fn takes(body: &[u8]) -> bool {
+        plain_success::<IgnoredAny>(body).is_some()
+    }
+
+    /// Whether the full envelope read (a JSON tree) finds `ok: true` and nothing else.
+    fn full_read_is_plain(body: &[u8]) -> bool {
+        serde_json::from_slice::<Value>(body).is_ok_and(|value| {
+            let envelope = Envelope::read(&value);
+            value.is_object()
+                && envelope.ok == Some(true)
+                && envelope.error.is_none()
+                && envelope.warning.is_none()
+                && envelope.needed.is_none()
+                && envelope.provided.is_none()
+                && envelope.warnings.is_empty()
+                && envelope.messages.is_empty()
+        })
+    }
+
     #[test]
     fn plain_success_is_recognised_only_when_certain() {
         for body in [
@@ -461,26 +629,73 @@ mod tests {
             "{\"ok\":true\n,\"url\":\"https:\\/\\/acme.slack.com\\/\"}",
             "{\n  \"ok\" : true ,\n  \"app_id\": \"A1\"\n}",
             r#"{"ok":true,"team":{"name":"\"ok\""}}"#,
+            r#"{"ok":true,"team":{"name":"ok"}}"#,
+            // Only the top level is the envelope (as the full read has it).
+            r#"{"ok":true,"team":{"error":"x","ok":false}}"#,
+            r#"{"ok":true,"e\u0072ror_count":1}"#,
         ] {
-            assert!(plain_success(body.as_bytes()), "{body}");
+            assert!(takes(body.as_bytes()), "{body}");
+            assert!(full_read_is_plain(body.as_bytes()), "{body}");
         }
         for body in [
             r#"{"ok":false,"error":"invalid_auth"}"#,
             r#"{"ok":truest}"#,
             r#"{"ok":"true"}"#,
             r#"{"ok":true,"warning":"superfluous_charset"}"#,
+            r#"{"ok":true,"warning":""}"#,
             r#"{"ok":true,"response_metadata":{"warnings":["x"]}}"#,
+            r#"{"ok":true,"response_metadata":{"next_cursor":""}}"#,
             r#"{"ok":true,"needed":"a","provided":"b"}"#,
             r#"{"ok":true,"error":"odd"}"#,
             r#"{"ok":true,"ok":false}"#,
-            r#"{"ok":true,"team":{"name":"ok"}}"#,
+            r#"{"ok":true,"ok":true}"#,
             r#"{"ok":true,"\u0065rror":"x"}"#,
+            r#"{"ok":true,"warn\u0069ng":"x"}"#,
             r#"{"access_token":"xoxb-1","ok":true}"#,
             r#"[{"ok":true}]"#,
+            r#"{"ok":true,"x":1"#,
+            r#"{"ok":true} trailing"#,
             "",
         ] {
-            assert!(!plain_success(body.as_bytes()), "{body}");
+            assert!(!takes(body.as_bytes()), "{body}");
         }
+    }
+
+    /// A 429 is a rate limit even with a plain `ok: true` body (found by the `slack_responses`
+    /// fuzz target's differential check).
+    #[test]
+    fn a_429_with_a_plain_body_is_still_a_rate_limit() {
+        for status in [200, 429, 500] {
+            let response = http::Response::builder()
+                .status(status)
+                .body(Bytes::from_static(br#"{"ok":true,"revoked":true}"#))
+                .expect("a response");
+            let decoded = decode_response::<Value>("auth.revoke", &response);
+            if status == 429 {
+                let error = decoded.expect_err("a rate limit");
+                assert_eq!(error.kind(), oauth_core::ErrorKind::RateLimited);
+            } else {
+                assert!(decoded.is_ok(), "{status}");
+            }
+        }
+    }
+
+    /// The shortcut decodes what the full path decodes, or stands aside.
+    #[test]
+    fn plain_success_decodes_as_the_full_path_does() {
+        #[derive(Deserialize, Debug, PartialEq)]
+        struct Fields {
+            access_token: String,
+            #[serde(default)]
+            team: Option<Value>,
+        }
+        let body =
+            br#"{"ok":true,"access_token":"xoxb-1","team":{"id":"T1"},"extra":[1,{"a":null}]}"#;
+        let fast: Fields = plain_success(body).expect("a plain success");
+        let full: Fields = serde_json::from_slice(body).expect("the full read");
+        assert_eq!(fast, full);
+        // A body the fields cannot read is left to the full path (which reports it).
+        assert!(plain_success::<Fields>(br#"{"ok":true,"team":{}}"#).is_none());
     }
 
     /// Every body of the shared corpus that the shortcut takes has exactly the envelope it
@@ -507,25 +722,44 @@ mod tests {
         let mut taken = 0;
         for path in &files {
             let body = std::fs::read(path).expect("a corpus file");
-            if !plain_success(&body) {
+            if !takes(&body) {
                 continue;
             }
             taken += 1;
-            let value: Value = serde_json::from_slice(&body).expect("a JSON body");
-            let envelope = Envelope::read(&value);
-            assert_eq!(envelope.ok, Some(true), "{}", path.display());
-            assert!(
-                envelope.error.is_none()
-                    && envelope.warning.is_none()
-                    && envelope.needed.is_none()
-                    && envelope.provided.is_none()
-                    && envelope.warnings.is_empty()
-                    && envelope.messages.is_empty(),
-                "{}",
-                path.display()
-            );
+            assert!(full_read_is_plain(&body), "{}", path.display());
         }
         assert!(taken > 5, "the shortcut took only {taken} corpus bodies");
+    }
+
+    proptest::proptest! {
+        /// Random objects made of envelope keys (some escaped), values and nesting after a plain
+        /// opening: the shortcut takes none that the full read does not find plain.
+        #[test]
+        fn plain_success_never_takes_what_the_full_read_refuses(
+            members in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec![
+                        "ok", "error", "warning", "needed", "provided", "response_metadata",
+                        "\\u006fk", "\\u0065rror", "x", "team", "okay", "",
+                    ]),
+                    proptest::sample::select(vec![
+                        "true", "false", "null", "\"\"", "\"ok\"", "1", "[]",
+                        "{\"ok\":false}", "{\"error\":\"x\"}", "{\"warnings\":[\"w\"]}",
+                        "{\"messages\":[]}", "\"\\u0065rror\"",
+                    ]),
+                ),
+                0..6,
+            )
+        ) {
+            let rest: String = members
+                .iter()
+                .map(|(key, value)| format!(",\"{key}\":{value}"))
+                .collect();
+            let body = format!(r#"{{"ok":true{rest}}}"#);
+            if takes(body.as_bytes()) {
+                proptest::prop_assert!(full_read_is_plain(body.as_bytes()), "{}", body);
+            }
+        }
     }
 
     #[test]
