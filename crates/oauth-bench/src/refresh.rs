@@ -18,7 +18,7 @@ use oauth_slack::SlackClient;
 
 use crate::report::{Report, median};
 
-const ROUNDS: usize = 15;
+const ROUNDS: usize = 25;
 
 /// How long each client runs in each round (per concurrency).
 const ROUND_TIME: Duration = Duration::from_millis(400);
@@ -28,15 +28,17 @@ pub(crate) enum Variant {
     SlackFloor,
     SlackOurs,
     SlackOauth2,
+    SlackOauth2NoTimeout,
     NotionFloor,
     NotionOurs,
 }
 
 impl Variant {
-    pub(crate) const ALL: [Variant; 5] = [
+    pub(crate) const ALL: [Variant; 6] = [
         Variant::SlackFloor,
         Variant::SlackOurs,
         Variant::SlackOauth2,
+        Variant::SlackOauth2NoTimeout,
         Variant::NotionFloor,
         Variant::NotionOurs,
     ];
@@ -47,6 +49,7 @@ impl Variant {
             Variant::SlackFloor => "slack-floor",
             Variant::SlackOurs => "slack-ours",
             Variant::SlackOauth2 => "slack-oauth2",
+            Variant::SlackOauth2NoTimeout => "slack-oauth2-no-timeout",
             Variant::NotionFloor => "notion-floor",
             Variant::NotionOurs => "notion-ours",
         }
@@ -57,6 +60,9 @@ impl Variant {
             Variant::SlackFloor => "raw reqwest + serde_json (floor)",
             Variant::SlackOurs => "oauth-slack `TokenGrant::refresh`",
             Variant::SlackOauth2 => "oauth2 5 `exchange_refresh_token`",
+            Variant::SlackOauth2NoTimeout => {
+                "oauth2 5 `exchange_refresh_token`, reqwest client without timeouts"
+            }
             Variant::NotionFloor => "raw reqwest + serde_json (floor)",
             Variant::NotionOurs => "oauth-notion `TokenGrant::refresh`",
         }
@@ -64,7 +70,10 @@ impl Variant {
     pub(crate) fn slack(self) -> bool {
         matches!(
             self,
-            Variant::SlackFloor | Variant::SlackOurs | Variant::SlackOauth2
+            Variant::SlackFloor
+                | Variant::SlackOurs
+                | Variant::SlackOauth2
+                | Variant::SlackOauth2NoTimeout
         )
     }
 }
@@ -75,6 +84,7 @@ struct Clients {
     slack: Arc<SlackClient>,
     notion: Arc<NotionClient>,
     oauth2_http: oauth2::reqwest::Client,
+    oauth2_http_no_timeout: oauth2::reqwest::Client,
     oauth2: oauth2::basic::BasicClient<
         oauth2::EndpointNotSet,
         oauth2::EndpointNotSet,
@@ -145,12 +155,17 @@ impl Clients {
                         .map(|r| r.expose_secret().to_owned())
                         .ok_or_else(|| "no refresh token".into())
                 }),
-            Variant::SlackOauth2 => {
+            Variant::SlackOauth2 | Variant::SlackOauth2NoTimeout => {
                 use oauth2::TokenResponse as _;
+                let http = if variant == Variant::SlackOauth2 {
+                    &self.oauth2_http
+                } else {
+                    &self.oauth2_http_no_timeout
+                };
                 let token = self
                     .oauth2
                     .exchange_refresh_token(&oauth2::RefreshToken::new(refresh))
-                    .request_async(&self.oauth2_http)
+                    .request_async(http)
                     .await
                     .map_err(|e| e.to_string())?;
                 token
@@ -276,7 +291,15 @@ async fn fresh() -> Result<(SandboxHandle, Arc<Clients>), String> {
                 .build()
                 .map_err(|e| e.to_string())?,
         ),
+        // Configured as the floor's client (and our transport): no redirects, the same timeouts.
         oauth2_http: oauth2::reqwest::ClientBuilder::new()
+            .redirect(oauth2::reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| e.to_string())?,
+        // As oauth2's documentation builds it: no redirects, and no timeouts.
+        oauth2_http_no_timeout: oauth2::reqwest::ClientBuilder::new()
             .redirect(oauth2::reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| e.to_string())?,
@@ -302,6 +325,7 @@ pub(crate) async fn run(report: &mut Report) {
                 Variant::SlackFloor,
                 Variant::SlackOurs,
                 Variant::SlackOauth2,
+                Variant::SlackOauth2NoTimeout,
             ],
         ),
         (
@@ -310,6 +334,7 @@ pub(crate) async fn run(report: &mut Report) {
         ),
     ];
     let mut rows = String::new();
+    let mut peers = String::new();
     for (title, variants) in groups {
         for workers in [1usize, 64] {
             let mut throughput: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
@@ -336,6 +361,26 @@ pub(crate) async fn run(report: &mut Report) {
                     );
                     throughput[i].push(rate);
                     latencies[i].append(&mut lat);
+                }
+            }
+            // Ours against each other client directly, paired within each round as well.
+            if let Some(ours) = variants.iter().position(|v| *v == Variant::SlackOurs) {
+                for (j, peer) in variants.iter().enumerate() {
+                    if matches!(peer, Variant::SlackOauth2 | Variant::SlackOauth2NoTimeout) {
+                        let mut ratios: Vec<f64> = throughput[ours]
+                            .iter()
+                            .zip(&throughput[j])
+                            .map(|(rate, peer)| rate / peer)
+                            .collect();
+                        let ratio = median(&mut ratios);
+                        let (low, high) = quartiles(&mut ratios);
+                        let wins = ratios.iter().filter(|r| **r > 1.0).count();
+                        peers.push_str(&format!(
+                            "| {} | {workers} | {ratio:.3}× ({low:.3}–{high:.3}) | {wins} of {} |\n",
+                            peer.name(),
+                            ratios.len(),
+                        ));
+                    }
                 }
             }
             // Each round's throughput relative to the floor's in the same round: the machine's
@@ -368,13 +413,19 @@ pub(crate) async fn run(report: &mut Report) {
          rotated one) against oauth-sandbox in process on loopback (a fresh sandbox and fresh clients for every measurement, so that \
          no client meets a sandbox grown by the others); every client talks to the same endpoint with the \
          same request shape (Slack: form body with client credentials, except `oauth2`, which sends them as HTTP Basic; \
-         Notion: JSON with HTTP Basic and `Notion-Version`). {ROUNDS} rounds of {:.1} s per client, the clients \
+         Notion: JSON with HTTP Basic and `Notion-Version`), and every HTTP client has the same settings: reqwest, no \
+         redirects, a 30 s timeout and a 10 s connect timeout (our transport's defaults). The row \
+         \"reqwest client without timeouts\" is `oauth2` with the client its documentation builds (no timeouts, so one \
+         timer less per request), for reference. {ROUNDS} rounds of {:.1} s per client, the clients \
          interleaved and each round started by the next client; throughput is the median of the rounds, latencies are over all requests. The last column is the median over the rounds of each \
          round's throughput relative to the raw `reqwest` floor's in the same round (same provider and concurrency), \
          with the interquartile range in brackets: pairing within a round cancels the machine's drift between rounds. The sandbox shares the machine's cores with the \
          clients, so absolute figures are lower bounds; the floor rows are also the sandbox's own capacity for \
          refresh grants on this machine (a refresh rotates both tokens and is logged and counted).\n\n\
-         | endpoint | client | concurrency | throughput | p50 | p99 | vs floor |\n| --- | --- | --- | --- | --- | --- | --- |\n{rows}",
+         | endpoint | client | concurrency | throughput | p50 | p99 | vs floor |\n| --- | --- | --- | --- | --- | --- | --- |\n{rows}\n\
+         `oauth-slack` against `oauth2` directly: the median over the rounds of our throughput divided by `oauth2`'s \
+         in the same round (interquartile range in brackets), and in how many rounds ours was the faster.\n\n\
+         | against | concurrency | oauth-slack / peer | rounds won |\n| --- | --- | --- | --- |\n{peers}",
         ROUND_TIME.as_secs_f64()
     ));
 }
