@@ -53,9 +53,8 @@ async fn main() -> ExitCode {
             .find(|v| Some(v.key()) == args.get(2).map(String::as_str));
         let count = args.get(3).and_then(|n| n.parse().ok());
         let (Some(variant), Some(count)) = (variant, count) else {
-            eprintln!(
-                "usage: oauth-bench --run-one <slack-floor|slack-ours|slack-oauth2|notion-floor|notion-ours> <n>"
-            );
+            let keys: Vec<&str> = refresh::Variant::ALL.iter().map(|v| v.key()).collect();
+            eprintln!("usage: oauth-bench --run-one <{}> <n>", keys.join("|"));
             return ExitCode::FAILURE;
         };
         return match refresh::run_one(variant, count).await {
