@@ -1,13 +1,12 @@
-use std::sync::Arc;
-
-use oauth_core::{
-    AccessToken, Grantee, InstallationKey, MemoryTokenStore, ProviderId, TokenSet, TokenType,
-};
+use oauth_core::{AccessToken, Grantee, InstallationKey, ProviderId, TokenSet, TokenType};
 
 #[cfg(feature = "conformance")]
 #[tokio::test]
 async fn memory_store_conforms() {
-    oauth_core::store::conformance::check_store(Arc::new(MemoryTokenStore::new())).await;
+    oauth_core::store::conformance::check_store(std::sync::Arc::new(
+        oauth_core::MemoryTokenStore::new(),
+    ))
+    .await;
 }
 
 #[test]
