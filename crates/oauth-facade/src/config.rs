@@ -66,6 +66,7 @@ impl std::str::FromStr for ProviderKind {
 /// | API base URL | `…_BASE_URL` (Notion `https://api.notion.com`, Slack `https://slack.com/api/`) | `base_url` |
 /// | browser base URL (Slack) | `SLACK_AUTHORIZE_BASE_URL` (`https://slack.com/`) | `authorize_base_url` |
 /// | Notion-Version | `NOTION_VERSION` | `notion_version` |
+/// | allow a plain-http base URL off loopback | `…_ALLOW_INSECURE_HTTP` (`true`/`false`, `1`/`0`, `yes`/`no`; default false) | `allow_insecure_http` |
 ///
 /// ```
 /// use oauth_facade::{ProviderConfig, ProviderKind};
@@ -153,7 +154,9 @@ impl ProviderConfig {
     }
 
     /// Reads `{NOTION,SLACK}_CLIENT_ID`, `_CLIENT_SECRET`, `_REDIRECT_URI`, `_BASE_URL`,
-    /// `SLACK_AUTHORIZE_BASE_URL` and `NOTION_VERSION`.
+    /// `_ALLOW_INSECURE_HTTP`, `SLACK_AUTHORIZE_BASE_URL` and `NOTION_VERSION`. A value of
+    /// `_ALLOW_INSECURE_HTTP` other than `true`/`false`, `1`/`0` or `yes`/`no` is a configuration
+    /// error (rather than a silent `false`).
     pub fn from_env(kind: ProviderKind) -> Result<Self> {
         Self::from_lookup(kind, |name| std::env::var(name).ok())
     }
@@ -176,6 +179,18 @@ impl ProviderConfig {
         config.base_url = var("BASE_URL");
         config.authorize_base_url = var("AUTHORIZE_BASE_URL");
         config.notion_version = var("VERSION");
+        if let Some(value) = var("ALLOW_INSECURE_HTTP") {
+            config.allow_insecure_http = match value.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => {
+                    return Err(Error::configuration(format!(
+                        "{prefix}_ALLOW_INSECURE_HTTP must be true or false (1/0, yes/no), \
+                         not {value:?}"
+                    )));
+                }
+            };
+        }
         Ok(config)
     }
 

@@ -49,6 +49,39 @@ fn from_environment() {
 }
 
 #[test]
+fn insecure_http_from_environment() {
+    let vars = |allow: Option<&str>| {
+        let mut pairs = vec![
+            ("NOTION_CLIENT_ID", "abc"),
+            ("NOTION_CLIENT_SECRET", "secret_x"),
+            ("NOTION_BASE_URL", "http://notion-proxy.internal:8080"),
+        ];
+        if let Some(allow) = allow {
+            pairs.push(("NOTION_ALLOW_INSECURE_HTTP", allow));
+        }
+        ProviderConfig::from_lookup(ProviderKind::Notion, env(&pairs))
+    };
+    // Plain http off loopback is refused unless the variable allows it.
+    for refused in [None, Some("false"), Some("0"), Some("no"), Some("")] {
+        let config = vars(refused).unwrap();
+        assert!(!config.allow_insecure_http, "{refused:?}");
+        let error = config.build().unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Configuration, "{refused:?}");
+    }
+    for allowed in ["true", "1", "yes", "TRUE", " Yes "] {
+        let config = vars(Some(allowed)).unwrap();
+        assert!(config.allow_insecure_http, "{allowed}");
+        config.build().unwrap();
+    }
+    let error = vars(Some("maybe")).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Configuration);
+    assert!(
+        error.to_string().contains("NOTION_ALLOW_INSECURE_HTTP"),
+        "{error}"
+    );
+}
+
+#[test]
 fn from_toml() {
     let text = r#"
         [notion]
