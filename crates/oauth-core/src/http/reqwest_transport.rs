@@ -363,16 +363,19 @@ fn connect_tls_message(tls: &rustls::Error) -> String {
 type SendFuture<'a> =
     Pin<Box<dyn Future<Output = std::result::Result<HttpResponse, TransportError>> + Send + 'a>>;
 
-// Written out rather than with `#[async_trait]`: the request is handed to reqwest before the
-// future is made, so the boxed future holds reqwest's pending request, not a second copy of ours.
+// Written out rather than with `#[async_trait]`, whose `async fn` would keep the request twice
+// in the boxed future. The request is handed to reqwest at the first poll, not before: reqwest
+// starts its timers then, which needs the runtime, and a future may be made outside of it.
 impl HttpTransport for ReqwestTransport {
     fn send<'life0, 'async_trait>(&'life0 self, request: HttpRequest) -> SendFuture<'async_trait>
     where
         'life0: 'async_trait,
         Self: 'async_trait,
     {
-        let pending = self.start(request);
-        Box::pin(async move { self.receive(pending?.await.map_err(map_error)?).await })
+        Box::pin(async move {
+            let pending = self.start(request)?;
+            self.receive(pending.await.map_err(map_error)?).await
+        })
     }
 }
 

@@ -80,6 +80,31 @@ async fn idempotent_call_is_retried_through_transient_failures() {
     assert_eq!(response.extensions().get::<Attempts>(), Some(&Attempts(3)));
 }
 
+/// Futures made outside of any runtime and run later in one: making them needs no runtime
+/// (reqwest starts its timers at the first poll, inside the runtime), so nothing panics.
+#[test]
+fn futures_made_outside_a_runtime_run_in_one_later() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime.block_on(FakeServer::start(vec![
+        Reply::json(200, r#"{"ok":true}"#),
+        Reply::json(200, r#"{"ok":true}"#),
+    ]));
+    let transport = transport();
+    let sending = transport.send(request(&server.url("/transport")));
+    let client = client();
+    let call = call(Idempotency::SingleUse);
+    let executing = client.execute(&call, request(&server.url("/client")), classify_status);
+    let sent = runtime.block_on(sending).unwrap();
+    assert_eq!(sent.body().as_ref(), br#"{"ok":true}"#);
+    let executed = runtime.block_on(executing).unwrap();
+    assert_eq!(executed.status(), 200);
+    let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/transport", "/client"]);
+}
+
 #[tokio::test]
 async fn a_call_answered_at_once_counts_one_attempt() {
     let server = FakeServer::start(vec![Reply::json(200, r#"{"ok":true}"#)]).await;
