@@ -805,20 +805,16 @@ mod tests {
     /// answer carries, and fail alike, on every flat answer of the shared corpus and odd shapes.
     #[test]
     fn the_token_set_alone_is_the_full_answers_token_set() {
-        let root = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/decode-corpus/slack"
+        let files = crate::test_corpus::json_files(&["oauth.v2.access", "oauth.v2.exchange"]);
+        let mut bodies: Vec<String> = files
+            .iter()
+            .map(|path| std::fs::read_to_string(path).expect("a corpus file"))
+            .collect();
+        assert!(
+            bodies.len() >= 10,
+            "corpus not found under {}",
+            crate::test_corpus::ROOT
         );
-        let mut bodies = Vec::new();
-        for method in ["oauth.v2.access", "oauth.v2.exchange"] {
-            for entry in std::fs::read_dir(format!("{root}/{method}")).expect("the shared corpus") {
-                let path = entry.expect("a corpus entry").path();
-                if path.extension().is_some_and(|e| e == "json") {
-                    bodies.push(std::fs::read_to_string(path).expect("a corpus file"));
-                }
-            }
-        }
-        assert!(bodies.len() >= 10, "corpus not found under {root}");
         bodies.extend(
             [
                 r#"{"ok":true,"access_token":"xoxe.xoxb-1","team":null,"enterprise":{"id":"E1","name":"Org"}}"#,

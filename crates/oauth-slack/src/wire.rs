@@ -702,23 +702,12 @@ mod tests {
     /// assumes when read in full.
     #[test]
     fn plain_success_agrees_with_the_full_envelope_on_the_corpus() {
-        let root = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/decode-corpus/slack"
+        let files = crate::test_corpus::json_files(&[""]);
+        assert!(
+            files.len() > 20,
+            "corpus not found under {}",
+            crate::test_corpus::ROOT
         );
-        let mut files = Vec::new();
-        let mut dirs = vec![std::path::PathBuf::from(root)];
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(&dir).expect("the shared decode corpus") {
-                let path = entry.expect("a corpus entry").path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else if path.extension().is_some_and(|e| e == "json") {
-                    files.push(path);
-                }
-            }
-        }
-        assert!(files.len() > 20, "corpus not found under {root}");
         let mut taken = 0;
         for path in &files {
             let body = std::fs::read(path).expect("a corpus file");
