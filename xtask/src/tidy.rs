@@ -130,22 +130,12 @@ fn no_ignored_tests_stubs_or_panicking_tests() {
     }
 }
 
-/// The crates a build of `oauth-facade` with only `features` compiles (normal dependencies).
-fn facade_crates(features: &str) -> Vec<String> {
+/// The output of `cargo tree` with `args` in the workspace (which must succeed).
+fn cargo_tree(args: &[&str]) -> String {
     let output =
         std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args([
-                "tree",
-                "-p",
-                "oauth-facade",
-                "-e",
-                "normal",
-                "--no-default-features",
-                "--prefix",
-                "none",
-                "--features",
-                features,
-            ])
+            .arg("tree")
+            .args(args)
             .current_dir(project_root())
             .output()
             .unwrap();
@@ -154,11 +144,25 @@ fn facade_crates(features: &str) -> Vec<String> {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
-        .collect()
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The crates a build of `oauth-facade` with only `features` compiles (normal dependencies).
+fn facade_crates(features: &str) -> Vec<String> {
+    cargo_tree(&[
+        "-p",
+        "oauth-facade",
+        "-e",
+        "normal",
+        "--no-default-features",
+        "--prefix",
+        "none",
+        "--features",
+        features,
+    ])
+    .lines()
+    .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+    .collect()
 }
 
 #[test]
@@ -226,28 +230,16 @@ fn facade_features_bring_what_they_promise() {
 /// far cheaper than aws-lc-sys's C build.
 #[test]
 fn no_crate_compiles_aws_lc() {
-    let output =
-        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args([
-                "tree",
-                "--workspace",
-                "--all-features",
-                "-e",
-                "all",
-                "--target",
-                "all",
-                "--prefix",
-                "none",
-            ])
-            .current_dir(project_root())
-            .output()
-            .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let tree = String::from_utf8(output.stdout).unwrap();
+    let tree = cargo_tree(&[
+        "--workspace",
+        "--all-features",
+        "-e",
+        "all",
+        "--target",
+        "all",
+        "--prefix",
+        "none",
+    ]);
     let aws_lc: Vec<&str> = tree.lines().filter(|l| l.starts_with("aws-lc-")).collect();
     assert!(aws_lc.is_empty(), "the workspace compiles {aws_lc:?}");
 }
