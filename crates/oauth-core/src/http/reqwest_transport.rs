@@ -236,28 +236,21 @@ fn tls_config(extra_roots: Vec<CertificateDer<'static>>) -> Result<rustls::Clien
     Ok(config)
 }
 
-/// The platform's verifier (system roots) plus the extra roots.
-#[cfg(any(all(unix, not(target_os = "android")), target_os = "windows"))]
+/// The platform's verifier (system roots) plus the extra roots, where the platform's verifier
+/// can take extra roots.
 fn platform_verifier(
     extra_roots: Vec<CertificateDer<'static>>,
     provider: Arc<rustls::crypto::CryptoProvider>,
 ) -> std::result::Result<rustls_platform_verifier::Verifier, rustls::Error> {
     if extra_roots.is_empty() {
-        rustls_platform_verifier::Verifier::new(provider)
-    } else {
+        return rustls_platform_verifier::Verifier::new(provider);
+    }
+    #[cfg(any(all(unix, not(target_os = "android")), target_os = "windows"))]
+    {
         rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider)
     }
-}
-
-/// The platform's verifier; this platform's cannot take extra roots.
-#[cfg(not(any(all(unix, not(target_os = "android")), target_os = "windows")))]
-fn platform_verifier(
-    extra_roots: Vec<CertificateDer<'static>>,
-    provider: Arc<rustls::crypto::CryptoProvider>,
-) -> std::result::Result<rustls_platform_verifier::Verifier, rustls::Error> {
-    if extra_roots.is_empty() {
-        rustls_platform_verifier::Verifier::new(provider)
-    } else {
+    #[cfg(not(any(all(unix, not(target_os = "android")), target_os = "windows")))]
+    {
         Err(rustls::Error::General(
             "the platform verifier cannot trust extra root certificates on this platform".into(),
         ))
