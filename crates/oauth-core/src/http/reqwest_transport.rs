@@ -383,12 +383,12 @@ impl ReqwestTransport {
     > {
         let (parts, body) = request.into_parts();
         let url = self.urls.url(&parts.uri)?;
-        Ok(self
-            .client
-            .request(parts.method, url)
-            .headers(parts.headers)
-            .body(body)
-            .send())
+        // The request is made whole and its headers moved in (a `RequestBuilder` would copy them
+        // one by one into a map of its own).
+        let mut request = reqwest::Request::new(parts.method, url);
+        *request.headers_mut() = parts.headers;
+        *request.body_mut() = Some(body.into());
+        Ok(self.client.execute(request))
     }
 
     /// Reads the answer's body, within the size cap. (An `async` block rather than an
