@@ -13,12 +13,13 @@ use oauth_core::{
     RefreshToken, Result, ScopeSeparator, Scopes, TokenInfo, TokenSet, TokenType,
     check_redirect_uri,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use url::Url;
 
 use crate::PROVIDER;
 use crate::decode::{decode_introspect_response, decode_revoke_response, decode_token_response};
-use crate::types::{ExternalAccount, IntrospectResponse, RevokeResponse, TokenResponse};
+use crate::types::{ExternalAccount, IntrospectResponse, OwnerJson, RevokeResponse, TokenResponse};
 
 /// The API's base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.notion.com";
@@ -442,11 +443,8 @@ impl NotionClient {
         grantee.bot_id = response.bot_id;
         // The owner's `user.id`, from the JSON as received when there is one.
         grantee.user_id = match &owner_json {
-            Some(json) => json
-                .get("user")
-                .and_then(|user| user.get("id"))
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned),
+            Some(OwnerJson::Tree(json)) => user_id_in_tree(json),
+            Some(OwnerJson::Text(json)) => owner_user_id(json),
             None => response
                 .owner
                 .as_ref()
@@ -460,7 +458,8 @@ impl NotionClient {
         // The owner as Notion sent it (it reads back as the same `Owner`); re-serialized only
         // when the response did not come off the wire.
         match (owner_json, &response.owner) {
-            (Some(json), _) => tokens.extras.insert("owner", json),
+            (Some(OwnerJson::Tree(json)), _) => tokens.extras.insert("owner", json),
+            (Some(OwnerJson::Text(json)), _) => tokens.extras.insert_json("owner", json),
             (None, Some(owner)) => tokens.extras.insert_serialized("owner", owner),
             (None, None) => {}
         }
@@ -497,6 +496,39 @@ impl NotionClient {
         }
         info
     }
+}
+
+/// The owner's `user.id` read from the owner object's text: the string at `user.id`, as
+/// [`user_id_in_tree`] finds it.
+fn owner_user_id(owner: &RawValue) -> Option<String> {
+    #[derive(Deserialize)]
+    struct OwnerIds {
+        #[serde(default)]
+        user: Option<UserIds>,
+    }
+    #[derive(Deserialize)]
+    struct UserIds {
+        #[serde(default)]
+        id: Option<String>,
+    }
+    match serde_json::from_str::<OwnerIds>(owner.get()) {
+        Ok(owner) => owner.user.and_then(|user| user.id),
+        // An odd shape (`user` not an object, an id not a string, a repeated key): read as a
+        // tree, as the typed response reads it.
+        Err(_) => serde_json::from_str::<serde_json::Value>(owner.get())
+            .ok()
+            .as_ref()
+            .and_then(user_id_in_tree),
+    }
+}
+
+/// The string at `user.id` in an owner object.
+fn user_id_in_tree(owner: &serde_json::Value) -> Option<String> {
+    owner
+        .get("user")
+        .and_then(|user| user.get("id"))
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
 }
 
 /// Retry classification: 429 and 529 (`service_overload`) mean "not processed, come back later";

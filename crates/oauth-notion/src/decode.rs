@@ -139,6 +139,14 @@ mod tests {
             r#"{"type":"user","user":{"id":"u1","name":7}}"#,
             r#"{"type":"user","user":"u1"}"#,
             r#"{"type":"bot","bot":{}}"#,
+            r#"{"type":"user","user":null}"#,
+            r#"{"type":"user","user":{"id":null}}"#,
+            r#"{"type":"user","user":{"id":"u1","id":"u2"}}"#,
+            r#"{"type":"user","user":{"id":"u1"},"user":{"id":"u2"}}"#,
+            r#"{"type":"user","\u0075ser":{"\u0069d":"u\u0031"}}"#,
+            r#"{"type":"workspace","workspace":true}"#,
+            r#"[]"#,
+            r#""u1""#,
         ] {
             bodies.push(format!(
                 r#"{{"access_token":"secret_a","bot_id":"b","workspace_id":"w","owner":{owner}}}"#

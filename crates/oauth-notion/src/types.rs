@@ -1,6 +1,7 @@
 //! Notion's OAuth request and response bodies, every documented field typed.
 
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
 
 use oauth_core::{AccessToken, RefreshToken};
 
@@ -9,7 +10,7 @@ use oauth_core::{AccessToken, RefreshToken};
 /// Decoding is lenient the way real bodies require: `token_type`, `refresh_token` and `request_id`
 /// may be missing or `null`, and `owner` may be the legacy `{"workspace": true}`.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(from = "WireTokenResponse")]
+#[serde(from = "WireTokenResponse<serde_json::Value>")]
 #[non_exhaustive]
 pub struct TokenResponse {
     /// The access token.
@@ -43,31 +44,43 @@ pub struct TokenResponse {
     pub request_id: Option<String>,
     /// `owner` as received, kept for the token set's extras (which hold JSON) so that it is not
     /// rebuilt from [`Owner`].
-    owner_json: Option<serde_json::Value>,
+    owner_json: Option<OwnerJson>,
+}
+
+/// The `owner` object as received: as a tree (read to type it), or as its text (a response made
+/// into a token set at once, whose extras parse it only if read).
+#[derive(Clone, Debug)]
+pub(crate) enum OwnerJson {
+    Tree(serde_json::Value),
+    Text(Box<RawValue>),
 }
 
 impl TokenResponse {
     /// The `owner` object as received, taken out (`None` once taken or if there was none).
-    pub(crate) fn take_owner_json(&mut self) -> Option<serde_json::Value> {
+    pub(crate) fn take_owner_json(&mut self) -> Option<OwnerJson> {
         self.owner_json.take()
     }
 }
 
-/// A [`TokenResponse`] read to become a token set at once: the owner stays JSON (the token set
-/// keeps it as JSON) and is not also typed.
+/// A [`TokenResponse`] read to become a token set at once: the owner is kept as its text (the
+/// token set keeps it as JSON), neither typed nor made a tree.
 #[derive(Deserialize)]
-#[serde(from = "WireTokenResponse")]
+#[serde(from = "WireTokenResponse<Box<RawValue>>")]
 pub(crate) struct TokenResponseForSet(pub(crate) TokenResponse);
 
-impl From<WireTokenResponse> for TokenResponseForSet {
-    fn from(wire: WireTokenResponse) -> Self {
-        TokenResponseForSet(wire.into_response(false))
+impl From<WireTokenResponse<Box<RawValue>>> for TokenResponseForSet {
+    fn from(wire: WireTokenResponse<Box<RawValue>>) -> Self {
+        // `"owner": null` reads as no owner, as it did when `owner` was typed directly.
+        TokenResponseForSet(wire.into_response(|owner| {
+            let owner = owner.filter(|o| o.get() != "null");
+            (None, owner.map(OwnerJson::Text))
+        }))
     }
 }
 
-/// [`TokenResponse`] as it is read: `owner` read once as JSON, then typed from it.
+/// [`TokenResponse`] as it is read, with `owner` as `O`: JSON to type it from, or its text.
 #[derive(Deserialize)]
-struct WireTokenResponse {
+struct WireTokenResponse<O> {
     access_token: AccessToken,
     #[serde(default)]
     token_type: Option<String>,
@@ -82,26 +95,34 @@ struct WireTokenResponse {
     #[serde(default)]
     workspace_icon: Option<String>,
     #[serde(default)]
-    owner: Option<serde_json::Value>,
+    owner: Option<O>,
     #[serde(default)]
     duplicated_template_id: Option<String>,
     #[serde(default)]
     request_id: Option<String>,
 }
 
-impl From<WireTokenResponse> for TokenResponse {
-    fn from(wire: WireTokenResponse) -> Self {
-        wire.into_response(true)
+impl From<WireTokenResponse<serde_json::Value>> for TokenResponse {
+    fn from(wire: WireTokenResponse<serde_json::Value>) -> Self {
+        // `"owner": null` reads as no owner, as it did when `owner` was typed directly.
+        wire.into_response(|owner| {
+            let owner = owner.filter(|o| !o.is_null());
+            (
+                owner.as_ref().map(Owner::from_json),
+                owner.map(OwnerJson::Tree),
+            )
+        })
     }
 }
 
-impl WireTokenResponse {
-    /// The response; `typed_owner: false` leaves [`TokenResponse::owner`] unset (the JSON is
-    /// kept), for a response turned into a token set at once.
-    fn into_response(self, typed_owner: bool) -> TokenResponse {
+impl<O> WireTokenResponse<O> {
+    /// The response, its typed owner and kept JSON made by `owner` from the owner read.
+    fn into_response(
+        self,
+        owner: impl FnOnce(Option<O>) -> (Option<Owner>, Option<OwnerJson>),
+    ) -> TokenResponse {
         let wire = self;
-        // `"owner": null` reads as no owner, as it did when `owner` was typed directly.
-        let owner_json = wire.owner.filter(|o| !o.is_null());
+        let (owner, owner_json) = owner(wire.owner);
         TokenResponse {
             access_token: wire.access_token,
             token_type: wire.token_type,
@@ -110,10 +131,7 @@ impl WireTokenResponse {
             workspace_id: wire.workspace_id,
             workspace_name: wire.workspace_name,
             workspace_icon: wire.workspace_icon,
-            owner: owner_json
-                .as_ref()
-                .filter(|_| typed_owner)
-                .map(Owner::from_json),
+            owner,
             duplicated_template_id: wire.duplicated_template_id,
             request_id: wire.request_id,
             owner_json,
