@@ -5,8 +5,8 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use oauth_core::http::{
-    Call, HttpClient, HttpResponse, Idempotency, ResponseClass, basic_auth, check_endpoint,
-    retry_after,
+    Call, HttpClient, HttpRequest, HttpResponse, Idempotency, ResponseClass, basic_auth,
+    check_endpoint, retry_after,
 };
 use oauth_core::{
     AccessToken, AuthorizationCode, AuthorizationRequest, ClientSecret, Error, Grantee,
@@ -336,16 +336,18 @@ impl NotionClient {
         if let Some(redirect_uri) = redirect_uri {
             check_redirect_uri(redirect_uri, self.allow_insecure_http)?;
         }
-        let body = TokenRequest {
-            grant_type: "authorization_code",
-            code: Some(code.expose_secret()),
-            redirect_uri: redirect_uri.or(self.redirect_uri.as_deref()),
-            external_account,
-            refresh_token: None,
+        // (The body is gone before the wait: the future keeps only its bytes.)
+        let sending = {
+            let body = TokenRequest {
+                grant_type: "authorization_code",
+                code: Some(code.expose_secret()),
+                redirect_uri: redirect_uri.or(self.redirect_uri.as_deref()),
+                external_account,
+                refresh_token: None,
+            };
+            self.post(TOKEN, &self.token_uri, &body, Idempotency::SingleUse)?
         };
-        let response = self
-            .post(TOKEN, &self.token_uri, &body, Idempotency::SingleUse)
-            .await?;
+        let response = sending.await?;
         decode(&response)
     }
 
@@ -362,16 +364,18 @@ impl NotionClient {
         refresh_token: &RefreshToken,
         decode: fn(&HttpResponse) -> Result<TokenResponse>,
     ) -> Result<TokenResponse> {
-        let body = TokenRequest {
-            grant_type: "refresh_token",
-            code: None,
-            redirect_uri: None,
-            external_account: None,
-            refresh_token: Some(refresh_token.expose_secret()),
+        // (The body is gone before the wait: the future keeps only its bytes.)
+        let sending = {
+            let body = TokenRequest {
+                grant_type: "refresh_token",
+                code: None,
+                redirect_uri: None,
+                external_account: None,
+                refresh_token: Some(refresh_token.expose_secret()),
+            };
+            self.post(TOKEN, &self.token_uri, &body, Idempotency::SingleUse)?
         };
-        let response = self
-            .post(TOKEN, &self.token_uri, &body, Idempotency::SingleUse)
-            .await?;
+        let response = sending.await?;
         decode(&response)
     }
 
@@ -389,7 +393,7 @@ impl NotionClient {
                 &self.introspect_uri,
                 &body,
                 Idempotency::Idempotent,
-            )
+            )?
             .await?;
         decode_introspect_response(&response)
     }
@@ -400,26 +404,38 @@ impl NotionClient {
             token: token.expose_secret(),
         };
         let response = self
-            .post(REVOKE, &self.revoke_uri, &body, Idempotency::Idempotent)
+            .post(REVOKE, &self.revoke_uri, &body, Idempotency::Idempotent)?
             .await?;
         decode_revoke_response(&response)
     }
 
-    async fn post<B: Serialize>(
-        &self,
+    /// POSTs `body` as JSON to `uri`: the call's future, or the error of encoding the body. The
+    /// body is serialized before the future is made, so that the future keeps only its bytes (an
+    /// `async fn` would keep the body, and the request it makes, across the wait).
+    fn post<'a, B: Serialize>(
+        &'a self,
         operation: &'static str,
-        uri: &http::Uri,
+        uri: &'a http::Uri,
         body: &B,
         idempotency: Idempotency,
-    ) -> Result<HttpResponse> {
+    ) -> Result<impl Future<Output = Result<HttpResponse>> + Send + use<'a, B>> {
         let json = serde_json::to_vec(body)
             .map_err(|e| Error::Internal(format!("cannot encode the {operation} body: {e}")))?;
+        Ok(async move {
+            let call = Call::new(PROVIDER, operation, idempotency);
+            self.http
+                .execute(&call, self.request(uri, json), classify)
+                .await
+        })
+    }
+
+    /// The HTTP request of a call: `POST` of `json` to `uri`, with the client's headers.
+    fn request(&self, uri: &http::Uri, json: Vec<u8>) -> HttpRequest {
         let mut request = http::Request::new(Bytes::from(json));
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = uri.clone();
         *request.headers_mut() = self.headers.clone();
-        let call = Call::new(PROVIDER, operation, idempotency);
-        self.http.execute(&call, request, classify).await
+        request
     }
 
     /// Maps a token response into the common [`TokenSet`], received at `issued_at`.
