@@ -107,13 +107,13 @@ impl Clients {
                 let response = self
                     .raw
                     .post(format!("{}/api/oauth.v2.access", self.base))
-                    .header(reqwest::header::ACCEPT, "application/json")
                     .form(&[
                         ("client_id", DEFAULT_SLACK_CLIENT_ID),
                         ("client_secret", DEFAULT_SLACK_CLIENT_SECRET),
                         ("grant_type", "refresh_token"),
                         ("refresh_token", refresh.as_str()),
                     ])
+                    .header(reqwest::header::ACCEPT, "application/json")
                     .send()
                     .await
                     .map_err(|e| e.to_string())?;
@@ -127,8 +127,8 @@ impl Clients {
                     .raw
                     .post(format!("{}/v1/oauth/token", self.base))
                     .basic_auth(DEFAULT_NOTION_CLIENT_ID, Some(DEFAULT_NOTION_CLIENT_SECRET))
-                    .header("notion-version", "2025-09-03")
                     .json(&serde_json::json!({"grant_type": "refresh_token", "refresh_token": refresh}))
+                    .header("notion-version", "2025-09-03")
                     .send()
                     .await
                     .map_err(|e| e.to_string())?;
@@ -449,4 +449,71 @@ pub(crate) async fn run_one(variant: Variant, count: usize) -> Result<(), String
     }
     sandbox.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The last refresh request the sandbox received: its method, path, headers (but the length,
+    /// which follows the tokens) and the names of its body's parameters.
+    fn last_refresh(
+        sandbox: &SandboxHandle,
+    ) -> (String, String, Vec<(String, String)>, Vec<String>) {
+        let request = sandbox
+            .control()
+            .requests()
+            .into_iter()
+            .last()
+            .expect("a recorded request");
+        let headers = request
+            .headers
+            .into_iter()
+            .filter(|(name, _)| name != "content-length")
+            .collect();
+        let body = String::from_utf8(request.body).expect("a UTF-8 body");
+        let params = if body.starts_with('{') {
+            let json: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&body).expect("a JSON body");
+            json.keys().cloned().collect()
+        } else {
+            url::form_urlencoded::parse(body.as_bytes())
+                .map(|(name, _)| name.into_owned())
+                .collect()
+        };
+        (request.method, request.path, headers, params)
+    }
+
+    /// The floor is a raw request of the same shape as ours: same method, path, headers and
+    /// parameters, for both providers (so that the comparison measures the client, not the
+    /// request).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_floor_sends_the_request_ours_sends() {
+        // As `main` does: the raw reqwest clients need a process-wide crypto provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        for (floor, ours) in [
+            (Variant::SlackFloor, Variant::SlackOurs),
+            (Variant::NotionFloor, Variant::NotionOurs),
+        ] {
+            let (sandbox, clients) = fresh().await.expect("a sandbox and clients");
+            let mut seen = Vec::new();
+            for variant in [floor, ours] {
+                let refresh = install(&sandbox, &clients, variant.slack())
+                    .await
+                    .expect("a refresh token");
+                clients.refresh(variant, refresh).await.expect("a refresh");
+                seen.push(last_refresh(&sandbox));
+            }
+            assert_eq!(seen[0], seen[1], "{floor:?} against {ours:?}");
+            assert!(
+                seen[0]
+                    .2
+                    .iter()
+                    .any(|(name, value)| name == "user-agent" && value == DEFAULT_USER_AGENT),
+                "{:?}",
+                seen[0].2
+            );
+            sandbox.shutdown().await;
+        }
+    }
 }
