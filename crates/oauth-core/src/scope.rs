@@ -24,18 +24,30 @@ impl Scopes {
     /// assert_eq!(scopes.as_slice(), ["chat:write", "commands", "openid"]);
     /// ```
     pub fn parse(list: &str) -> Self {
-        list.split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|s| !s.is_empty())
-            .collect()
+        let mut scopes = Scopes::new();
+        // (Whitespace separates: a piece is already trimmed, and copied once.)
+        for scope in list.split(|c: char| c == ',' || c.is_whitespace()) {
+            if !scope.is_empty() && !scopes.contains(scope) {
+                scopes.0.push(scope.to_owned());
+            }
+        }
+        scopes
     }
 
     /// Adds a scope if it is not there yet (after trimming; empty strings are ignored).
     pub fn insert(&mut self, scope: impl Into<String>) {
         let scope = scope.into();
-        let scope = scope.trim();
-        if !scope.is_empty() && !self.contains(scope) {
-            self.0.push(scope.to_owned());
+        let trimmed = scope.trim();
+        if trimmed.is_empty() || self.contains(trimmed) {
+            return;
         }
+        // The string itself when it needs no trimming, else a trimmed copy.
+        let scope = if trimmed.len() == scope.len() {
+            scope
+        } else {
+            trimmed.to_owned()
+        };
+        self.0.push(scope);
     }
 
     /// Whether `scope` is in the set.

@@ -56,6 +56,23 @@ proptest! {
     }
 
     #[test]
+    fn parsing_and_inserting_one_by_one_agree(input in any::<String>(), padded in prop::collection::vec(("[ \t]{0,2}", scope(), "[ \t]{0,2}"), 0..6)) {
+        // `parse` copies each piece once; `insert` trims and drops repeats: the same set.
+        let mut inserted = Scopes::new();
+        for piece in input.split(|c: char| c == ',' || c.is_whitespace()) {
+            inserted.insert(piece);
+        }
+        prop_assert_eq!(Scopes::parse(&input), inserted);
+        // Owned strings with whitespace around them are trimmed on insert.
+        let mut trimmed = Scopes::new();
+        for (before, scope, after) in &padded {
+            trimmed.insert(format!("{before}{scope}{after}"));
+        }
+        let bare: Vec<&str> = padded.iter().map(|(_, scope, _)| scope.as_str()).collect();
+        prop_assert_eq!(trimmed, Scopes::parse(&bare.join(",")));
+    }
+
+    #[test]
     fn expiry_is_receipt_plus_expires_in(issued_secs in 0u64..4_000_000_000, expires_in in any::<i64>()) {
         let issued = SystemTime::UNIX_EPOCH + Duration::from_secs(issued_secs);
         match expiry_from(issued, expires_in) {
