@@ -343,10 +343,11 @@ struct RawOauthV2 {
 }
 
 impl RawOauthV2 {
-    fn extras(&self) -> ProviderExtras {
+    /// The Slack extras of this answer, with `app_id` (this answer's, copied or taken).
+    fn extras_with(&self, app_id: Option<String>) -> ProviderExtras {
         let mut extras = ProviderExtras::new();
         SlackTokenExtras {
-            app_id: self.app_id.clone(),
+            app_id,
             is_enterprise_install: self.is_enterprise_install.unwrap_or(false),
             incoming_webhook: self.incoming_webhook.as_ref().map(webhook_channel),
         }
@@ -391,7 +392,7 @@ impl SlackResponse for OauthV2AccessResponse {
 
     fn decode(response: &HttpResponse, received_at: SystemTime) -> Result<Self> {
         let raw: RawOauthV2 = decode_response(Self::METHOD, response)?;
-        let extras = raw.extras();
+        let extras = raw.extras_with(raw.app_id.clone());
         let base = grantee(raw.team.as_ref(), raw.enterprise.as_ref());
         let installer = raw.authed_user.as_ref().map(|u| u.id.clone());
         let bot = raw.access_token.map(|access_token| {
@@ -484,12 +485,13 @@ fn decode_flat(
 impl RawOauthV2 {
     /// The token set of a flat answer (refresh, `oauth.v2.exchange`), taking the fields it needs.
     fn into_token_set(
-        self,
+        mut self,
         method: &'static str,
         response: &HttpResponse,
         received_at: SystemTime,
     ) -> Result<TokenSet> {
-        let extras = self.extras();
+        let app_id = self.app_id.take();
+        let extras = self.extras_with(app_id);
         let Some(access_token) = self.access_token else {
             return Err(undecodable(
                 &PROVIDER,

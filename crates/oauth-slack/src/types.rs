@@ -138,9 +138,10 @@ impl SlackTokenExtras {
         }
     }
 
-    pub(crate) fn write(&self, extras: &mut ProviderExtras) {
-        if let Some(app_id) = &self.app_id {
-            extras.insert(EXTRA_APP_ID, app_id.as_str().into());
+    /// Sets these fields in `extras` (the app id moved in, not copied).
+    pub(crate) fn write(self, extras: &mut ProviderExtras) {
+        if let Some(app_id) = self.app_id {
+            extras.insert(EXTRA_APP_ID, app_id.into());
         }
         extras.insert(EXTRA_ENTERPRISE_INSTALL, self.is_enterprise_install.into());
         if let Some(webhook) = &self.incoming_webhook {
