@@ -172,7 +172,8 @@ impl ProviderExtras {
     }
 
     /// Sets `key` to a JSON value as received, parsed only if the extras are read (`null` is
-    /// skipped, as by [`insert`](Self::insert)).
+    /// skipped, as by [`insert`](Self::insert); so is text nested deeper than serde_json reads a
+    /// value, which then reads as absent).
     ///
     /// ```
     /// use oauth_core::ProviderExtras;
@@ -233,11 +234,8 @@ impl ProviderExtras {
 
     /// Whether there are no extras.
     pub fn is_empty(&self) -> bool {
-        match self.object.get() {
-            Some(object) => object.is_empty(),
-            // (Every entry is a value that is not `null`: none can vanish from the object.)
-            None => self.entries.is_empty(),
-        }
+        // (An entry may still read as absent: text nested deeper than serde_json reads.)
+        (self.object.get().is_none() && self.entries.is_empty()) || self.as_map().is_empty()
     }
 }
 

@@ -4,12 +4,12 @@
 
 use std::time::SystemTime;
 
-use oauth_core::Error;
 use oauth_core::http::{HttpResponse, decode_json, header_str, retry_after, undecodable};
+use oauth_core::{Error, TokenSet};
 use serde::Deserialize;
 
 use crate::PROVIDER;
-use crate::client::{INTROSPECT, REVOKE, TOKEN};
+use crate::client::{INTROSPECT, NotionClient, REVOKE, TOKEN};
 use crate::error::{ErrorShape, NotionError, NotionErrorCode};
 use crate::types::{IntrospectResponse, RevokeResponse, TokenResponse, TokenResponseForSet};
 
@@ -24,6 +24,29 @@ pub(crate) fn decode_token_response_for_set(
     response: &HttpResponse,
 ) -> Result<TokenResponse, Error> {
     decode_success::<TokenResponseForSet>(TOKEN, response).map(|r| r.0)
+}
+
+/// Decodes an answer of `POST /v1/oauth/token` straight into the common [`TokenSet`], received
+/// at `received_at`, as the token grants do: the owner is kept in the extras as received, neither
+/// typed nor made a tree until read. The same token set as
+/// `NotionClient::token_set(decode_token_response(response)?, received_at)`.
+///
+/// ```
+/// use std::time::SystemTime;
+/// use oauth_notion::decode::decode_token_set;
+///
+/// let body = r#"{"access_token":"secret_a","token_type":"bearer","bot_id":"b1",
+///     "workspace_id":"w1","owner":{"type":"user","user":{"object":"user","id":"u1"}}}"#;
+/// let response = http::Response::builder().status(200).body(bytes::Bytes::from(body))?;
+/// let tokens = decode_token_set(&response, SystemTime::now())?;
+/// assert_eq!(tokens.grantee.user_id.as_deref(), Some("u1"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn decode_token_set(
+    response: &HttpResponse,
+    received_at: SystemTime,
+) -> Result<TokenSet, Error> {
+    decode_token_response_for_set(response).map(|r| NotionClient::token_set(r, received_at))
 }
 
 /// Decodes an answer of `POST /v1/oauth/introspect`.
@@ -151,6 +174,30 @@ mod tests {
             bodies.push(format!(
                 r#"{{"access_token":"secret_a","bot_id":"b","workspace_id":"w","owner":{owner}}}"#
             ));
+        }
+        // An owner deeper than a JSON tree may be: the grant is kept, without an owner (but with
+        // the owner's user id, when it can be read).
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        for (owner, user_id) in [
+            (deep.clone(), None),
+            (
+                format!(r#"{{"type":"user","user":{{"id":"u1","x":{deep}}}}}"#),
+                Some("u1"),
+            ),
+        ] {
+            let body =
+                format!(r#"{{"access_token":"secret_a","refresh_token":"r","owner":{owner}}}"#);
+            let response = http::Response::builder()
+                .status(200)
+                .body(Bytes::from(body.clone()))
+                .expect("a response");
+            let tokens = decode_token_set(&response, SystemTime::UNIX_EPOCH).expect("a token set");
+            assert!(tokens.refresh_token.is_some());
+            assert!(tokens.extras.get("owner").is_none() && tokens.extras.is_empty());
+            assert_eq!(tokens.grantee.user_id.as_deref(), user_id);
+            let typed = decode_token_response(&response).expect("a token response");
+            assert!(typed.owner.is_none());
+            bodies.push(body);
         }
         let at = SystemTime::UNIX_EPOCH;
         for body in bodies {

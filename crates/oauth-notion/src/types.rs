@@ -8,9 +8,11 @@ use oauth_core::{AccessToken, RefreshToken};
 /// The body of a successful `POST /v1/oauth/token` (both grants).
 ///
 /// Decoding is lenient the way real bodies require: `token_type`, `refresh_token` and `request_id`
-/// may be missing or `null`, and `owner` may be the legacy `{"workspace": true}`.
+/// may be missing or `null`, and `owner` may be the legacy `{"workspace": true}`. An `owner`
+/// nested deeper than serde_json builds a tree (128 levels) leaves `owner` unset rather than
+/// failing the grant.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(from = "WireTokenResponse<serde_json::Value>")]
+#[serde(from = "WireTokenResponse")]
 #[non_exhaustive]
 pub struct TokenResponse {
     /// The access token.
@@ -65,22 +67,18 @@ impl TokenResponse {
 /// A [`TokenResponse`] read to become a token set at once: the owner is kept as its text (the
 /// token set keeps it as JSON), neither typed nor made a tree.
 #[derive(Deserialize)]
-#[serde(from = "WireTokenResponse<Box<RawValue>>")]
+#[serde(from = "WireTokenResponse")]
 pub(crate) struct TokenResponseForSet(pub(crate) TokenResponse);
 
-impl From<WireTokenResponse<Box<RawValue>>> for TokenResponseForSet {
-    fn from(wire: WireTokenResponse<Box<RawValue>>) -> Self {
-        // `"owner": null` reads as no owner, as it did when `owner` was typed directly.
-        TokenResponseForSet(wire.into_response(|owner| {
-            let owner = owner.filter(|o| o.get() != "null");
-            (None, owner.map(OwnerJson::Text))
-        }))
+impl From<WireTokenResponse> for TokenResponseForSet {
+    fn from(wire: WireTokenResponse) -> Self {
+        TokenResponseForSet(wire.into_response(|owner| (None, owner.map(OwnerJson::Text))))
     }
 }
 
-/// [`TokenResponse`] as it is read, with `owner` as `O`: JSON to type it from, or its text.
+/// [`TokenResponse`] as it is read: `owner` as its text (`"owner": null` reads as no owner).
 #[derive(Deserialize)]
-struct WireTokenResponse<O> {
+struct WireTokenResponse {
     access_token: AccessToken,
     #[serde(default)]
     token_type: Option<String>,
@@ -95,31 +93,35 @@ struct WireTokenResponse<O> {
     #[serde(default)]
     workspace_icon: Option<String>,
     #[serde(default)]
-    owner: Option<O>,
+    owner: Option<Box<RawValue>>,
     #[serde(default)]
     duplicated_template_id: Option<String>,
     #[serde(default)]
     request_id: Option<String>,
 }
 
-impl From<WireTokenResponse<serde_json::Value>> for TokenResponse {
-    fn from(wire: WireTokenResponse<serde_json::Value>) -> Self {
-        // `"owner": null` reads as no owner, as it did when `owner` was typed directly.
+impl From<WireTokenResponse> for TokenResponse {
+    fn from(wire: WireTokenResponse) -> Self {
         wire.into_response(|owner| {
-            let owner = owner.filter(|o| !o.is_null());
-            (
-                owner.as_ref().map(Owner::from_json),
-                owner.map(OwnerJson::Tree),
-            )
+            let Some(text) = owner else {
+                return (None, None);
+            };
+            match serde_json::from_str::<serde_json::Value>(text.get()) {
+                Ok(tree) => (Some(Owner::from_json(&tree)), Some(OwnerJson::Tree(tree))),
+                // Nested deeper than a JSON tree may be (serde_json's limit): no typed owner,
+                // rather than failing the grant and losing the tokens it carries. The text is
+                // kept as the token grants keep it (the extras read it as absent).
+                Err(_) => (None, Some(OwnerJson::Text(text))),
+            }
         })
     }
 }
 
-impl<O> WireTokenResponse<O> {
-    /// The response, its typed owner and kept JSON made by `owner` from the owner read.
+impl WireTokenResponse {
+    /// The response, its typed owner and kept JSON made by `owner` from the owner's text.
     fn into_response(
         self,
-        owner: impl FnOnce(Option<O>) -> (Option<Owner>, Option<OwnerJson>),
+        owner: impl FnOnce(Option<Box<RawValue>>) -> (Option<Owner>, Option<OwnerJson>),
     ) -> TokenResponse {
         let wire = self;
         let (owner, owner_json) = owner(wire.owner);

@@ -213,4 +213,12 @@ fn extras_read_the_same_whether_set_as_values_or_as_text() {
         serde_json::from_value(serde_json::to_value(&unread).expect("serializes")).expect("reads");
     assert_eq!(back, unread);
     assert!(ProviderExtras::new() == serde_json::from_str("{}").expect("reads"));
+
+    // Text nested deeper than a JSON tree may be reads as absent.
+    let mut deep = ProviderExtras::new();
+    let nested = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    deep.insert_json("owner", text(&nested));
+    assert!(deep.is_empty());
+    assert!(deep.get("owner").is_none());
+    assert_eq!(deep, ProviderExtras::new());
 }
