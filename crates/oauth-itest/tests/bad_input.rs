@@ -753,10 +753,16 @@ async fn redirect_entry_points(
             with_default.build().map(drop),
         ));
 
-        let request = AuthorizationRequest::new()
+        // Slack with PKCE, so that a custom scheme is judged on the URI alone (Slack takes one
+        // only with PKCE: `slack_refuses_a_custom_scheme_redirect_without_pkce`); Notion has none.
+        let pkce = kind == ProviderKind::Slack;
+        let mut request = AuthorizationRequest::new()
             .unwrap()
             .scopes(scopes(kind))
             .redirect_uri(uri);
+        if pkce {
+            request = request.with_pkce().unwrap();
+        }
         results.push((
             format!("{kind}: authorization_url"),
             provider.authorization_url(&request).map(drop),
@@ -768,6 +774,7 @@ async fn redirect_entry_points(
             format!("{kind}: InstallFlowBuilder::build"),
             InstallFlow::builder(manager, uri)
                 .scopes(scopes(kind))
+                .pkce(pkce)
                 .build()
                 .map(drop),
         ));
@@ -823,7 +830,9 @@ async fn redirect_entry_points(
     let request = AuthorizationRequest::new()
         .unwrap()
         .scopes(Scopes::parse("openid"))
-        .redirect_uri(uri);
+        .redirect_uri(uri)
+        .with_pkce()
+        .unwrap();
     results.push((
         "Slack openid_connect_authorize_url".into(),
         bare.openid_connect_authorize_url(&request).map(drop),
@@ -855,6 +864,36 @@ async fn wrong_redirect_uris_are_refused_wherever_they_enter() {
             }
         }
     }
+}
+
+/// Slack takes a custom-scheme redirect URI (`myapp://…`) only with PKCE: without it, the
+/// authorization URL is refused here (not after the user reached Slack), and so is an install
+/// flow at build.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_refuses_a_custom_scheme_redirect_without_pkce() {
+    let sandbox = Sandbox::builder().start().await.unwrap();
+    let provider = ProviderConfig::sandbox(ProviderKind::Slack, sandbox.base_url())
+        .build()
+        .unwrap();
+    let request = AuthorizationRequest::new()
+        .unwrap()
+        .scopes(scopes(ProviderKind::Slack))
+        .redirect_uri("myapp://oauth/callback");
+    let error = provider.authorization_url(&request).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidRequest);
+    assert!(error.to_string().contains("PKCE"), "{error}");
+    assert!(
+        provider
+            .authorization_url(&request.with_pkce().unwrap())
+            .is_ok()
+    );
+    let manager = TokenManager::builder(provider, Arc::new(MemoryTokenStore::new())).build();
+    let flow = InstallFlow::builder(manager, "myapp://oauth/callback")
+        .scopes(scopes(ProviderKind::Slack))
+        .build();
+    let error = flow.map(drop).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Configuration);
+    assert!(error.to_string().contains("PKCE"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -49,6 +49,29 @@ pub fn generate_nonce() -> Result<String> {
 }
 
 impl SlackClient {
+    /// The request with the client's default redirect URI when it names none, refused when its
+    /// redirect URI has a custom scheme (`myapp://…`) and it has no PKCE verifier: Slack rejects
+    /// such a request only after the user has been sent to it.
+    fn prepared<'a>(
+        &self,
+        request: &'a AuthorizationRequest,
+    ) -> Result<Cow<'a, AuthorizationRequest>> {
+        let request = self.with_default_redirect(request);
+        let custom_scheme = request
+            .redirect_uri_value()
+            .and_then(|uri| Url::parse(uri).ok())
+            .is_some_and(|url| !matches!(url.scheme(), "http" | "https"));
+        if custom_scheme && request.verifier().is_none() {
+            return Err(Error::InvalidRequest(
+                "Slack accepts a custom-scheme redirect URI (`myapp://…`) only with PKCE: add a \
+                 verifier to the request (AuthorizationRequest::pkce_verifier) and send it with \
+                 the code exchange"
+                    .into(),
+            ));
+        }
+        Ok(request)
+    }
+
     fn with_default_redirect<'a>(
         &self,
         request: &'a AuthorizationRequest,
@@ -63,7 +86,9 @@ impl SlackClient {
     /// `redirect_uri` (the request's, else the client's default), `state`, `code_challenge` and
     /// `code_challenge_method=S256` (PKCE), and `user_scope`/`team` when set. Bot scopes are
     /// comma-separated. At least one of `scope` and `user_scope` is required. The redirect URI is
-    /// checked as [`AuthorizationRequest::to_url`] says (a configuration error if refused).
+    /// checked as [`AuthorizationRequest::to_url`] says (a configuration error if refused); a
+    /// custom-scheme one (`myapp://callback`) needs PKCE, as Slack requires ([`Error::InvalidRequest`]
+    /// without a verifier).
     pub fn oauth_v2_authorize_url(&self, request: &AuthorizationRequest) -> Result<Url> {
         if request.requested_scopes().is_empty() && request.extra_param("user_scope").is_none() {
             return Err(Error::InvalidRequest(
@@ -71,7 +96,7 @@ impl SlackClient {
             ));
         }
         let endpoint = self.browser_url("oauth/v2/authorize")?;
-        self.with_default_redirect(request).to_url(
+        self.prepared(request)?.to_url(
             &endpoint,
             &[("client_id", self.client_id())],
             "scope",
@@ -92,7 +117,7 @@ impl SlackClient {
             ));
         }
         let endpoint = self.browser_url("openid/connect/authorize")?;
-        self.with_default_redirect(request).to_url(
+        self.prepared(request)?.to_url(
             &endpoint,
             &[("response_type", "code"), ("client_id", self.client_id())],
             "scope",

@@ -828,6 +828,32 @@ async fn authorization_urls() {
             .kind(),
         ErrorKind::InvalidRequest
     );
+    // Slack takes a custom-scheme redirect URI only with PKCE: refused here without it.
+    for redirect in ["myapp://callback", "com.example.app:/oauth"] {
+        let custom = AuthorizationRequest::with_state(CsrfState::new("st"))
+            .scopes(Scopes::parse("openid chat:write"))
+            .redirect_uri(redirect);
+        for refused in [
+            client.oauth_v2_authorize_url(&custom),
+            client.openid_connect_authorize_url(&custom),
+        ] {
+            let error = refused.unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::InvalidRequest);
+            assert!(error.to_string().contains("PKCE"), "{error}");
+        }
+        let with_pkce = custom.pkce_verifier(PkceVerifier::new(VERIFIER));
+        for url in [
+            client.oauth_v2_authorize_url(&with_pkce).unwrap(),
+            client.openid_connect_authorize_url(&with_pkce).unwrap(),
+        ] {
+            let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+            assert!(
+                query.contains(&("redirect_uri".into(), redirect.into())),
+                "{url}"
+            );
+            assert!(query.iter().any(|(k, _)| k == "code_challenge"), "{url}");
+        }
+    }
     let user_only = no_scopes.user_scopes(&Scopes::parse("search:read"));
     assert!(
         client
