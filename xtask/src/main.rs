@@ -104,6 +104,9 @@ fn test() -> Result<(), String> {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
             cluster = postgres::Cluster::start()?;
+            if let Some(cluster) = &cluster {
+                command.env("OAUTH_TEST_POSTGRES_CA", &cluster.ca);
+            }
             cluster.as_ref().map(|c| c.url.clone())
         }
     };

@@ -1,5 +1,6 @@
 //! The shared store: PostgreSQL, for many replicas.
 
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use oauth_core::{
     CasOutcome, Error, InstallationKey, Lease, ProviderId, Result, StoredInstallation, TokenSet,
     TokenStore,
 };
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, PgSslMode};
 
 use crate::codec::{self, Encryption, Row};
 use crate::migrate::{migrator, storage_error};
@@ -21,10 +22,19 @@ use crate::rows::{self, from_ms, to_version};
 /// lock, so two replicas can never both hold it, and lease times come from the database clock so
 /// that replicas with skewed clocks agree. A lease whose holder died lapses after its time to live.
 ///
+/// TLS is set in the URL, as libpq reads it (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`) and
+/// needs the `postgres-tls` feature: `sslmode=verify-full` checks the server's certificate and
+/// host name against the system's root certificates or `sslrootcert`, `require` only encrypts.
+/// Without the feature, a URL that requires TLS is refused with a configuration error rather than
+/// sent in clear; the default `sslmode=prefer` then connects without TLS.
+///
 /// ```no_run
 /// # async fn run() -> oauth_core::Result<()> {
 /// use oauth_store::PostgresTokenStore;
-/// let store = PostgresTokenStore::connect("postgres://app@db.internal/app").await?;
+/// let store = PostgresTokenStore::connect(
+///     "postgres://app@db.internal/app?sslmode=verify-full&sslrootcert=/etc/ssl/db-ca.pem",
+/// )
+/// .await?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
@@ -42,13 +52,33 @@ impl PostgresTokenStore {
 
     /// Connects with `encryption` for every secret column.
     pub async fn connect_with(url: &str, encryption: Option<Encryption>) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url).map_err(|e| {
+            // (sqlx's message may quote the URL, password included: not repeated here.)
+            let what = match e {
+                sqlx::Error::Configuration(_) => "an option is invalid",
+                _ => "it cannot be read",
+            };
+            Error::configuration(format!("the PostgreSQL URL is not usable: {what}"))
+        })?;
+        if requires_tls(&options) && !cfg!(feature = "postgres-tls") {
+            return Err(Error::configuration(
+                "the PostgreSQL URL requires TLS (`sslmode=require`, `verify-ca` or `verify-full`) \
+                 but oauth-store was built without its `postgres-tls` feature: enable it",
+            ));
+        }
         let pool = PgPoolOptions::new()
             .max_connections(8)
-            .connect(url)
+            .connect_with(options)
             .await
-            .map_err(storage_error(
-                "cannot connect to the PostgreSQL token store",
-            ))?;
+            .map_err(|e| match tls_failure(&e) {
+                // Not the database's state but this side's settings: retrying will not help.
+                Some(reason) => Error::configuration(format!(
+                    "TLS to the PostgreSQL token store failed ({reason}): check that the server's \
+                     certificate is signed by an authority the system or the URL's `sslrootcert` \
+                     trusts and names the URL's host, or change the URL's `sslmode`"
+                )),
+                None => storage_error("cannot connect to the PostgreSQL token store")(e),
+            })?;
         Self::from_pool(pool, encryption).await
     }
 
@@ -67,6 +97,14 @@ impl PostgresTokenStore {
     /// The pool.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Whether this store's connections are encrypted (TLS), as the server reports it.
+    pub async fn uses_tls(&self) -> Result<bool> {
+        sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(storage_error("cannot read the connection's TLS state"))
     }
 
     fn encode(&self, key: &InstallationKey, tokens: &TokenSet) -> Result<Row> {
@@ -242,5 +280,51 @@ impl TokenStore for PostgresTokenStore {
             "cannot release a lease in the PostgreSQL token store",
         ))?;
         Ok(())
+    }
+}
+
+/// What failed, if `error` is a failed TLS handshake or TLS set-up (sqlx reports a handshake's
+/// failure as an I/O error holding rustls's).
+fn tls_failure(error: &sqlx::Error) -> Option<String> {
+    match error {
+        sqlx::Error::Tls(tls) => Some(tls.to_string()),
+        #[cfg(feature = "postgres-tls")]
+        sqlx::Error::Io(io) => io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .map(ToString::to_string),
+        _ => None,
+    }
+}
+
+/// Whether `options` refuse a connection without TLS.
+fn requires_tls(options: &PgConnectOptions) -> bool {
+    matches!(
+        options.get_ssl_mode(),
+        PgSslMode::Require | PgSslMode::VerifyCa | PgSslMode::VerifyFull
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_modes_that_refuse_clear_text_require_tls() {
+        for (mode, required) in [
+            ("disable", false),
+            ("allow", false),
+            ("prefer", false),
+            ("require", true),
+            ("verify-ca", true),
+            ("verify-full", true),
+        ] {
+            let options =
+                PgConnectOptions::from_str(&format!("postgres://u@db.example/app?sslmode={mode}"))
+                    .expect("a URL");
+            assert_eq!(requires_tls(&options), required, "{mode}");
+        }
+        let default = PgConnectOptions::from_str("postgres://u@db.example/app").expect("a URL");
+        assert!(!requires_tls(&default));
     }
 }

@@ -157,3 +157,59 @@ async fn two_connections_pools_race_on_one_installation() {
     }
     assert_eq!(granted, 1, "one lease holder among 20 concurrent claimants");
 }
+
+/// TLS (feature `postgres-tls`): `sslmode=verify-full` against the throwaway cluster's own
+/// certificate authority connects encrypted and works; without that authority (the system's
+/// roots only) the server's certificate is refused; `sslmode=disable` stays in clear.
+#[cfg(feature = "postgres-tls")]
+#[tokio::test]
+async fn tls_verify_full_checks_the_server_certificate() {
+    let (Ok(url), Ok(ca)) = (
+        std::env::var("OAUTH_TEST_POSTGRES_URL"),
+        std::env::var("OAUTH_TEST_POSTGRES_CA"),
+    ) else {
+        eprintln!(
+            "!!!! OAUTH_TEST_POSTGRES_URL or OAUTH_TEST_POSTGRES_CA is not set: this PostgreSQL TLS test did NOT run (use `cargo xtask test` without DATABASE_URL) !!!!"
+        );
+        return;
+    };
+    let with = |query: &str| {
+        let separator = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{separator}{query}")
+    };
+    let verified =
+        PostgresTokenStore::connect(&with(&format!("sslmode=verify-full&sslrootcert={ca}")))
+            .await
+            .unwrap();
+    assert!(verified.uses_tls().await.unwrap());
+    // (The only test in the `public` schema: the others make a schema of their own.)
+    let key = InstallationKey::new(
+        ProviderId::from_static("slack"),
+        format!("T_TLS_{:016x}", getrandom::u64().unwrap()),
+    );
+    verified.save(&key, &tokens("xoxb-tls")).await.unwrap();
+    assert_eq!(
+        verified.get(&key).await.unwrap().unwrap().tokens,
+        tokens("xoxb-tls")
+    );
+
+    let unknown_authority = PostgresTokenStore::connect(&with("sslmode=verify-full"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        unknown_authority.kind(),
+        oauth_core::ErrorKind::Configuration,
+        "{unknown_authority:?} / {:?}",
+        std::error::Error::source(&unknown_authority)
+    );
+    let message = unknown_authority.to_string();
+    assert!(
+        message.contains("TLS") && message.contains("UnknownIssuer"),
+        "{message}"
+    );
+
+    let plain = PostgresTokenStore::connect(&with("sslmode=disable"))
+        .await
+        .unwrap();
+    assert!(!plain.uses_tls().await.unwrap());
+}
