@@ -137,7 +137,7 @@ impl Grantee {
 /// and a provider can set a value as the JSON text it received ([`insert_json`](Self::insert_json)).
 /// A later entry under a key replaces an earlier one; `null` values are skipped, so that absent
 /// and `null` read the same.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub struct ProviderExtras {
     /// The entries as set, in order, while the object is not made.
     entries: Vec<(Cow<'static, str>, Extra)>,
@@ -197,6 +197,8 @@ impl ProviderExtras {
                 if let Some(value) = value.into_value() {
                     object.insert(key.into_owned(), value);
                 }
+                // The object was made from them: they are not read again.
+                self.entries = Vec::new();
             }
             None => self.entries.push((key, value)),
         }
@@ -246,6 +248,22 @@ impl Extra {
         match self {
             Extra::Value(value) => Some(value),
             Extra::Json(json) => serde_json::from_str(json.get()).ok(),
+        }
+    }
+}
+
+impl Clone for ProviderExtras {
+    fn clone(&self) -> Self {
+        match self.object.get() {
+            // Once read, the object is the extras: the entries it was made from are not copied.
+            Some(object) => Self {
+                entries: Vec::new(),
+                object: OnceLock::from(object.clone()),
+            },
+            None => Self {
+                entries: self.entries.clone(),
+                object: OnceLock::new(),
+            },
         }
     }
 }

@@ -200,6 +200,11 @@ fn extras_read_the_same_whether_set_as_values_or_as_text() {
     lazy.insert_serialized("n", &7);
     assert_eq!(lazy.get("owner"), Some(&json!({"type": "workspace"})));
     assert_eq!(lazy.get_as::<u32>("n"), Some(7));
+    // A clone made after the first read reads the same.
+    let copy = lazy.clone();
+    assert_eq!(copy, lazy);
+    assert_eq!(copy.get("owner"), Some(&json!({"type": "workspace"})));
+    assert_eq!(format!("{copy:?}"), r#"{"app_id", "n", "owner"}"#);
 
     // A clone made before the first read reads the same; serialization round-trips.
     let mut unread = ProviderExtras::new();
