@@ -391,21 +391,11 @@ impl SlackResponse for OauthV2AccessResponse {
     const METHOD: &'static str = "oauth.v2.access";
 
     fn decode(response: &HttpResponse, received_at: SystemTime) -> Result<Self> {
-        let raw: RawOauthV2 = decode_response(Self::METHOD, response)?;
+        let mut raw: RawOauthV2 = decode_response(Self::METHOD, response)?;
         let extras = raw.extras_with(raw.app_id.clone());
         let base = grantee(raw.team.as_ref(), raw.enterprise.as_ref());
         let installer = raw.authed_user.as_ref().map(|u| u.id.clone());
-        let bot = raw.access_token.map(|access_token| {
-            let mut tokens = token_set(
-                TokenParts {
-                    access_token,
-                    token_type: raw.token_type.as_deref().unwrap_or("bot"),
-                    scope: raw.scope.as_deref(),
-                    refresh_token: raw.refresh_token,
-                    expires_in: raw.expires_in,
-                },
-                received_at,
-            );
+        let bot = raw.take_bot_tokens(received_at).map(|mut tokens| {
             tokens.grantee = base.clone();
             tokens.grantee.bot_id = raw.bot_user_id.clone();
             tokens.grantee.user_id = installer.clone().or(raw.user_id.clone());
@@ -483,6 +473,22 @@ fn decode_flat(
 }
 
 impl RawOauthV2 {
+    /// The bot's (top-level) token set, its tokens taken out; `None` without an access token.
+    /// The grantee and extras are the caller's.
+    fn take_bot_tokens(&mut self, received_at: SystemTime) -> Option<TokenSet> {
+        let access_token = self.access_token.take()?;
+        Some(token_set(
+            TokenParts {
+                access_token,
+                token_type: self.token_type.as_deref().unwrap_or("bot"),
+                scope: self.scope.as_deref(),
+                refresh_token: self.refresh_token.take(),
+                expires_in: self.expires_in,
+            },
+            received_at,
+        ))
+    }
+
     /// The token set of a flat answer (refresh, `oauth.v2.exchange`), taking the fields it needs.
     fn into_token_set(
         mut self,
@@ -492,7 +498,7 @@ impl RawOauthV2 {
     ) -> Result<TokenSet> {
         let app_id = self.app_id.take();
         let extras = self.extras_with(app_id);
-        let Some(access_token) = self.access_token else {
+        let Some(mut tokens) = self.take_bot_tokens(received_at) else {
             return Err(undecodable(
                 &PROVIDER,
                 method,
@@ -500,16 +506,6 @@ impl RawOauthV2 {
                 "missing field `access_token`",
             ));
         };
-        let mut tokens = token_set(
-            TokenParts {
-                access_token,
-                token_type: self.token_type.as_deref().unwrap_or("bot"),
-                scope: self.scope.as_deref(),
-                refresh_token: self.refresh_token,
-                expires_in: self.expires_in,
-            },
-            received_at,
-        );
         tokens.grantee = grantee_of(self.team, self.enterprise);
         tokens.grantee.bot_id = self.bot_user_id;
         tokens.grantee.user_id = self.user_id;
