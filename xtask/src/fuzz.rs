@@ -1,6 +1,6 @@
 //! `cargo xtask fuzz --seconds N`: builds the libFuzzer targets of `crates/oauth-fuzz` with
 //! coverage instrumentation (the flags cargo-fuzz passes, on the stable toolchain) and runs each for
-//! N seconds, seeded with the shared decode corpus. A crash fails the command and leaves the input
+//! N seconds, seeded with the decode corpus vendored in `fixtures/decode-corpus`. A crash fails the command and leaves the input
 //! under `target/fuzz/artifacts/<target>/`.
 
 use std::path::{Path, PathBuf};
@@ -28,14 +28,13 @@ fn target_dir() -> PathBuf {
         .join("fuzz")
 }
 
-/// Seeds a corpus directory: each shared decode-corpus body of `provider`, behind a status byte.
+/// Seeds a corpus directory: each decode-corpus body (`fixtures/decode-corpus`) of `provider`, behind a status byte.
 fn seed(corpus: &Path, provider: &str) {
-    let shared = project_root()
-        .join("..")
-        .join("shared")
+    let vendored = project_root()
+        .join("fixtures")
         .join("decode-corpus")
         .join(provider);
-    let mut stack = vec![shared];
+    let mut stack = vec![vendored];
     let mut n = 0;
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {

@@ -260,3 +260,30 @@ fn the_readme_example_is_the_tested_one() {
         "the README example and crates/oauth-facade/tests/readme_example.rs differ"
     );
 }
+
+/// A user's clone has nothing beside it: no source, build script, xtask step or CI script may
+/// reach a path outside the repository (the test fixtures are vendored in `fixtures/`).
+#[test]
+fn nothing_reads_outside_the_repository() {
+    let root = project_root();
+    let mut files = Vec::new();
+    rust_files(&root.join("crates"), &mut files);
+    rust_files(&root.join("xtask"), &mut files);
+    files.push(root.join(".ci/run"));
+    // `CARGO_MANIFEST_DIR` is `crates/<name>`: two `..` reach the repository root, a third leaves it.
+    let banned = [
+        concat!("../", "shared"),
+        concat!("/../../", "../"),
+        concat!(".join(\"", "..\")"),
+    ];
+    for file in files {
+        let text = fs::read_to_string(&file).unwrap();
+        for needle in banned {
+            assert!(
+                !text.contains(needle),
+                "{} reads a path outside the repository (`{needle}`): vendor what it needs",
+                file.display()
+            );
+        }
+    }
+}

@@ -148,7 +148,7 @@ mod tests {
     fn a_token_set_is_the_same_whether_the_owner_was_typed_or_not() {
         let dir = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/decode-corpus/notion/oauth.token"
+            "/../../fixtures/decode-corpus/notion/oauth.token"
         );
         let mut bodies: Vec<String> = std::fs::read_dir(dir)
             .expect("the shared decode corpus")

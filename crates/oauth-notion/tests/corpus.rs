@@ -15,7 +15,7 @@ use oauth_notion::{ErrorShape, NotionClient, NotionError, NotionErrorCode, Notio
 fn corpus_dir() -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/decode-corpus"
+        "/../../fixtures/decode-corpus"
     ))
 }
 

@@ -1,11 +1,11 @@
-//! The shared decode corpus (`../shared/decode-corpus/slack`), for the unit tests.
+//! The shared decode corpus (`fixtures/decode-corpus/slack`, vendored), for the unit tests.
 
 use std::path::PathBuf;
 
 /// The corpus's Slack directory.
 pub(crate) const ROOT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/decode-corpus/slack"
+    "/../../fixtures/decode-corpus/slack"
 );
 
 /// Every `.json` file under the corpus's `dirs` (relative to [`ROOT`]; `""` for all of it),

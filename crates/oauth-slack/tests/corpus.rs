@@ -16,7 +16,7 @@ use oauth_slack::{
 };
 use serde_json::Value;
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/decode-corpus");
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/decode-corpus");
 
 fn response(status: u16, headers: &[(&str, &str)], body: &[u8]) -> http::Response<Bytes> {
     let mut builder = http::Response::builder().status(status);
