@@ -10,6 +10,7 @@
 //! or code values, and response snippets pass through [`redact_snippet`](crate::redact::redact_snippet).
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::StatusCode;
@@ -240,8 +241,9 @@ pub enum TransportErrorKind {
     Request,
 }
 
-/// A failure of an [`HttpTransport`](crate::http::HttpTransport).
-#[derive(Debug, thiserror::Error)]
+/// A failure of an [`HttpTransport`](crate::http::HttpTransport). Cheap to clone (its source is
+/// shared).
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct TransportError {
     kind: TransportErrorKind,
@@ -249,7 +251,7 @@ pub struct TransportError {
     status: Option<StatusCode>,
     message: String,
     #[source]
-    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl TransportError {
@@ -266,7 +268,7 @@ impl TransportError {
 
     /// Attaches the underlying error (its `Display` must not contain secrets).
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
+        self.source = Some(Arc::new(source));
         self
     }
 
@@ -379,12 +381,16 @@ pub enum CallbackError {
 /// }
 /// assert_eq!(next_step(&Error::configuration("no client secret")), "fix the app's configuration");
 /// ```
-#[derive(Debug, thiserror::Error)]
+///
+/// Errors are `Clone` (their sources are shared, not copied), so that one failure can be handed to
+/// every caller that waited on the same operation: the token manager's single-flight refresh gives
+/// each of its callers the refresh's own error, typed provider error included.
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The provider answered with an error.
     #[error("{0}")]
-    Provider(Box<dyn ProviderError>),
+    Provider(Arc<dyn ProviderError>),
 
     /// The network failed.
     #[error(
@@ -467,7 +473,7 @@ pub enum Error {
         message: String,
         /// The underlying error.
         #[source]
-        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
     },
 
     /// A local failure.
@@ -478,7 +484,7 @@ pub enum Error {
 impl Error {
     /// Wraps a provider's typed error.
     pub fn provider(error: impl ProviderError) -> Self {
-        Error::Provider(Box::new(error))
+        Error::Provider(Arc::new(error))
     }
 
     /// An undecodable-response error.
@@ -493,7 +499,7 @@ impl Error {
     ) -> Self {
         Error::Storage {
             message: message.into(),
-            source: Some(Box::new(source)),
+            source: Some(Arc::new(source)),
         }
     }
 
