@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use url::Url;
@@ -90,6 +91,15 @@ pub trait TokenGrant: Send + Sync {
     /// Never retried once the request may have reached the provider: Slack refresh tokens are
     /// single-use.
     async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenSet>;
+
+    /// The longest one [`refresh`](Self::refresh) call can take, every attempt and retry wait
+    /// included, if this client knows it (provider crates answer with their HTTP client's
+    /// [`call_time_bound`](crate::http::HttpClient::call_time_bound)). The token manager refuses a
+    /// refresh lease shorter than this, so that no second refresh with the same single-use token
+    /// can start while the first may still be in flight. `None` (the default): unknown.
+    fn refresh_time_bound(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Checking a token.
@@ -156,6 +166,10 @@ impl<T: TokenGrant + ?Sized> TokenGrant for Arc<T> {
         Self: 'async_trait,
     {
         (**self).refresh(refresh_token)
+    }
+
+    fn refresh_time_bound(&self) -> Option<Duration> {
+        (**self).refresh_time_bound()
     }
 }
 

@@ -229,6 +229,11 @@ struct TokenBody<'a> {
 }
 
 impl NotionClient {
+    /// The HTTP client the calls go through.
+    pub(crate) fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
     /// Starts configuring a client with the integration's OAuth client id and secret.
     ///
     /// ```

@@ -69,6 +69,11 @@ impl TokenGrant for NotionClient {
         tracing::debug!(workspace_id = ?tokens.grantee.workspace_id, bot_id = ?tokens.grantee.bot_id, "notion token refreshed");
         Ok(tokens)
     }
+
+    /// The HTTP client's bound on one call ([`HttpClient::call_time_bound`](oauth_core::http::HttpClient::call_time_bound)).
+    fn refresh_time_bound(&self) -> Option<std::time::Duration> {
+        self.http().call_time_bound()
+    }
 }
 
 #[async_trait]

@@ -39,6 +39,11 @@ impl TokenGrant for SlackClient {
         }
         Ok(tokens)
     }
+
+    /// The HTTP client's bound on one call ([`HttpClient::call_time_bound`](oauth_core::http::HttpClient::call_time_bound)).
+    fn refresh_time_bound(&self) -> Option<std::time::Duration> {
+        self.http().call_time_bound()
+    }
 }
 
 #[async_trait]

@@ -138,6 +138,32 @@ impl HttpClient {
         &self.transport
     }
 
+    /// The longest one call through this client can take, every attempt and every wait between
+    /// attempts included: `attempts × the transport's attempt bound`, plus the policy's total
+    /// delay when there is more than one attempt. `None` if the transport does not say how long
+    /// an attempt can take.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use oauth_core::http::{HttpClient, ReqwestTransport, RetryPolicy};
+    /// let transport = ReqwestTransport::builder().timeout(Duration::from_secs(10)).build()?;
+    /// let client = HttpClient::new(Arc::new(transport), RetryPolicy::default().max_attempts(2));
+    /// // 2 attempts of at most 10 s, and at most 30 s of waiting between them.
+    /// assert_eq!(client.call_time_bound(), Some(Duration::from_secs(50)));
+    /// # Ok::<(), oauth_core::Error>(())
+    /// ```
+    pub fn call_time_bound(&self) -> Option<Duration> {
+        let attempt = self.transport.attempt_time_bound()?;
+        let attempts = self.retry.attempts();
+        let waits = if attempts > 1 {
+            self.retry.total_delay_bound()
+        } else {
+            std::time::Duration::ZERO
+        };
+        Some(attempt.saturating_mul(attempts).saturating_add(waits))
+    }
+
     /// Sends `request` (retrying as the policy allows) and returns the last response, whatever
     /// its status: the provider crate decodes it. `classify` tells rate limits and transient
     /// failures apart (use [`classify_status`](super::classify_status) when the status says it all).

@@ -44,6 +44,14 @@ pub trait HttpTransport: Send + Sync + fmt::Debug {
     /// Sends `request` and returns the response with its body.
     async fn send(&self, request: HttpRequest)
     -> std::result::Result<HttpResponse, TransportError>;
+
+    /// The longest one attempt can take before it fails with a timeout (connecting, sending and
+    /// reading the whole body), if this transport enforces one. `None` (the default) means
+    /// unknown: a token manager then cannot check that its refresh lease outlasts a refresh call,
+    /// and relies on renewing the lease while the call runs.
+    fn attempt_time_bound(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Refuses endpoints that would send credentials in clear text: `http://` is allowed only for

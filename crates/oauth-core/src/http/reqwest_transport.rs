@@ -44,6 +44,8 @@ pub struct ReqwestTransport {
     client: reqwest::Client,
     max_response_bytes: usize,
     urls: Arc<UrlCache>,
+    /// The client's total timeout per attempt, when this crate built the client.
+    attempt_bound: Option<Duration>,
 }
 
 /// The URLs of recent requests, parsed once: a provider calls the same few endpoints over and
@@ -188,6 +190,7 @@ impl ReqwestTransportBuilder {
             client,
             max_response_bytes: self.max_response_bytes,
             urls: Arc::default(),
+            attempt_bound: Some(self.timeout),
         })
     }
 }
@@ -276,12 +279,24 @@ impl ReqwestTransport {
     /// application has installed no process-wide default. Give your client one: enable reqwest's
     /// `rustls` feature (aws-lc-rs) in your own manifest, install a default provider at the start
     /// of `main`, or pass a `rustls::ClientConfig` to `ClientBuilder::tls_backend_preconfigured`.
+    ///
+    /// reqwest does not tell a client's timeout, so such a transport reports no
+    /// [`attempt_time_bound`](HttpTransport::attempt_time_bound): set it with
+    /// [`with_attempt_time_bound`](Self::with_attempt_time_bound) to the client's timeout.
     pub fn from_client(client: reqwest::Client) -> Self {
         Self {
             client,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             urls: Arc::default(),
+            attempt_bound: None,
         }
+    }
+
+    /// Declares the longest one attempt of the caller's own client can take (its `timeout`), so
+    /// that callers such as the token manager can check their leases against it.
+    pub fn with_attempt_time_bound(mut self, bound: Duration) -> Self {
+        self.attempt_bound = Some(bound);
+        self
     }
 
     /// Sets the response-size cap.
@@ -369,6 +384,10 @@ impl HttpTransport for ReqwestTransport {
             let pending = self.start(request)?;
             self.receive(pending.await.map_err(map_error)?).await
         })
+    }
+
+    fn attempt_time_bound(&self) -> Option<Duration> {
+        self.attempt_bound
     }
 }
 

@@ -145,6 +145,11 @@ impl RetryPolicy {
         self.max_attempts
     }
 
+    /// The most time one call spends waiting between its attempts (`Retry-After` included).
+    pub fn total_delay_bound(&self) -> Duration {
+        self.max_total_delay
+    }
+
     /// Decides what follows attempt number `attempt` (1 for the first), after `waited` in earlier
     /// delays.
     pub fn decide(
