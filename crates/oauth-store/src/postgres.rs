@@ -250,7 +250,7 @@ impl TokenStore for PostgresTokenStore {
         .bind(key.provider().as_str())
         .bind(key.key())
         .bind(holder)
-        .bind(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX) as f64)
+        .bind(ttl_ms(ttl))
         .fetch_optional(&self.pool)
         .await
         .map_err(storage_error("cannot take a lease in the PostgreSQL token store"))?;
@@ -260,6 +260,33 @@ impl TokenStore for PostgresTokenStore {
                 holder.to_owned(),
                 from_ms(expires_at),
                 to_version(fence),
+            )
+        }))
+    }
+
+    async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<Option<Lease>> {
+        // Still ours if no other holder was granted it since (same fence) and it was not
+        // released (a release sets the expiry to -infinity; a lapse leaves a real time).
+        let expires_at: Option<i64> = sqlx::query_scalar(
+            "UPDATE oauth_leases SET expires_at = clock_timestamp() + $5 * interval '1 millisecond' \
+             WHERE provider = $1 AND installation_key = $2 AND fence = $3 AND holder = $4 \
+               AND expires_at > '-infinity' \
+             RETURNING (extract(epoch from expires_at) * 1000)::bigint",
+        )
+        .bind(lease.key.provider().as_str())
+        .bind(lease.key.key())
+        .bind(i64::try_from(lease.fence).unwrap_or(-1))
+        .bind(&lease.holder)
+        .bind(ttl_ms(ttl))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(storage_error("cannot renew a lease in the PostgreSQL token store"))?;
+        Ok(expires_at.map(|expires_at| {
+            Lease::new(
+                lease.key.clone(),
+                lease.holder.clone(),
+                from_ms(expires_at),
+                lease.fence,
             )
         }))
     }
@@ -281,6 +308,12 @@ impl TokenStore for PostgresTokenStore {
         ))?;
         Ok(())
     }
+}
+
+/// A lease's time to live in milliseconds, cut to [`oauth_core::store::MAX_LEASE_TTL`] (as a
+/// float: PostgreSQL multiplies an interval by a `double precision`).
+fn ttl_ms(ttl: Duration) -> f64 {
+    ttl.min(oauth_core::store::MAX_LEASE_TTL).as_millis() as f64
 }
 
 /// What failed, if `error` is a failed TLS handshake or TLS set-up (sqlx reports a handshake's

@@ -38,6 +38,12 @@ pub struct SqliteTokenStore {
     path: PathBuf,
 }
 
+/// A lease's time to live in milliseconds, cut to [`oauth_core::store::MAX_LEASE_TTL`].
+fn ttl_ms(ttl: Duration) -> i64 {
+    let ttl = ttl.min(oauth_core::store::MAX_LEASE_TTL);
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)
+}
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -245,7 +251,7 @@ impl TokenStore for SqliteTokenStore {
         ttl: Duration,
     ) -> Result<Option<Lease>> {
         let now = now_ms();
-        let expires = now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
+        let expires = now.saturating_add(ttl_ms(ttl));
         let row: Option<(i64, i64)> = sqlx::query_as(
             "INSERT INTO oauth_leases (provider, installation_key, holder, expires_at_ms, fence) VALUES (?1, ?2, ?3, ?4, 1) \
              ON CONFLICT (provider, installation_key) DO UPDATE SET holder = excluded.holder, \
@@ -267,6 +273,33 @@ impl TokenStore for SqliteTokenStore {
                 holder.to_owned(),
                 from_ms(expires_at),
                 to_version(fence),
+            )
+        }))
+    }
+
+    async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<Option<Lease>> {
+        let expires = now_ms().saturating_add(ttl_ms(ttl));
+        // Still ours if no other holder was granted it since (same fence) and it was not
+        // released (a release sets the expiry to 0; a lapse leaves a real time).
+        let expires_at: Option<i64> = sqlx::query_scalar(
+            "UPDATE oauth_leases SET expires_at_ms = ?5 \
+             WHERE provider = ?1 AND installation_key = ?2 AND fence = ?3 AND holder = ?4 AND expires_at_ms > 0 \
+             RETURNING expires_at_ms",
+        )
+        .bind(lease.key.provider().as_str())
+        .bind(lease.key.key())
+        .bind(i64::try_from(lease.fence).unwrap_or(-1))
+        .bind(&lease.holder)
+        .bind(expires)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(storage_error("cannot renew a lease in the SQLite token store"))?;
+        Ok(expires_at.map(|expires_at| {
+            Lease::new(
+                lease.key.clone(),
+                lease.holder.clone(),
+                from_ms(expires_at),
+                lease.fence,
             )
         }))
     }

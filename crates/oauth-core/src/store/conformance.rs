@@ -249,4 +249,100 @@ pub async fn check_store(store: Arc<dyn TokenStore>) {
         "the lapsed holder cannot free the new lease"
     );
     store.release_lease(&c).await.unwrap();
+
+    // Renewal: the holder extends its lease (same fence) while nobody else was granted it.
+    let short = Duration::from_millis(300);
+    let r = store
+        .try_acquire_lease(&key, "holder-r", short)
+        .await
+        .unwrap()
+        .expect("a free lease");
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let renewed = store
+        .renew_lease(&r, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .expect("the holder renews its own lease");
+    assert_eq!(renewed.fence, r.fence, "a renewal keeps the fence");
+    assert!(
+        renewed.expires_at > r.expires_at,
+        "a renewal extends the lease"
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await; // past the first time to live
+    assert!(
+        store
+            .try_acquire_lease(&key, "holder-s", short)
+            .await
+            .unwrap()
+            .is_none(),
+        "a renewed lease still holds after its first time to live"
+    );
+    store.release_lease(&renewed).await.unwrap();
+    assert!(
+        store
+            .renew_lease(&r, Duration::from_secs(5))
+            .await
+            .unwrap()
+            .is_none(),
+        "a released lease cannot be renewed"
+    );
+    let lapsed = store
+        .try_acquire_lease(&key, "holder-t", Duration::from_millis(100))
+        .await
+        .unwrap()
+        .expect("free after release");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let revived = store
+        .renew_lease(&lapsed, Duration::from_millis(300))
+        .await
+        .unwrap()
+        .expect("a lapsed lease nobody took is still the holder's");
+    assert_eq!(revived.fence, lapsed.fence);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let taken = store
+        .try_acquire_lease(&key, "holder-u", short)
+        .await
+        .unwrap()
+        .expect("a lapsed lease can be taken");
+    assert!(
+        store
+            .renew_lease(&lapsed, Duration::from_secs(5))
+            .await
+            .unwrap()
+            .is_none(),
+        "a lease taken by another holder cannot be renewed"
+    );
+    assert!(
+        store
+            .try_acquire_lease(&key, "holder-t", short)
+            .await
+            .unwrap()
+            .is_none(),
+        "and the failed renewal did not take it back"
+    );
+    store.release_lease(&taken).await.unwrap();
+
+    // Huge times to live saturate: the lease is granted and holds.
+    let forever = store
+        .try_acquire_lease(&doc, "holder-v", Duration::MAX)
+        .await
+        .unwrap()
+        .expect("a lease with a huge time to live");
+    assert!(forever.expires_at > SystemTime::now() + Duration::from_secs(3600));
+    assert!(
+        store
+            .try_acquire_lease(&doc, "holder-w", short)
+            .await
+            .unwrap()
+            .is_none(),
+        "a huge time to live does not mean already lapsed"
+    );
+    assert!(
+        store
+            .renew_lease(&forever, Duration::MAX)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    store.release_lease(&forever).await.unwrap();
 }

@@ -11,6 +11,9 @@
 #[cfg(feature = "conformance")]
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
+#[cfg(feature = "faults")]
+#[cfg_attr(docsrs, doc(cfg(feature = "faults")))]
+pub mod faults;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -191,9 +194,26 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
         ttl: Duration,
     ) -> Result<Option<Lease>>;
 
+    /// Extends `lease` to `ttl` from now, if it is still this holder's: no other holder has been
+    /// granted the installation's lease since (its fence is unchanged). The fence stays the same.
+    /// `None` if the lease was lost (it lapsed and another holder took it). The token manager
+    /// calls it while a refresh runs, so that a slow refresh keeps its lease.
+    async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<Option<Lease>>;
+
     /// Gives the lease back early. Releasing a lease that lapsed and was taken by another holder
     /// does nothing.
     async fn release_lease(&self, lease: &Lease) -> Result<()>;
+}
+
+/// The longest lease a store grants: a longer time to live is cut to this (100 years), so that a
+/// huge duration neither overflows time arithmetic nor falls back to "already lapsed".
+pub const MAX_LEASE_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `now + ttl`, with `ttl` cut to [`MAX_LEASE_TTL`]: the expiry of a lease granted at `now`.
+pub fn lease_expiry(now: SystemTime, ttl: Duration) -> SystemTime {
+    let ttl = ttl.min(MAX_LEASE_TTL);
+    now.checked_add(ttl)
+        .unwrap_or(now + Duration::from_secs(365 * 24 * 3600))
 }
 
 #[derive(Debug)]
@@ -347,7 +367,7 @@ impl TokenStore for MemoryTokenStore {
         ttl: Duration,
     ) -> Result<Option<Lease>> {
         let now = self.clock.now();
-        let expires_at = now.checked_add(ttl).unwrap_or(now);
+        let expires_at = lease_expiry(now, ttl);
         let mut inner = self.lock();
         if let Some(current) = inner.leases.get(key)
             && current.expires_at > now
@@ -372,6 +392,21 @@ impl TokenStore for MemoryTokenStore {
             expires_at,
             fence,
         }))
+    }
+
+    async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<Option<Lease>> {
+        let expires_at = lease_expiry(self.clock.now(), ttl);
+        let mut inner = self.lock();
+        match inner.leases.get_mut(&lease.key) {
+            Some(current) if current.fence == lease.fence && current.holder == lease.holder => {
+                current.expires_at = expires_at;
+                Ok(Some(Lease {
+                    expires_at,
+                    ..lease.clone()
+                }))
+            }
+            _ => Ok(None),
+        }
     }
 
     async fn release_lease(&self, lease: &Lease) -> Result<()> {
