@@ -10,6 +10,7 @@
 //! | `reqwest` | yes     | [`http::ReqwestTransport`], the default transport (rustls). |
 //! | `mock`    | no      | `mock::MockTokenProvider` and the other mockall mocks. |
 //! | `conformance` | no  | `store::conformance::check_store`, the behaviour every `TokenStore` must have. |
+//! | `faults`  | no      | `store::faults::FaultyStore`: a `TokenStore` wrapper that fails, delays or blocks chosen calls, for tests. |
 //!
 //! # Map
 //! - Secrets: [`AccessToken`], [`RefreshToken`], [`ClientSecret`], [`AuthorizationCode`],
