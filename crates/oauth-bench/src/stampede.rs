@@ -69,9 +69,12 @@ pub(crate) async fn run(report: &mut Report) {
         tokens.expires_at = Some(SystemTime::now() + Duration::from_secs(60));
         let clock = Arc::new(ManualClock::new(SystemTime::now()));
         let provider: Arc<dyn TokenProvider> = notion.clone();
-        let manager = TokenManager::builder(provider, Arc::new(MemoryTokenStore::new()))
+        let Ok(manager) = TokenManager::builder(provider, Arc::new(MemoryTokenStore::new()))
             .clock(clock.clone())
-            .build();
+            .build()
+        else {
+            return;
+        };
         let Ok(key) = manager.save_installation(tokens).await else {
             return;
         };

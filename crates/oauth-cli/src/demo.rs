@@ -129,7 +129,7 @@ async fn lifecycle(
     };
     let manager = TokenManager::builder(provider.clone(), store.clone())
         .clock(clock.clone())
-        .build();
+        .build()?;
     let mut flow = InstallFlow::builder(manager.clone(), redirect.clone());
     if kind == ProviderKind::Slack {
         flow = flow.scopes(Scopes::parse("chat:write,commands"));

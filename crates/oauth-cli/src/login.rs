@@ -98,7 +98,7 @@ pub(crate) async fn run(
 
     let pkce = options.pkce || (kind == ProviderKind::Slack && config.client_secret.is_none());
     let provider = config.build()?;
-    let manager = TokenManager::builder(provider, store).build();
+    let manager = TokenManager::builder(provider, store).build()?;
     let mut flow = InstallFlow::builder(manager, redirect_uri.clone()).pkce(pkce);
     if kind == ProviderKind::Slack {
         flow = flow.scopes(Scopes::parse(

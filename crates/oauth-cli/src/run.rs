@@ -252,7 +252,7 @@ async fn manager(
     .await?;
     let manager = TokenManager::builder(provider, store)
         .config(ManagerConfig::default().refresh_margin(Duration::from_secs(margin)))
-        .build();
+        .build()?;
     Ok((manager, key))
 }
 

@@ -24,7 +24,7 @@
 //! # fn run() -> oauth_facade::Result<()> {
 //! let kind: ProviderKind = std::env::var("PROVIDER").unwrap_or_else(|_| "slack".into()).parse()?;
 //! let provider: Arc<dyn TokenProvider> = ProviderConfig::from_env(kind)?.build()?;
-//! let manager = TokenManager::builder(provider, Arc::new(MemoryTokenStore::new())).build();
+//! let manager = TokenManager::builder(provider, Arc::new(MemoryTokenStore::new())).build()?;
 //! # let _ = manager; Ok(()) }
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -26,7 +26,9 @@ async fn app(sandbox: &SandboxHandle, kind: ProviderKind, pkce: bool) -> App {
         config.client_secret = None;
     }
     let store = Arc::new(MemoryTokenStore::new());
-    let manager = TokenManager::builder(config.build().unwrap(), store.clone()).build();
+    let manager = TokenManager::builder(config.build().unwrap(), store.clone())
+        .build()
+        .unwrap();
     let mut flow = InstallFlow::builder(manager.clone(), format!("{base}{callback}")).pkce(pkce);
     if kind == ProviderKind::Slack {
         flow = flow

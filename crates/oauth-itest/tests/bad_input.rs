@@ -134,7 +134,9 @@ async fn app(sandbox: &SandboxHandle, kind: ProviderKind) -> App {
         .build()
         .unwrap();
     let store = Arc::new(MemoryTokenStore::new());
-    let manager = TokenManager::builder(provider, store.clone()).build();
+    let manager = TokenManager::builder(provider, store.clone())
+        .build()
+        .unwrap();
     let state_clock = Arc::new(ManualClock::new(SystemTime::now()));
     let flow = InstallFlow::builder(manager.clone(), redirect_uri)
         .scopes(scopes(kind))
@@ -768,8 +770,9 @@ async fn redirect_entry_points(
             provider.authorization_url(&request).map(drop),
         ));
 
-        let manager =
-            TokenManager::builder(provider.clone(), Arc::new(MemoryTokenStore::new())).build();
+        let manager = TokenManager::builder(provider.clone(), Arc::new(MemoryTokenStore::new()))
+            .build()
+            .unwrap();
         results.push((
             format!("{kind}: InstallFlowBuilder::build"),
             InstallFlow::builder(manager, uri)
@@ -887,7 +890,9 @@ async fn slack_refuses_a_custom_scheme_redirect_without_pkce() {
             .authorization_url(&request.with_pkce().unwrap())
             .is_ok()
     );
-    let manager = TokenManager::builder(provider, Arc::new(MemoryTokenStore::new())).build();
+    let manager = TokenManager::builder(provider, Arc::new(MemoryTokenStore::new()))
+        .build()
+        .unwrap();
     let flow = InstallFlow::builder(manager, "myapp://oauth/callback")
         .scopes(scopes(ProviderKind::Slack))
         .build();

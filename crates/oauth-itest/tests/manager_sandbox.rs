@@ -45,7 +45,8 @@ async fn ten_thousand_callers_on_an_expiring_notion_token_make_one_refresh_grant
     let clock = Arc::new(ManualClock::new(SystemTime::now()));
     let manager = TokenManager::builder(provider.clone(), Arc::new(MemoryTokenStore::new()))
         .clock(clock.clone())
-        .build();
+        .build()
+        .unwrap();
     // Notion sends no expires_in: give the installation an expiry, as an app that learned it
     // elsewhere would, so that it is "expiring".
     let mut tokens = provider

@@ -31,7 +31,7 @@ async fn install(
         .unwrap()
         .code
         .unwrap();
-    let manager = TokenManager::builder(slack.clone(), store).build();
+    let manager = TokenManager::builder(slack.clone(), store).build().unwrap();
     let (key, _) = manager
         .exchange_and_save(CodeExchange::new(AuthorizationCode::new(code)))
         .await
@@ -187,7 +187,8 @@ async fn a_replica_killed_while_holding_the_lease_loses_nothing() {
         1,
         30.0,
         43_199,
-        2_000,
+        // Longer than one refresh call of the tests' client can take (4.5 s).
+        5_000,
     );
     tokio::time::sleep(Duration::from_millis(1_600)).await;
     victim.kill().unwrap(); // SIGKILL
@@ -205,7 +206,8 @@ async fn a_replica_killed_while_holding_the_lease_loses_nothing() {
     let survivor = TokenManager::builder(slack.clone(), store.clone())
         .clock(clock)
         .config(ManagerConfig::default().poll_interval(Duration::from_millis(20)))
-        .build();
+        .build()
+        .unwrap();
     let token = survivor.access_token(&key).await.unwrap();
     assert_ne!(token, before.tokens.access_token);
     assert!(
@@ -243,7 +245,8 @@ async fn a_lost_refresh_response_is_recovered_through_the_grace_period() {
     ));
     let manager = TokenManager::builder(slack.clone(), store.clone())
         .clock(clock.clone())
-        .build();
+        .build()
+        .unwrap();
 
     // Slack rotates, then the connection drops: the response with the new pair is lost.
     sandbox.control().inject_fault(Fault::new(
@@ -255,9 +258,17 @@ async fn a_lost_refresh_response_is_recovered_through_the_grace_period() {
         served, before.tokens.access_token,
         "the still-valid old token is served meanwhile"
     );
+    manager.flush().await; // the refresh ran in the background, and its response was lost
+    assert_eq!(
+        manager.access_token(&key).await.unwrap(),
+        before.tokens.access_token,
+        "still the old token"
+    );
     // Within a second the manager tries again with the same refresh token: inside Slack's grace
     // period it gets the pair it lost.
     clock.advance(Duration::from_secs(2));
+    manager.access_token(&key).await.unwrap();
+    manager.flush().await;
     let recovered = manager.access_token(&key).await.unwrap();
     assert_ne!(recovered, before.tokens.access_token);
     assert!(slack.introspect(&recovered).await.unwrap().active);

@@ -89,7 +89,8 @@ async fn no_secret_anywhere_in_a_full_run_of_both_providers() {
         let clock = Arc::new(ManualClock::new(SystemTime::now()));
         let manager = TokenManager::builder(provider.clone(), store.clone())
             .clock(clock.clone())
-            .build();
+            .build()
+            .unwrap();
         shown.push(format!("{manager:?}"));
 
         let code = code(&sandbox, provider.as_ref(), scopes);

@@ -41,6 +41,21 @@ pub enum TokenEvent {
         /// The provider's code (`invalid_refresh_token`, `invalid_grant`, …).
         reason: String,
     },
+    /// The store refused the write of freshly rotated tokens. They are served from memory and
+    /// the write is retried with backoff until it lands (then `Refreshed` follows); until then a
+    /// crash of this process would lose them.
+    WriteDelayed {
+        /// The installation.
+        key: InstallationKey,
+        /// The classification of the store's failure.
+        kind: ErrorKind,
+    },
+    /// The refresh lease was taken by another holder while this process was still refreshing
+    /// (it could not renew it in time). The write that follows settles any conflict.
+    LeaseLost {
+        /// The installation.
+        key: InstallationKey,
+    },
 }
 
 /// Receives [`TokenEvent`]s. Called inline: keep it quick and non-blocking.
@@ -75,6 +90,12 @@ pub(crate) fn emit(hook: Option<&EventHook>, event: TokenEvent) {
         } => tracing::warn!(installation = %key, ?kind, served_old_token, "refresh failed"),
         TokenEvent::ReauthorizationRequired { key, reason } => {
             tracing::error!(installation = %key, reason = %reason, "re-authorization required")
+        }
+        TokenEvent::WriteDelayed { key, kind } => {
+            tracing::error!(installation = %key, ?kind, "rotated tokens not written yet; serving them from memory and retrying the write")
+        }
+        TokenEvent::LeaseLost { key } => {
+            tracing::warn!(installation = %key, "the refresh lease was lost during the refresh")
         }
     }
     if let Some(hook) = hook {

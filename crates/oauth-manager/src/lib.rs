@@ -12,8 +12,13 @@
 //! the spent refresh token.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod config;
 mod events;
+mod flight;
 mod manager;
+mod reconcile;
+mod slot;
 
+pub use config::{MAX_BACKOFF, ManagerConfig};
 pub use events::{EventHook, TokenEvent};
-pub use manager::{ManagerConfig, TokenManager, TokenManagerBuilder};
+pub use manager::{TokenManager, TokenManagerBuilder};

@@ -1,130 +1,64 @@
-//! The token manager.
+//! The token manager: its public API, its builder, and how callers meet the refresh in flight.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use arc_swap::{ArcSwap, ArcSwapOption};
+use arc_swap::ArcSwap;
 use oauth_core::{
-    AccessToken, CasOutcome, Clock, CodeExchange, Error, ErrorKind, InstallationKey, Lease, Result,
-    StoredInstallation, SystemClock, TokenProvider, TokenSet, TokenStore,
+    AccessToken, Clock, CodeExchange, Error, InstallationKey, RequestSent, Result, SystemClock,
+    TokenProvider, TokenSet, TokenStore,
 };
-use tokio::sync::Mutex;
+use tokio::sync::{Notify, watch};
 
-use crate::events::{EventHook, TokenEvent, emit};
+use crate::config::ManagerConfig;
+use crate::events::EventHook;
+use crate::flight::{Flight, Mode};
+use crate::slot::{Cached, FlightState, Outcome, Slot};
 
-/// Tuning of a [`TokenManager`].
-#[derive(Clone, Debug)]
-pub struct ManagerConfig {
-    refresh_margin: Duration,
-    lease_ttl: Duration,
-    retry_after_failure: Duration,
-    retry_after_lost_response: Duration,
-    poll_interval: Duration,
-    max_wait: Duration,
+type Slots = HashMap<InstallationKey, Arc<Slot>, foldhash::fast::RandomState>;
+
+pub(crate) struct Inner {
+    pub(crate) provider: Arc<dyn TokenProvider>,
+    pub(crate) store: Arc<dyn TokenStore>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: ManagerConfig,
+    pub(crate) holder: String,
+    /// Copy-on-write (a new installation is rare; reads are lock-free). foldhash: fast, and
+    /// seeded per process, so keys derived from request data cannot be used for hash flooding.
+    slots: ArcSwap<Slots>,
+    pub(crate) hook: Option<EventHook>,
+    next_flight: AtomicU64,
+    /// Refresh tasks not yet finished (their writes included), for [`TokenManager::flush`].
+    in_flight: AtomicUsize,
+    idle: Notify,
 }
 
-impl Default for ManagerConfig {
-    /// Refresh 5 minutes before expiry; refresh leases of 30 s; after a failed refresh while the
-    /// old token is still valid, serve it and try again after 30 s (1 s when the response was
-    /// lost, to stay within Slack's grace period for a spent refresh token); wait up to 60 s for
-    /// another process's refresh, checking every 25 ms.
-    fn default() -> Self {
-        Self {
-            refresh_margin: Duration::from_secs(300),
-            lease_ttl: Duration::from_secs(30),
-            retry_after_failure: Duration::from_secs(30),
-            retry_after_lost_response: Duration::from_secs(1),
-            poll_interval: Duration::from_millis(25),
-            max_wait: Duration::from_secs(60),
+impl Inner {
+    pub(crate) fn in_flight_done(&self) {
+        if self.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.idle.notify_waiters();
         }
     }
 }
 
-impl ManagerConfig {
-    /// Refresh this long before the access token expires.
-    pub fn refresh_margin(mut self, margin: Duration) -> Self {
-        self.refresh_margin = margin;
-        self
-    }
-
-    /// How long a refresh lease lasts if its holder dies; longer than a refresh call takes.
-    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
-        self.lease_ttl = ttl;
-        self
-    }
-
-    /// After a transient refresh failure with the old token still valid, wait this long before
-    /// trying again (unless the provider said how long with `Retry-After`).
-    pub fn retry_after_failure(mut self, delay: Duration) -> Self {
-        self.retry_after_failure = delay;
-        self
-    }
-
-    /// After a refresh whose response was lost (the provider may have rotated), try again this
-    /// soon, so that a provider's grace period for the spent refresh token can still be used.
-    pub fn retry_after_lost_response(mut self, delay: Duration) -> Self {
-        self.retry_after_lost_response = delay;
-        self
-    }
-
-    /// How often to look at the store while another process holds the refresh lease.
-    pub fn poll_interval(mut self, interval: Duration) -> Self {
-        self.poll_interval = interval;
-        self
-    }
-
-    /// The longest a caller waits for another process's refresh before failing.
-    pub fn max_wait(mut self, wait: Duration) -> Self {
-        self.max_wait = wait;
-        self
-    }
-}
-
-type Slots = HashMap<InstallationKey, Arc<Slot>, foldhash::fast::RandomState>;
-
-#[derive(Debug)]
-struct Cached {
-    tokens: TokenSet,
-    version: u64,
-}
-
-#[derive(Debug, Default)]
-struct SlotState {
-    /// After a failed refresh, do not try again before this time (the old token is served).
-    backoff_until: Option<SystemTime>,
-}
-
-#[derive(Debug, Default)]
-struct Slot {
-    cached: ArcSwapOption<Cached>,
-    refresh: Arc<Mutex<SlotState>>,
-}
-
-struct Inner {
-    provider: Arc<dyn TokenProvider>,
-    store: Arc<dyn TokenStore>,
-    clock: Arc<dyn Clock>,
-    config: ManagerConfig,
-    holder: String,
-    /// Copy-on-write (a new installation is rare; reads are lock-free). foldhash: fast, and
-    /// seeded per process, so keys derived from request data cannot be used for hash flooding.
-    slots: ArcSwap<Slots>,
-    hook: Option<EventHook>,
-}
-
 /// Hands out a valid access token per installation: cached, refreshed before expiry, rotated
-/// refresh tokens written before anyone uses them, one refresh in flight per installation across
-/// every task and every process sharing the store.
+/// refresh tokens written before anyone else can use the old ones, one refresh in flight per
+/// installation across every task and every process sharing the store.
 ///
-/// - **Hot path**: a cached token that does not expire within the refresh margin is returned
-///   without any lock (two atomic loads).
-/// - **Single flight**: callers for the same installation queue on one async mutex; the first
-///   refreshes, the others find the new token. Across processes the store's refresh lease elects
-///   one refresher; the others read its result from the store.
-/// - **Never lose a rotation**: the refresh runs in its own task (a cancelled caller does not
-///   abandon it), and the new token set is written with compare-and-swap before it is served.
+/// - **Hot path**: a cached token that is not due for refresh is returned without any lock.
+/// - **Callers with a valid token never wait.** When a token enters its refresh margin, the
+///   refresh runs in a task of its own and callers keep getting the cached token until it is
+///   done; the same while another process refreshes, and during a backoff after a failure.
+/// - **Single flight**: callers without a usable token (none cached, expired, or rejected by the
+///   provider) wait for the one refresh in flight and all get its result, its error included.
+///   Across processes the store's refresh lease elects one refresher, renewed while it runs; the
+///   others pick its result up from the store.
+/// - **Never lose a rotation**: a cancelled caller does not abandon a refresh; the new token set
+///   is written with compare-and-swap, and if the store fails it is served from memory and
+///   written again until the write lands. A conflict keeps whichever token set did not spend the
+///   other's refresh token.
 /// - **Failures**: a transient failure while the old token is valid serves the old token and
 ///   retries later; a refusal of the grant (`invalid_grant`, a spent refresh token) marks the
 ///   installation as needing re-authorization and returns the typed error.
@@ -138,9 +72,9 @@ struct Inner {
 /// # mock.expect_provider_id().return_const(oauth_core::ProviderId::from_static("slack"));
 /// # let provider: Arc<dyn TokenProvider> = Arc::new(mock);
 /// // `provider` is e.g. an `Arc<SlackClient>`; the store a SQLite or PostgreSQL store.
-/// let manager = TokenManager::builder(provider, Arc::new(MemoryTokenStore::new())).build();
+/// let manager = TokenManager::builder(provider, Arc::new(MemoryTokenStore::new())).build()?;
 /// for key in manager.list().await? {
-///     let token = manager.access_token(&key).await?; // valid now; refreshed if it was about to expire
+///     let token = manager.access_token(&key).await?; // valid now; refreshed if it was due
 /// #   let _ = token;
 /// }
 /// # Ok(()) }
@@ -200,19 +134,26 @@ impl TokenManagerBuilder {
         self
     }
 
-    /// Calls `hook` on every [`TokenEvent`].
+    /// Calls `hook` on every [`TokenEvent`](crate::TokenEvent).
     pub fn on_event(mut self, hook: EventHook) -> Self {
         self.hook = Some(hook);
         self
     }
 
     /// Builds the manager.
-    pub fn build(self) -> TokenManager {
+    ///
+    /// Fails with [`Error::Configuration`] when the configuration cannot keep the manager's
+    /// promises: a zero lease, poll or re-check interval, or a refresh lease that is not longer
+    /// than one refresh call of the provider client can take
+    /// ([`TokenGrant::refresh_time_bound`](oauth_core::TokenGrant::refresh_time_bound)); the
+    /// message names both figures.
+    pub fn build(self) -> Result<TokenManager> {
+        self.config.check(self.provider.refresh_time_bound())?;
         let holder = self.holder.unwrap_or_else(|| {
             let suffix = getrandom::u64().unwrap_or(0);
             format!("pid{}-{suffix:016x}", std::process::id())
         });
-        TokenManager {
+        Ok(TokenManager {
             inner: Arc::new(Inner {
                 provider: self.provider,
                 store: self.store,
@@ -221,8 +162,11 @@ impl TokenManagerBuilder {
                 holder,
                 slots: ArcSwap::from_pointee(Slots::default()),
                 hook: self.hook,
+                next_flight: AtomicU64::new(0),
+                in_flight: AtomicUsize::new(0),
+                idle: Notify::new(),
             }),
-        }
+        })
     }
 }
 
@@ -252,10 +196,12 @@ impl TokenManager {
         &self.inner.store
     }
 
-    /// A valid access token for `key`, refreshing first if it expires within the refresh margin.
+    /// A valid access token for `key`. A token due for refresh (within the margin) is still
+    /// served while its refresh runs in the background; a caller waits only when no usable token
+    /// is cached.
     pub async fn access_token(&self, key: &InstallationKey) -> Result<AccessToken> {
-        if let Some(token) = self.cached_access_token(key) {
-            return Ok(token);
+        if let Some(cached) = self.fresh_cached(key) {
+            return Ok(cached.tokens.access_token.clone());
         }
         Ok(self.slow_path(key).await?.tokens.access_token.clone())
     }
@@ -268,27 +214,36 @@ impl TokenManager {
         Ok(self.slow_path(key).await?.tokens.clone())
     }
 
-    /// The lock-free hot path: the cached token if it does not expire within the margin.
-    fn cached_access_token(&self, key: &InstallationKey) -> Option<AccessToken> {
-        let slots = self.inner.slots.load();
-        let slot = slots.get(key)?;
-        let cached = slot.cached.load();
-        let cached = cached.as_ref()?;
-        let now = self.inner.clock.now();
-        (!cached
-            .tokens
-            .expires_within(self.inner.config.refresh_margin, now))
-        .then(|| cached.tokens.access_token.clone())
+    /// Tells the manager that the provider refused `token` for `key` (Slack `token_expired` or
+    /// `invalid_auth`, Notion `401 unauthorized`: say, after a clock skew, or a rotation by
+    /// another replica the cache has not seen). If it is still the cached token, the next call
+    /// does not serve it: it refreshes (once, whatever the number of callers, as always) or picks
+    /// up a newer token from the store. A token already replaced is ignored.
+    pub fn report_rejected_token(&self, key: &InstallationKey, token: &AccessToken) {
+        let Some(slot) = self.inner.slots.load().get(key).cloned() else {
+            return;
+        };
+        let mut state = slot.flight();
+        if let Some(cached) = slot.cached.load().as_ref()
+            && cached.tokens.access_token != *token
+        {
+            return;
+        }
+        state.rejected = Some(token.clone());
+        // A backoff must not keep a caller from replacing a token the provider refuses.
+        state.not_before = None;
+        drop(state);
+        if let Some(cached) = slot.cached.load().as_ref() {
+            cached.reject();
+        }
+        tracing::info!(installation = %key, "the provider rejected the access token; the next call refreshes");
     }
 
+    /// The lock-free hot path: the cached tokens if they are not due for refresh.
     fn fresh_cached(&self, key: &InstallationKey) -> Option<Arc<Cached>> {
         let slots = self.inner.slots.load();
         let cached = slots.get(key)?.cached.load_full()?;
-        let now = self.inner.clock.now();
-        (!cached
-            .tokens
-            .expires_within(self.inner.config.refresh_margin, now))
-        .then_some(cached)
+        cached.fresh(self.inner.clock.now()).then_some(cached)
     }
 
     fn slot(&self, key: &InstallationKey) -> Arc<Slot> {
@@ -317,25 +272,132 @@ impl TokenManager {
         }
     }
 
+    /// A usable token for a caller that found none fresh: the cached one while it is valid (a
+    /// refresh is started in the background if due), else the result of the refresh in flight.
     async fn slow_path(&self, key: &InstallationKey) -> Result<Arc<Cached>> {
         self.check_provider(key)?;
         let slot = self.slot(key);
-        let state = slot.refresh.clone().lock_owned().await;
-        // Whoever held the lock before may have refreshed already.
-        if let Some(cached) = self.fresh_cached(key) {
-            return Ok(cached);
+        let deadline = tokio::time::Instant::now().checked_add(self.inner.config.max_wait);
+        loop {
+            let now = self.inner.clock.now();
+            let (receiver, unusable) = {
+                let mut state = slot.flight();
+                let cached = slot.cached.load_full();
+                if let Some(cached) = &cached
+                    && cached.fresh(now)
+                {
+                    return Ok(cached.clone());
+                }
+                let unusable = cached.as_ref().map(|c| c.tokens.access_token.clone());
+                let usable = cached.filter(|c| c.usable(now));
+                let running = state.running.as_ref().map(|(_, rx)| rx.clone());
+                let backing_off = state.not_before.is_some_and(|at| now < at);
+                let receiver = match (running, usable) {
+                    (Some(_), Some(cached)) => return Ok(cached),
+                    (None, Some(cached)) => {
+                        if !backing_off {
+                            self.start_flight(&slot, &mut state, key, Mode::Due);
+                        }
+                        return Ok(cached);
+                    }
+                    (Some(receiver), None) => receiver,
+                    (None, None) => match &state.rate_limited {
+                        Some(error) if backing_off => return Err(error.clone()),
+                        _ => self.start_flight(&slot, &mut state, key, Mode::Due),
+                    },
+                };
+                (receiver, unusable)
+            };
+            let cached = self.wait(key, receiver, deadline).await?;
+            if unusable.as_ref() != Some(&cached.tokens.access_token)
+                || cached.usable(self.inner.clock.now())
+            {
+                return Ok(cached);
+            }
+            // The refresh this caller joined served the very token this caller could not use (it
+            // started before the token expired or was rejected): go round again.
+            if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                return Err(self.timeout(key));
+            }
+            tokio::time::sleep(self.inner.config.poll_interval).await;
         }
-        // The work runs in its own task, holding the lock, so that a caller that gives up
-        // (a dropped future, a timeout) cannot abandon a refresh between the provider's answer
-        // and the store write.
-        let inner = self.inner.clone();
-        let key = key.clone();
+    }
+
+    /// Starts a refresh task and returns where its outcome will be published.
+    fn start_flight(
+        &self,
+        slot: &Arc<Slot>,
+        state: &mut FlightState,
+        key: &InstallationKey,
+        mode: Mode,
+    ) -> watch::Receiver<Option<Outcome>> {
+        let id = self.inner.next_flight.fetch_add(1, Ordering::Relaxed);
+        let (sender, receiver) = watch::channel(None);
+        state.running = Some((id, receiver.clone()));
+        self.inner.in_flight.fetch_add(1, Ordering::AcqRel);
+        let flight = Flight {
+            id,
+            slot: slot.clone(),
+            sender,
+            inner: self.inner.clone(),
+        };
+        let (inner, key) = (self.inner.clone(), key.clone());
+        // The work runs in its own task so that a caller that gives up (a dropped future, a
+        // timeout) cannot abandon a refresh between the provider's answer and the store write.
         tokio::spawn(async move {
-            let mut state = state;
-            inner.refresh_locked(&key, &slot, &mut state).await
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("the refresh task failed: {e}")))?
+            let work = flight.slot.work.clone().lock_owned().await;
+            inner.fly(&key, &flight, mode).await;
+            drop(flight);
+            drop(work);
+        });
+        receiver
+    }
+
+    /// Waits for a published outcome, until `deadline`.
+    async fn wait(
+        &self,
+        key: &InstallationKey,
+        mut receiver: watch::Receiver<Option<Outcome>>,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Arc<Cached>> {
+        let published = receiver.wait_for(Option::is_some);
+        let published = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, published)
+                .await
+                .map_err(|_| self.timeout(key))?,
+            None => published.await,
+        };
+        match published {
+            Ok(outcome) => outcome
+                .clone()
+                .unwrap_or_else(|| Err(Error::Internal("no refresh outcome".into()))),
+            Err(_) => Err(Error::Internal(
+                "the refresh task ended without a result".into(),
+            )),
+        }
+    }
+
+    fn timeout(&self, key: &InstallationKey) -> Error {
+        Error::Timeout {
+            provider: key.provider().clone(),
+            operation: "waiting for the refresh",
+            request_sent: RequestSent::No,
+        }
+    }
+
+    /// Waits until every refresh this manager started has finished, its rotated tokens written
+    /// (a write the store refused is retried until it lands). Call it before shutting down, so
+    /// that no rotated token is left only in memory.
+    pub async fn flush(&self) {
+        loop {
+            let idle = self.inner.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if self.inner.in_flight.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            idle.await;
+        }
     }
 
     /// Saves the tokens of a new installation (after a code exchange) under their default key,
@@ -354,11 +416,19 @@ impl TokenManager {
     ) -> Result<()> {
         self.check_provider(key)?;
         let slot = self.slot(key);
-        let mut state = slot.refresh.lock().await;
+        let _work = slot.work.lock().await;
         let version = self.inner.store.save(key, &tokens).await?;
-        state.backoff_until = None;
-        slot.cached
-            .store(Some(Arc::new(Cached { tokens, version })));
+        {
+            let mut state = slot.flight();
+            state.not_before = None;
+            state.rate_limited = None;
+            state.rejected = None;
+        }
+        slot.cached.store(Some(Arc::new(Cached::new(
+            tokens,
+            version,
+            self.inner.config.refresh_margin,
+        ))));
         Ok(())
     }
 
@@ -372,34 +442,16 @@ impl TokenManager {
         Ok((key, tokens))
     }
 
-    /// Refreshes now, whatever the expiry (still one refresh at a time).
+    /// Refreshes now, whatever the expiry (still one refresh at a time). Fails rather than waits
+    /// if another process holds the refresh lease.
     pub async fn force_refresh(&self, key: &InstallationKey) -> Result<TokenSet> {
         self.check_provider(key)?;
         let slot = self.slot(key);
-        let _state = slot.refresh.lock().await;
-        let stored = self.inner.require(key).await?;
-        let refresh_token = stored.tokens.refresh_token.clone().ok_or_else(|| {
-            Error::InvalidRequest(format!("installation {key} has no refresh token"))
-        })?;
-        let Some(lease) = self
-            .inner
-            .store
-            .try_acquire_lease(key, &self.inner.holder, self.inner.config.lease_ttl)
-            .await?
-        else {
-            return Err(Error::InvalidRequest(format!(
-                "installation {key} is being refreshed by another process; try again shortly"
-            )));
+        let receiver = {
+            let mut state = slot.flight();
+            self.start_flight(&slot, &mut state, key, Mode::Forced)
         };
-        let result = self
-            .inner
-            .refresh_with_lease(key, &slot, &stored, &refresh_token)
-            .await;
-        self.inner.release(&lease).await;
-        match result? {
-            Refreshed::Done(cached) => Ok(cached.tokens.clone()),
-            Refreshed::Failed(error) => Err(error),
-        }
+        Ok(self.wait(key, receiver, None).await?.tokens.clone())
     }
 
     /// Revokes the installation's access token at the provider, then deletes it from the store.
@@ -410,7 +462,7 @@ impl TokenManager {
     pub async fn revoke_and_delete(&self, key: &InstallationKey) -> Result<()> {
         self.check_provider(key)?;
         let slot = self.slot(key);
-        let _state = slot.refresh.lock().await;
+        let _work = slot.work.lock().await;
         let Some(stored) = self.inner.store.get(key).await? else {
             slot.cached.store(None);
             return Ok(());
@@ -435,250 +487,5 @@ impl TokenManager {
     pub async fn list(&self) -> Result<Vec<InstallationKey>> {
         let provider = self.inner.provider.provider_id();
         self.inner.store.list(Some(&provider)).await
-    }
-}
-
-enum Refreshed {
-    Done(Arc<Cached>),
-    /// The refresh failed; the slot state decides what the caller gets.
-    Failed(Error),
-}
-
-impl Inner {
-    async fn require(&self, key: &InstallationKey) -> Result<StoredInstallation> {
-        let stored = self
-            .store
-            .get(key)
-            .await?
-            .ok_or_else(|| Error::InstallationNotFound {
-                installation: key.to_string(),
-            })?;
-        if let Some(reason) = &stored.needs_reauthorization {
-            return Err(Error::NeedsReauthorization {
-                installation: key.to_string(),
-                reason: reason.clone(),
-            });
-        }
-        Ok(stored)
-    }
-
-    fn cache(&self, slot: &Slot, stored: &StoredInstallation) -> Arc<Cached> {
-        let cached = Arc::new(Cached {
-            tokens: stored.tokens.clone(),
-            version: stored.version,
-        });
-        slot.cached.store(Some(cached.clone()));
-        cached
-    }
-
-    async fn release(&self, lease: &Lease) {
-        if let Err(error) = self.store.release_lease(lease).await {
-            tracing::warn!(installation = %lease.key, %error, "could not release the refresh lease; it will lapse");
-        }
-    }
-
-    async fn refresh_locked(
-        &self,
-        key: &InstallationKey,
-        slot: &Slot,
-        state: &mut SlotState,
-    ) -> Result<Arc<Cached>> {
-        let margin = self.config.refresh_margin;
-        let deadline = tokio::time::Instant::now() + self.config.max_wait;
-        loop {
-            let now = self.clock.now();
-            let stored = match self.require(key).await {
-                Ok(stored) => stored,
-                Err(error) => {
-                    slot.cached.store(None);
-                    return Err(error);
-                }
-            };
-            if !stored.tokens.expires_within(margin, now) {
-                let elsewhere = slot
-                    .cached
-                    .load()
-                    .as_ref()
-                    .is_some_and(|c| c.version != stored.version);
-                if elsewhere {
-                    emit(
-                        self.hook.as_ref(),
-                        TokenEvent::PickedUp { key: key.clone() },
-                    );
-                }
-                return Ok(self.cache(slot, &stored));
-            }
-            let still_valid = !stored.tokens.is_expired(now);
-            if still_valid && state.backoff_until.is_some_and(|until| now < until) {
-                return Ok(self.cache(slot, &stored));
-            }
-            let Some(refresh_token) = stored.tokens.refresh_token.clone() else {
-                if still_valid {
-                    return Ok(self.cache(slot, &stored));
-                }
-                return Err(Error::NeedsReauthorization {
-                    installation: key.to_string(),
-                    reason: "the access token expired and there is no refresh token".into(),
-                });
-            };
-            let Some(lease) = self
-                .store
-                .try_acquire_lease(key, &self.holder, self.config.lease_ttl)
-                .await?
-            else {
-                // Another process is refreshing. Serve the old token while it is valid; otherwise
-                // wait for the other process's write (or for its lease to lapse).
-                if still_valid {
-                    return Ok(self.cache(slot, &stored));
-                }
-                if tokio::time::Instant::now() >= deadline {
-                    return Err(Error::Timeout {
-                        provider: key.provider().clone(),
-                        operation: "waiting for another process's refresh",
-                        request_sent: oauth_core::RequestSent::No,
-                    });
-                }
-                tokio::time::sleep(self.config.poll_interval).await;
-                continue;
-            };
-            // With the lease, check again: the previous holder may have just written.
-            let current = match self.require(key).await {
-                Ok(current) => current,
-                Err(error) => {
-                    self.release(&lease).await;
-                    return Err(error);
-                }
-            };
-            if current.version != stored.version {
-                self.release(&lease).await;
-                continue;
-            }
-            let outcome = self
-                .refresh_with_lease(key, slot, &current, &refresh_token)
-                .await;
-            self.release(&lease).await;
-            match outcome? {
-                Refreshed::Done(cached) => {
-                    state.backoff_until = None;
-                    return Ok(cached);
-                }
-                Refreshed::Failed(error) if error.needs_reauthorization() => return Err(error),
-                Refreshed::Failed(error) => {
-                    let lost = matches!(error.kind(), ErrorKind::Transport | ErrorKind::Timeout);
-                    let delay = error.retry_after().unwrap_or(if lost {
-                        self.config.retry_after_lost_response
-                    } else {
-                        self.config.retry_after_failure
-                    });
-                    state.backoff_until = now.checked_add(delay);
-                    let served_old_token = !current.tokens.is_expired(self.clock.now());
-                    emit(
-                        self.hook.as_ref(),
-                        TokenEvent::RefreshFailed {
-                            key: key.clone(),
-                            kind: error.kind(),
-                            served_old_token,
-                        },
-                    );
-                    if served_old_token {
-                        return Ok(self.cache(slot, &current));
-                    }
-                    return Err(error);
-                }
-            }
-        }
-    }
-
-    /// Refreshes `current` while holding the lease, and writes the result.
-    async fn refresh_with_lease(
-        &self,
-        key: &InstallationKey,
-        slot: &Slot,
-        current: &StoredInstallation,
-        refresh_token: &oauth_core::RefreshToken,
-    ) -> Result<Refreshed> {
-        let mut tokens = match self.provider.refresh(refresh_token).await {
-            Ok(tokens) => tokens,
-            Err(error) if error.needs_reauthorization() => {
-                let reason = error
-                    .provider_error()
-                    .map(|e| e.code().to_owned())
-                    .unwrap_or_else(|| format!("{:?}", error.kind()));
-                self.store
-                    .mark_needs_reauthorization(key, current.version, &reason)
-                    .await?;
-                slot.cached.store(None);
-                emit(
-                    self.hook.as_ref(),
-                    TokenEvent::ReauthorizationRequired {
-                        key: key.clone(),
-                        reason,
-                    },
-                );
-                return Ok(Refreshed::Failed(error));
-            }
-            Err(error) => return Ok(Refreshed::Failed(error)),
-        };
-        // Never lose what the refresh response does not repeat.
-        if tokens.refresh_token.is_none() {
-            tokens.refresh_token = Some(refresh_token.clone());
-        }
-        merge_grantee(&mut tokens, &current.tokens);
-        match self
-            .store
-            .compare_and_swap(key, current.version, &tokens)
-            .await?
-        {
-            CasOutcome::Swapped { version } => {
-                let expires_at = tokens.expires_at;
-                let cached = Arc::new(Cached { tokens, version });
-                slot.cached.store(Some(cached.clone()));
-                emit(
-                    self.hook.as_ref(),
-                    TokenEvent::Refreshed {
-                        key: key.clone(),
-                        expires_at,
-                    },
-                );
-                Ok(Refreshed::Done(cached))
-            }
-            CasOutcome::Conflict {
-                current: Some(stored),
-            } => {
-                // Written by someone else while we held the lease (it lapsed during a slow
-                // refresh). Their tokens are as new as ours; keep theirs.
-                tracing::warn!(installation = %key, "the installation was written during our refresh (lease lapsed?); using the stored tokens");
-                Ok(Refreshed::Done(self.cache(slot, &stored)))
-            }
-            CasOutcome::Conflict { current: None } => Err(Error::InstallationNotFound {
-                installation: key.to_string(),
-            }),
-            _ => Err(Error::Internal("unknown compare-and-swap outcome".into())),
-        }
-    }
-}
-
-/// Refresh responses may omit who the grant belongs to; keep what the installation had.
-fn merge_grantee(new: &mut TokenSet, old: &TokenSet) {
-    let (n, o) = (&mut new.grantee, &old.grantee);
-    for (field, previous) in [
-        (&mut n.workspace_id, &o.workspace_id),
-        (&mut n.workspace_name, &o.workspace_name),
-        (&mut n.enterprise_id, &o.enterprise_id),
-        (&mut n.enterprise_name, &o.enterprise_name),
-        (&mut n.user_id, &o.user_id),
-        (&mut n.bot_id, &o.bot_id),
-    ] {
-        if field.is_none() {
-            field.clone_from(previous);
-        }
-    }
-    if new.scopes.is_empty() {
-        new.scopes = old.scopes.clone();
-    }
-    for (key, value) in old.extras.as_map() {
-        if new.extras.get(key).is_none() {
-            new.extras.insert(key.clone(), value.clone());
-        }
     }
 }

@@ -168,6 +168,7 @@ fn manager_for(
             sink.lock().unwrap().push(e.clone())
         }))
         .build()
+        .unwrap()
 }
 
 async fn setup(delay: Duration) -> Setup {
@@ -278,6 +279,16 @@ async fn refresh_happens_within_the_margin_before_expiry() {
             .await
             .unwrap()
             .expose_secret(),
+        "at-0",
+        "within the margin the valid token is served at once; the refresh runs in the background"
+    );
+    s.manager.flush().await;
+    assert_eq!(
+        s.manager
+            .access_token(&s.key)
+            .await
+            .unwrap()
+            .expose_secret(),
         "at-1",
         "proactive refresh"
     );
@@ -303,6 +314,7 @@ async fn transient_failure_serves_the_old_token_then_retries_later() {
             .expose_secret(),
         "at-0"
     );
+    s.manager.flush().await;
     assert_eq!(
         s.manager
             .access_token(&s.key)
@@ -311,6 +323,7 @@ async fn transient_failure_serves_the_old_token_then_retries_later() {
             .expose_secret(),
         "at-0"
     );
+    s.manager.flush().await;
     assert_eq!(
         s.fake.refreshes(),
         1,
@@ -326,6 +339,8 @@ async fn transient_failure_serves_the_old_token_then_retries_later() {
     ));
     s.fake.set_mode(Mode::Ok);
     s.clock.advance(Duration::from_secs(31));
+    s.manager.access_token(&s.key).await.unwrap();
+    s.manager.flush().await;
     assert_eq!(
         s.manager
             .access_token(&s.key)
@@ -350,8 +365,11 @@ async fn lost_response_is_retried_quickly() {
             .expose_secret(),
         "at-0"
     );
+    s.manager.flush().await;
     s.fake.set_mode(Mode::Ok);
     s.clock.advance(Duration::from_secs(2));
+    s.manager.access_token(&s.key).await.unwrap();
+    s.manager.flush().await;
     assert_eq!(
         s.manager
             .access_token(&s.key)

@@ -75,6 +75,13 @@ async fn main() -> ExitCode {
                 .poll_interval(Duration::from_millis(10)),
         )
         .build();
+    let manager = match manager {
+        Ok(manager) => manager,
+        Err(e) => {
+            eprintln!("manager-worker: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let key = InstallationKey::new(oauth_itest::SLACK, key.clone());
     println!("ready");
     let _ = std::io::stdout().flush();

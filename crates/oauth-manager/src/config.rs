@@ -1,0 +1,228 @@
+//! [`ManagerConfig`]: the token manager's tuning, what its defaults guarantee, and the checks made
+//! when a manager is built.
+
+use std::time::{Duration, SystemTime};
+
+use oauth_core::{Error, Result};
+
+/// The longest any delay the manager schedules can be (a backoff after a failure, a provider's
+/// `Retry-After`): one hour. Longer values are cut to it, so that no duration, however large,
+/// overflows the time arithmetic or postpones a refresh past all reason.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+/// Tuning of a [`TokenManager`](crate::TokenManager).
+///
+/// # What the defaults guarantee
+///
+/// With the default configuration and a provider client on its default HTTP settings (30 s per
+/// attempt, 3 attempts, at most 30 s of retry waits: one refresh call takes at most 120 s):
+///
+/// - **The lease outlasts the slowest refresh.** The refresh lease lasts 150 s, more than the
+///   120 s one refresh call can take, and it is renewed every 50 s while the refresh runs (and
+///   while its result is being written). No second refresh with the same single-use refresh token
+///   can start on any replica while the first may still be in flight. A manager whose lease is
+///   not longer than its client's bound is refused at [`build`](crate::TokenManagerBuilder::build).
+/// - **A crashed refresher costs callers nothing.** Tokens are refreshed 5 minutes before they
+///   expire; if the replica holding the lease dies, another takes over after at most 150 s, while
+///   the old token is still valid for at least 150 s more. Callers keep getting the cached token.
+/// - **Callers with a valid token never wait**: not for a refresh, a lease held elsewhere, a
+///   backoff or the database. A refresh due within the margin runs in the background. Callers
+///   without a usable token wait for the one refresh in flight, at most 60 s.
+/// - **Failures back off.** After a transient failure while the old token is valid: 30 s (or the
+///   provider's `Retry-After`, cut to one hour); after a lost response: 1 s, inside Slack's grace
+///   period for a spent refresh token. A rotated token set whose store write fails is served from
+///   memory and written again with backoff (50 ms doubling to 5 s) until the write succeeds.
+#[derive(Clone, Debug)]
+pub struct ManagerConfig {
+    pub(crate) refresh_margin: Duration,
+    pub(crate) lease_ttl: Duration,
+    pub(crate) retry_after_failure: Duration,
+    pub(crate) retry_after_lost_response: Duration,
+    pub(crate) poll_interval: Duration,
+    pub(crate) recheck_interval: Duration,
+    pub(crate) max_wait: Duration,
+}
+
+impl Default for ManagerConfig {
+    /// Refresh 5 minutes before expiry; refresh leases of 150 s (renewed every 50 s while a
+    /// refresh runs); after a failed refresh while the old token is still valid, serve it and try
+    /// again after 30 s (1 s when the response was lost); while another process holds the lease,
+    /// look at the store every 25 ms for callers without a valid token and every second
+    /// otherwise; callers without a valid token wait up to 60 s.
+    fn default() -> Self {
+        Self {
+            refresh_margin: Duration::from_secs(300),
+            lease_ttl: Duration::from_secs(150),
+            retry_after_failure: Duration::from_secs(30),
+            retry_after_lost_response: Duration::from_secs(1),
+            poll_interval: Duration::from_millis(25),
+            recheck_interval: Duration::from_secs(1),
+            max_wait: Duration::from_secs(60),
+        }
+    }
+}
+
+impl ManagerConfig {
+    /// Refresh this long before the access token expires. A token whose whole lifetime is not
+    /// longer than the margin is refreshed halfway through its lifetime instead, so that a token
+    /// is never "due" the moment it is minted.
+    pub fn refresh_margin(mut self, margin: Duration) -> Self {
+        self.refresh_margin = margin;
+        self
+    }
+
+    /// How long a refresh lease lasts if its holder stops renewing it (it died, or lost the
+    /// store). Must be longer than one refresh call of the provider client can take
+    /// ([`TokenGrant::refresh_time_bound`](oauth_core::TokenGrant::refresh_time_bound)); the
+    /// holder renews it every third of this while the refresh runs.
+    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl;
+        self
+    }
+
+    /// After a transient refresh failure with the old token still valid, wait this long before
+    /// trying again (unless the provider said how long with `Retry-After`). Cut to
+    /// [`MAX_BACKOFF`].
+    pub fn retry_after_failure(mut self, delay: Duration) -> Self {
+        self.retry_after_failure = delay;
+        self
+    }
+
+    /// After a refresh whose response was lost (the provider may have rotated), try again this
+    /// soon, so that a provider's grace period for the spent refresh token can still be used.
+    pub fn retry_after_lost_response(mut self, delay: Duration) -> Self {
+        self.retry_after_lost_response = delay;
+        self
+    }
+
+    /// How often to look at the store, for callers without a valid token, while another process
+    /// holds the refresh lease.
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// How often to look at the store again while another process holds the refresh lease and
+    /// the cached token is still valid (its callers are served meanwhile and do not wait).
+    pub fn recheck_interval(mut self, interval: Duration) -> Self {
+        self.recheck_interval = interval;
+        self
+    }
+
+    /// The longest a caller without a valid token waits for the refresh (this process's or
+    /// another's) before failing with a timeout. The refresh itself goes on.
+    pub fn max_wait(mut self, wait: Duration) -> Self {
+        self.max_wait = wait;
+        self
+    }
+
+    /// How often the lease is renewed while a refresh runs.
+    pub(crate) fn heartbeat(&self) -> Duration {
+        (self.lease_ttl / 3).max(Duration::from_millis(1))
+    }
+
+    /// Refuses settings under which the manager cannot keep its promises.
+    pub(crate) fn check(&self, refresh_bound: Option<Duration>) -> Result<()> {
+        for (name, value) in [
+            ("lease_ttl", self.lease_ttl),
+            ("poll_interval", self.poll_interval),
+            ("recheck_interval", self.recheck_interval),
+        ] {
+            if value.is_zero() {
+                return Err(Error::configuration(format!(
+                    "ManagerConfig::{name} is zero: give it a positive duration"
+                )));
+            }
+        }
+        if let Some(bound) = refresh_bound
+            && self.lease_ttl <= bound
+        {
+            return Err(Error::configuration(format!(
+                "the refresh lease lasts {} but one refresh call of this provider client can take \
+                 up to {} (attempts × timeout + retry waits): a second replica could spend the same \
+                 refresh token while the first call is still in flight. Raise \
+                 ManagerConfig::lease_ttl above {}, or lower the client's timeout or attempts",
+                seconds(self.lease_ttl),
+                seconds(bound),
+                seconds(bound),
+            )));
+        }
+        if self.refresh_margin < self.lease_ttl {
+            tracing::warn!(
+                refresh_margin_s = self.refresh_margin.as_secs_f64(),
+                lease_ttl_s = self.lease_ttl.as_secs_f64(),
+                "the refresh margin is shorter than the lease: if a refreshing replica dies, \
+                 tokens can expire before another takes over, and callers will wait"
+            );
+        }
+        Ok(())
+    }
+}
+
+fn seconds(duration: Duration) -> String {
+    format!("{:.1} s", duration.as_secs_f64())
+}
+
+/// `now + delay`, with `delay` cut to [`MAX_BACKOFF`]: never overflows.
+pub(crate) fn after(now: SystemTime, delay: Duration) -> SystemTime {
+    let delay = delay.min(MAX_BACKOFF);
+    now.checked_add(delay).unwrap_or(now)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_lease_not_longer_than_the_refresh_bound_is_refused_with_both_figures() {
+        let config = ManagerConfig::default().lease_ttl(Duration::from_secs(30));
+        let error = config.check(Some(Duration::from_secs(120))).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("30.0 s"), "{message}");
+        assert!(message.contains("120.0 s"), "{message}");
+        assert_eq!(error.kind(), oauth_core::ErrorKind::Configuration);
+        assert!(
+            config.check(Some(Duration::from_secs(30))).is_err(),
+            "equal is not longer"
+        );
+        assert!(config.check(Some(Duration::from_secs(29))).is_ok());
+        assert!(
+            config.check(None).is_ok(),
+            "an unknown bound cannot be checked"
+        );
+    }
+
+    #[test]
+    fn the_defaults_outlast_the_default_clients_refresh() {
+        // 3 attempts × 30 s + 30 s of retry waits (oauth-core's defaults).
+        assert!(
+            ManagerConfig::default()
+                .check(Some(Duration::from_secs(120)))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn zero_durations_are_refused() {
+        for config in [
+            ManagerConfig::default().lease_ttl(Duration::ZERO),
+            ManagerConfig::default().poll_interval(Duration::ZERO),
+            ManagerConfig::default().recheck_interval(Duration::ZERO),
+        ] {
+            assert!(config.check(None).is_err());
+        }
+    }
+
+    #[test]
+    fn delays_saturate() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(after(now, Duration::MAX), now + MAX_BACKOFF);
+        assert_eq!(after(now, Duration::from_secs(u64::MAX)), now + MAX_BACKOFF);
+        assert_eq!(
+            after(now, Duration::from_secs(5)),
+            now + Duration::from_secs(5)
+        );
+    }
+}

@@ -1,0 +1,172 @@
+//! What the manager keeps per installation: the cached token set, the refresh in flight, the
+//! backoff, and when a token is due.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwapOption;
+use oauth_core::{AccessToken, Error, Result, TokenSet};
+use tokio::sync::watch;
+
+/// A token set as cached, with its version in the store.
+#[derive(Debug)]
+pub(crate) struct Cached {
+    pub(crate) tokens: TokenSet,
+    /// The store version these tokens were read at or written as. For tokens not yet written
+    /// (`unwritten`), the version the write expects to replace.
+    pub(crate) version: u64,
+    /// When to refresh; `None` for a token that does not expire.
+    refresh_at: Option<SystemTime>,
+    /// The provider rejected this access token ([`TokenManager::report_rejected_token`]).
+    ///
+    /// [`TokenManager::report_rejected_token`]: crate::TokenManager::report_rejected_token
+    rejected: AtomicBool,
+    /// Obtained from the provider, served, but not yet in the store (its write is being retried).
+    pub(crate) unwritten: bool,
+}
+
+impl Cached {
+    pub(crate) fn new(tokens: TokenSet, version: u64, margin: Duration) -> Self {
+        Self {
+            refresh_at: refresh_at(&tokens, margin),
+            tokens,
+            version,
+            rejected: AtomicBool::new(false),
+            unwritten: false,
+        }
+    }
+
+    pub(crate) fn unwritten(tokens: TokenSet, expected_version: u64, margin: Duration) -> Self {
+        Self {
+            unwritten: true,
+            ..Self::new(tokens, expected_version, margin)
+        }
+    }
+
+    /// Servable without a refresh: not due, not rejected.
+    pub(crate) fn fresh(&self, now: SystemTime) -> bool {
+        !self.is_rejected() && self.refresh_at.is_none_or(|at| now < at)
+    }
+
+    /// Servable while a refresh is due or failing: not expired, not rejected.
+    pub(crate) fn usable(&self, now: SystemTime) -> bool {
+        !self.is_rejected() && !self.tokens.is_expired(now)
+    }
+
+    pub(crate) fn is_rejected(&self) -> bool {
+        self.rejected.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn reject(&self) {
+        self.rejected.store(true, Ordering::Release);
+    }
+}
+
+/// When a token is due for refresh: `margin` before it expires, or halfway through its lifetime
+/// when the whole lifetime is not longer than the margin (a token is never due when minted, so
+/// that callers sharing a refresh are not sent to refresh again: one grant per token).
+pub(crate) fn refresh_at(tokens: &TokenSet, margin: Duration) -> Option<SystemTime> {
+    let expires_at = tokens.expires_at?;
+    let lifetime = expires_at
+        .duration_since(tokens.issued_at)
+        .unwrap_or(Duration::ZERO);
+    let margin = if margin < lifetime {
+        margin
+    } else {
+        lifetime / 2
+    };
+    Some(expires_at.checked_sub(margin).unwrap_or(tokens.issued_at))
+}
+
+/// What a refresh hands to the callers waiting for it. Errors are `Clone`, so each waiter gets
+/// the refresh's own error.
+pub(crate) type Outcome = Result<Arc<Cached>>;
+
+/// The refresh in flight, if any, and the schedule of the next one.
+#[derive(Debug, Default)]
+pub(crate) struct FlightState {
+    /// The running refresh: its id and where its outcome will be published.
+    pub(crate) running: Option<(u64, watch::Receiver<Option<Outcome>>)>,
+    /// Callers with a usable token start no refresh before this (a backoff after a failure, or a
+    /// re-check while another process holds the lease).
+    pub(crate) not_before: Option<SystemTime>,
+    /// A failure whose backoff the provider asked for (`Retry-After`): callers without a usable
+    /// token get it until `not_before` instead of sending another refresh.
+    pub(crate) rate_limited: Option<Error>,
+    /// The access token the provider rejected, until a refresh replaces it.
+    pub(crate) rejected: Option<AccessToken>,
+}
+
+/// One installation's state in this process.
+#[derive(Debug, Default)]
+pub(crate) struct Slot {
+    /// Read without locks on the hot path.
+    pub(crate) cached: ArcSwapOption<Cached>,
+    /// Held by the refresh task for its whole run (refresh and write), and by saves, forced
+    /// refreshes and deletions: one of them at a time per installation in this process.
+    pub(crate) work: Arc<tokio::sync::Mutex<()>>,
+    /// Short critical sections only: never held across an `.await`.
+    pub(crate) flight: Mutex<FlightState>,
+}
+
+impl Slot {
+    pub(crate) fn flight(&self) -> std::sync::MutexGuard<'_, FlightState> {
+        self.flight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oauth_core::{ProviderId, TokenType};
+
+    fn tokens(lifetime_secs: i64) -> TokenSet {
+        let mut tokens = TokenSet::new(
+            ProviderId::from_static("x"),
+            AccessToken::new("a"),
+            TokenType::Bot,
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000),
+        );
+        tokens.set_expires_in(lifetime_secs);
+        tokens
+    }
+
+    #[test]
+    fn due_a_margin_before_expiry_or_halfway_for_short_lives() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let margin = Duration::from_secs(300);
+        assert_eq!(
+            refresh_at(&tokens(3600), margin),
+            Some(t0 + Duration::from_secs(3300))
+        );
+        assert_eq!(
+            refresh_at(&tokens(60), margin),
+            Some(t0 + Duration::from_secs(30)),
+            "a token born inside the margin is due halfway"
+        );
+        assert_eq!(
+            refresh_at(&tokens(300), margin),
+            Some(t0 + Duration::from_secs(150))
+        );
+        assert_eq!(refresh_at(&tokens(0), margin), Some(t0));
+        assert_eq!(
+            refresh_at(&tokens(3600), Duration::MAX),
+            Some(t0 + Duration::from_secs(1800)),
+            "a huge margin saturates"
+        );
+        let mut forever = tokens(60);
+        forever.expires_at = None;
+        assert_eq!(refresh_at(&forever, margin), None);
+        let cached = Cached::new(tokens(60), 1, margin);
+        assert!(cached.fresh(t0), "never due when minted");
+        assert!(!cached.fresh(t0 + Duration::from_secs(30)));
+        assert!(cached.usable(t0 + Duration::from_secs(59)));
+        assert!(!cached.usable(t0 + Duration::from_secs(60)));
+        cached.reject();
+        assert!(!cached.fresh(t0) && !cached.usable(t0));
+    }
+}
