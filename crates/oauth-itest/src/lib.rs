@@ -103,3 +103,60 @@ pub fn slack_app_client(
         .build()?;
     Ok(Arc::new(client))
 }
+
+/// A pool on a fresh schema (named after `prefix`) of the test PostgreSQL server
+/// (`OAUTH_TEST_POSTGRES_URL`, which `cargo xtask test` sets), or `None` when there is none:
+/// then the caller's test does not run, which this says loudly (and which fails when
+/// `OAUTH_REQUIRE_POSTGRES` is set, as in CI).
+#[allow(
+    clippy::panic,
+    reason = "test support: an unusable test database fails the test"
+)]
+pub async fn postgres_schema(prefix: &str) -> Option<sqlx::PgPool> {
+    let Ok(url) = std::env::var("OAUTH_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("OAUTH_REQUIRE_POSTGRES").is_none(),
+            "OAUTH_REQUIRE_POSTGRES is set but OAUTH_TEST_POSTGRES_URL is not"
+        );
+        eprintln!(
+            "!!!! OAUTH_TEST_POSTGRES_URL is not set: this PostgreSQL test did NOT run (use `cargo xtask test`) !!!!"
+        );
+        return None;
+    };
+    let schema = format!("{prefix}_{:016x}", getrandom::u64().unwrap_or(0));
+    let admin = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to the test PostgreSQL server: {e}"));
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("cannot create schema {schema}: {e}"));
+    let options = url
+        .parse::<sqlx::postgres::PgConnectOptions>()
+        .unwrap_or_else(|e| panic!("OAUTH_TEST_POSTGRES_URL is not a PostgreSQL URL: {e}"))
+        .options([("search_path", schema.as_str())]);
+    Some(
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to schema {schema}: {e}")),
+    )
+}
+
+/// The `postgres:URL#SCHEMA` store spec of the worker binaries for a schema made by
+/// [`postgres_schema`]: the schema name is read back from the pool's connection.
+#[allow(
+    clippy::panic,
+    reason = "test support: an unusable test database fails the test"
+)]
+pub async fn postgres_spec(pool: &sqlx::PgPool) -> String {
+    let schema: String = sqlx::query_scalar("SELECT current_schema()")
+        .fetch_one(pool)
+        .await
+        .unwrap_or_else(|e| panic!("cannot read the schema: {e}"));
+    let url = std::env::var("OAUTH_TEST_POSTGRES_URL").unwrap_or_default();
+    format!("postgres:{url}#{schema}")
+}

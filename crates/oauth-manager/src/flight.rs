@@ -47,6 +47,10 @@ pub(crate) struct Flight {
 }
 
 impl Flight {
+    /// Hands `outcome` to the callers waiting (the first outcome only), and ends the flight for
+    /// callers arriving later: they start a new one rather than receive this outcome when it is
+    /// no longer news. (The task may go on writing; a new refresh task waits for it on the slot's
+    /// work lock, and so never reads the row this one is replacing.)
     fn publish(&self, outcome: Outcome) {
         self.sender.send_if_modified(|current| {
             if current.is_some() {
@@ -55,14 +59,6 @@ impl Flight {
             *current = Some(outcome);
             true
         });
-    }
-}
-
-impl Drop for Flight {
-    fn drop(&mut self) {
-        self.publish(Err(Error::Internal(
-            "the refresh task ended without a result".into(),
-        )));
         let mut flight = self.slot.flight();
         if flight
             .running
@@ -71,7 +67,14 @@ impl Drop for Flight {
         {
             flight.running = None;
         }
-        drop(flight);
+    }
+}
+
+impl Drop for Flight {
+    fn drop(&mut self) {
+        self.publish(Err(Error::Internal(
+            "the refresh task ended without a result".into(),
+        )));
         self.inner.in_flight_done();
     }
 }

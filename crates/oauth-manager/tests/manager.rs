@@ -1,211 +1,21 @@
 //! TokenManager behaviour over a counting fake provider and the in-memory store. The same flows
 //! against oauth-sandbox (real HTTP, the sandbox's refresh counter as the judge) are in
-//! `sandbox.rs`.
+//! oauth-itest's `manager_sandbox.rs` and `lifecycle.rs`; the invariants of docs/ARCHITECTURE.md
+//! are proved in `invariants.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+mod support;
 
-use async_trait::async_trait;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
 use oauth_core::{
-    AccessToken, AuthorizationCode, AuthorizationRequest, Clock, CodeExchange, Error, ErrorKind,
-    GenericProviderError, Grantee, InstallationKey, Introspect, ManualClock, MemoryTokenStore,
-    ProviderId, RefreshToken, Result, Revoke, TokenGrant, TokenInfo, TokenProvider, TokenSet,
-    TokenStore, TokenType,
+    AuthorizationCode, CodeExchange, Error, ErrorKind, InstallationKey, MemoryTokenStore,
+    ProviderId,
 };
-use oauth_manager::{EventHook, ManagerConfig, TokenEvent, TokenManager};
-
-const PROVIDER: ProviderId = ProviderId::from_static("fake");
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Mode {
-    Ok,
-    Transient,
-    Lost,
-    Reauth,
-    NoRefreshToken,
-}
-
-#[derive(Debug)]
-struct Fake {
-    clock: Arc<ManualClock>,
-    refreshes: AtomicU32,
-    revokes: AtomicU32,
-    delay: Duration,
-    mode: Mutex<Mode>,
-    revoke_error: Mutex<Option<ErrorKind>>,
-}
-
-impl Fake {
-    fn new(clock: Arc<ManualClock>, delay: Duration) -> Arc<Self> {
-        Arc::new(Self {
-            clock,
-            refreshes: AtomicU32::new(0),
-            revokes: AtomicU32::new(0),
-            delay,
-            mode: Mutex::new(Mode::Ok),
-            revoke_error: Mutex::new(None),
-        })
-    }
-
-    fn set_mode(&self, mode: Mode) {
-        *self.mode.lock().unwrap() = mode;
-    }
-
-    fn refreshes(&self) -> u32 {
-        self.refreshes.load(Ordering::SeqCst)
-    }
-
-    fn tokens(&self, n: u32) -> TokenSet {
-        let mut tokens = TokenSet::new(
-            PROVIDER,
-            AccessToken::new(format!("at-{n}")),
-            TokenType::Bot,
-            self.clock.now(),
-        );
-        tokens.refresh_token = Some(RefreshToken::new(format!("rt-{n}")));
-        tokens.set_expires_in(3600);
-        tokens
-    }
-}
-
-fn error(kind: ErrorKind, code: &str) -> Error {
-    Error::provider(GenericProviderError::new(PROVIDER, code, kind))
-}
-
-#[async_trait]
-impl TokenGrant for Fake {
-    async fn exchange_code(&self, _exchange: CodeExchange) -> Result<TokenSet> {
-        let mut tokens = self.tokens(0);
-        let mut grantee = Grantee::new();
-        grantee.workspace_id = Some("T1".into());
-        grantee.bot_id = Some("U1".into());
-        tokens.grantee = grantee;
-        Ok(tokens)
-    }
-
-    async fn refresh(&self, _refresh_token: &RefreshToken) -> Result<TokenSet> {
-        let n = self.refreshes.fetch_add(1, Ordering::SeqCst) + 1;
-        tokio::time::sleep(self.delay).await;
-        match *self.mode.lock().unwrap() {
-            Mode::Ok => Ok(self.tokens(n)),
-            Mode::NoRefreshToken => {
-                let mut tokens = self.tokens(n);
-                tokens.refresh_token = None;
-                Ok(tokens)
-            }
-            Mode::Transient => Err(error(ErrorKind::Retryable, "internal_error")),
-            Mode::Lost => Err(Error::Timeout {
-                provider: PROVIDER,
-                operation: "refresh",
-                request_sent: oauth_core::RequestSent::Maybe,
-            }),
-            Mode::Reauth => Err(error(
-                ErrorKind::ReauthorizationRequired,
-                "invalid_refresh_token",
-            )),
-        }
-    }
-}
-
-#[async_trait]
-impl Introspect for Fake {
-    async fn introspect(&self, _token: &AccessToken) -> Result<TokenInfo> {
-        Ok(TokenInfo::active())
-    }
-}
-
-#[async_trait]
-impl Revoke for Fake {
-    async fn revoke(&self, _token: &AccessToken) -> Result<()> {
-        self.revokes.fetch_add(1, Ordering::SeqCst);
-        match *self.revoke_error.lock().unwrap() {
-            Some(kind) => Err(error(kind, "x")),
-            None => Ok(()),
-        }
-    }
-}
-
-impl TokenProvider for Fake {
-    fn provider_id(&self) -> ProviderId {
-        PROVIDER
-    }
-    fn authorization_url(&self, _request: &AuthorizationRequest) -> Result<url::Url> {
-        Err(Error::InvalidRequest("not needed".into()))
-    }
-}
-
-struct Setup {
-    clock: Arc<ManualClock>,
-    fake: Arc<Fake>,
-    store: Arc<MemoryTokenStore>,
-    manager: TokenManager,
-    key: InstallationKey,
-    events: Arc<Mutex<Vec<TokenEvent>>>,
-}
-
-fn config() -> ManagerConfig {
-    ManagerConfig::default()
-        .refresh_margin(Duration::from_secs(300))
-        .lease_ttl(Duration::from_millis(500))
-        .poll_interval(Duration::from_millis(5))
-}
-
-fn manager_for(
-    fake: &Arc<Fake>,
-    store: &Arc<MemoryTokenStore>,
-    clock: &Arc<ManualClock>,
-    holder: &str,
-    events: &Arc<Mutex<Vec<TokenEvent>>>,
-) -> TokenManager {
-    let sink = events.clone();
-    TokenManager::builder(fake.clone(), store.clone())
-        .clock(clock.clone())
-        .config(config())
-        .holder_id(holder)
-        .on_event(EventHook::new(move |e| {
-            sink.lock().unwrap().push(e.clone())
-        }))
-        .build()
-        .unwrap()
-}
-
-async fn setup(delay: Duration) -> Setup {
-    let clock = Arc::new(ManualClock::new(
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-    ));
-    let fake = Fake::new(clock.clone(), delay);
-    // Leases expire on real time in the memory store: keep it on the system clock.
-    let store = Arc::new(MemoryTokenStore::new());
-    let events = Arc::default();
-    let manager = manager_for(&fake, &store, &clock, "holder-1", &events);
-    let (key, _) = manager
-        .exchange_and_save(CodeExchange::new(AuthorizationCode::new("c")))
-        .await
-        .unwrap();
-    Setup {
-        clock,
-        fake,
-        store,
-        manager,
-        key,
-        events,
-    }
-}
-
-impl Setup {
-    fn expire_soon(&self) {
-        // 3600 s tokens, 300 s margin: 3400 s later the token is within the margin but valid.
-        self.clock.advance(Duration::from_secs(3400));
-    }
-    fn expire(&self) {
-        self.clock.advance(Duration::from_secs(3700));
-    }
-    fn events(&self) -> Vec<TokenEvent> {
-        self.events.lock().unwrap().clone()
-    }
-}
+use oauth_manager::TokenEvent;
+use support::{Mode, PROVIDER, manager_for, setup};
 
 #[tokio::test]
 async fn a_fresh_token_is_served_from_cache_without_refreshing() {
@@ -610,4 +420,51 @@ async fn force_refresh() {
 #[tokio::test]
 async fn the_store_passes_the_conformance_suite() {
     oauth_core::store::conformance::check_store(Arc::new(MemoryTokenStore::new())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_token_is_refreshed_once_for_every_caller_that_reports_it() {
+    let s = setup(Duration::from_millis(50)).await;
+    let rejected = s.manager.access_token(&s.key).await.unwrap();
+    let tasks: Vec<_> = (0..1_000)
+        .map(|_| {
+            let (manager, key, rejected) = (s.manager.clone(), s.key.clone(), rejected.clone());
+            tokio::spawn(async move {
+                // Each caller saw the provider refuse the token (say `token_expired` after a
+                // clock skew), says so, and asks again.
+                manager.report_rejected_token(&key, &rejected);
+                manager.access_token(&key).await
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap().expose_secret(), "at-1");
+    }
+    assert_eq!(s.fake.refreshes(), 1, "one refresh for 1,000 rejections");
+    // A late report of the old token changes nothing.
+    s.manager.report_rejected_token(&s.key, &rejected);
+    assert_eq!(
+        s.manager
+            .access_token(&s.key)
+            .await
+            .unwrap()
+            .expose_secret(),
+        "at-1"
+    );
+    assert_eq!(s.fake.refreshes(), 1);
+}
+
+#[tokio::test]
+async fn a_rejected_token_already_replaced_in_the_store_is_picked_up_without_a_refresh() {
+    let s = setup(Duration::ZERO).await;
+    let other = manager_for(&s.fake, &s.store, &s.clock, "holder-2", &s.events);
+    let rejected = s.manager.access_token(&s.key).await.unwrap();
+    // Another replica refreshed; this one still caches the old token, which the provider refuses.
+    let refreshed = other.force_refresh(&s.key).await.unwrap();
+    s.manager.report_rejected_token(&s.key, &rejected);
+    assert_eq!(
+        s.manager.access_token(&s.key).await.unwrap(),
+        refreshed.access_token
+    );
+    assert_eq!(s.fake.refreshes(), 1, "picked up from the store");
 }
