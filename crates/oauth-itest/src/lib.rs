@@ -160,3 +160,64 @@ pub async fn postgres_spec(pool: &sqlx::PgPool) -> String {
     let url = std::env::var("OAUTH_TEST_POSTGRES_URL").unwrap_or_default();
     format!("postgres:{url}#{schema}")
 }
+
+/// A Slack client of the sandbox app `client_id` whose calls cannot take long: 400 ms per attempt,
+/// one attempt (its [`refresh_time_bound`](oauth_core::TokenGrant::refresh_time_bound) is 400 ms),
+/// so that the kill tests can run leases of a second.
+pub fn fast_slack_client(
+    base: &str,
+    client_id: &str,
+    client_secret: &str,
+) -> oauth_core::Result<Arc<dyn TokenProvider>> {
+    let transport = oauth_core::http::ReqwestTransport::builder()
+        .timeout(Duration::from_millis(400))
+        .build()?;
+    let http = oauth_core::http::HttpClient::new(
+        Arc::new(transport),
+        oauth_core::http::RetryPolicy::never(),
+    );
+    let base = base.trim_end_matches('/');
+    let client = oauth_slack::SlackClient::builder(client_id)
+        .client_secret(client_secret)
+        .redirect_uri(oauth_sandbox::DEFAULT_SLACK_REDIRECT_URIS[0])
+        .api_base_url(format!("{base}/api/"))
+        .authorize_base_url(format!("{base}/"))
+        .http_client(http)
+        .build()?;
+    Ok(Arc::new(client))
+}
+
+/// The store a worker binary is given: `sqlite:PATH` or `postgres:URL#SCHEMA`.
+pub async fn open_store(spec: &str) -> oauth_core::Result<Arc<dyn oauth_core::TokenStore>> {
+    if let Some(path) = spec.strip_prefix("sqlite:") {
+        return Ok(Arc::new(oauth_store::SqliteTokenStore::open(path).await?));
+    }
+    let spec = spec.strip_prefix("postgres:").unwrap_or(spec);
+    let (url, schema) = spec.split_once('#').unwrap_or((spec, "public"));
+    let options: sqlx::postgres::PgConnectOptions = url
+        .parse::<sqlx::postgres::PgConnectOptions>()
+        .map_err(|e| oauth_core::Error::configuration(format!("bad postgres URL: {e}")))?
+        .options([("search_path", schema)]);
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await
+        .map_err(|e| oauth_core::Error::storage("cannot connect", e))?;
+    Ok(Arc::new(
+        oauth_store::PostgresTokenStore::from_pool(pool, None).await?,
+    ))
+}
+
+/// Makes the sandbox's default Slack app mint access tokens that live `ttl_secs` (instead of 12
+/// hours), so that a test in real time goes through many expiry cycles: with the manager's rule
+/// (never due in the first half of a token's life), they are due after `ttl_secs / 2`.
+pub fn short_lived_default_slack_tokens(sandbox: &oauth_sandbox::SandboxHandle, ttl_secs: u64) {
+    if let Some(app) = sandbox
+        .control()
+        .app(oauth_sandbox::DEFAULT_SLACK_CLIENT_ID)
+    {
+        sandbox
+            .control()
+            .register_app(app.with_access_token_ttl_secs(ttl_secs));
+    }
+}

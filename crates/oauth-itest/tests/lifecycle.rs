@@ -30,20 +30,24 @@ const SLACK_REFRESH: &str = "slack.oauth.v2.access.refresh_token";
 const NOTION_REFRESH: &str = "notion.token.refresh_token";
 
 async fn sandbox() -> SandboxHandle {
-    Sandbox::builder()
-        .app(
-            App::slack(
-                STRICT_ID,
-                STRICT_SECRET,
-                "A0STRICT01",
-                DEFAULT_SLACK_REDIRECT_URIS,
-            )
-            .with_rotation(true)
-            .with_refresh_grace_secs(0),
-        )
-        .start()
-        .await
-        .unwrap()
+    sandbox_with_ttl(None).await
+}
+
+/// The sandbox with the strict app minting access tokens that live `ttl_secs` (Slack's 12 hours
+/// by default): short lives make refreshes due in real time (halfway through a life).
+async fn sandbox_with_ttl(ttl_secs: Option<u64>) -> SandboxHandle {
+    let mut strict = App::slack(
+        STRICT_ID,
+        STRICT_SECRET,
+        "A0STRICT01",
+        DEFAULT_SLACK_REDIRECT_URIS,
+    )
+    .with_rotation(true)
+    .with_refresh_grace_secs(0);
+    if let Some(ttl) = ttl_secs {
+        strict = strict.with_access_token_ttl_secs(ttl);
+    }
+    Sandbox::builder().app(strict).start().await.unwrap()
 }
 
 fn strict_slack(sandbox: &SandboxHandle) -> Arc<dyn TokenProvider> {
@@ -162,14 +166,13 @@ async fn assert_usable(
 /// refresh token (which, without a grace period, would lock the installation out).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_that_outlives_its_lease_is_not_repeated_by_another_replica() {
-    let sandbox = sandbox().await;
+    // Tokens that live 8 s: due after 4 s, still valid during the 2.5 s refresh.
+    let sandbox = sandbox_with_ttl(Some(8)).await;
     let slack = strict_slack_unbounded(&sandbox);
     let (_dir, store) = sqlite().await;
     let key = install(&sandbox, &slack, &store).await;
-    // 43,200 s tokens and a 43,199 s margin: due one second after they are minted.
     let config = ManagerConfig::default()
         .lease_ttl(Duration::from_secs(1))
-        .refresh_margin(Duration::from_secs(43_199))
         .recheck_interval(Duration::from_millis(100))
         .poll_interval(Duration::from_millis(20));
     let replica = |holder: &str| {
@@ -186,7 +189,7 @@ async fn a_refresh_that_outlives_its_lease_is_not_repeated_by_another_replica() 
         "/api/oauth.v2.access",
         FaultKind::Delay { millis: 2_500 },
     ));
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    tokio::time::sleep(Duration::from_millis(4_100)).await;
     // Replica a starts the refresh (in the background); replica b keeps asking for 3 s, its own
     // refresh attempts finding the lease held.
     assert_eq!(a.access_token(&key).await.unwrap(), old);
@@ -349,13 +352,12 @@ async fn callers_with_a_valid_token_do_not_queue_on_the_database() {
             .await
             .unwrap(),
     );
-    let sandbox = sandbox().await;
+    // Tokens that live 4 s: due after 2 s, still valid during the other replica's 1.5 s refresh.
+    let sandbox = sandbox_with_ttl(Some(4)).await;
     let slack = strict_slack(&sandbox);
     let key = install(&sandbox, &slack, &postgres).await;
     let faulty = Arc::new(FaultyStore::new(postgres.clone()));
-    let config = ManagerConfig::default()
-        .lease_ttl(Duration::from_secs(5))
-        .refresh_margin(Duration::from_secs(43_199));
+    let config = ManagerConfig::default().lease_ttl(Duration::from_secs(5));
     let ours = TokenManager::builder(slack.clone(), faulty.clone())
         .config(config.clone())
         .build()
@@ -371,7 +373,7 @@ async fn callers_with_a_valid_token_do_not_queue_on_the_database() {
         "/api/oauth.v2.access",
         FaultKind::Delay { millis: 1_500 },
     ));
-    tokio::time::sleep(Duration::from_millis(1_100)).await; // the token is now due
+    tokio::time::sleep(Duration::from_millis(2_100)).await; // the token is now due
     // Served at once; its refresh (and lease) starts in the background.
     assert_eq!(theirs.access_token(&key).await.unwrap(), old);
     tokio::time::sleep(Duration::from_millis(200)).await;

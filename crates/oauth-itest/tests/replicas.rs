@@ -115,13 +115,13 @@ async fn four_replicas_of_250_tasks_share_one_postgres_database() {
     );
 
     let sandbox = Sandbox::builder().start().await.unwrap();
+    // Tokens that live 2 s are due after one: the 8 s run goes through several expiry cycles.
+    oauth_itest::short_lived_default_slack_tokens(&sandbox, 2);
     let slack = oauth_itest::slack_client(sandbox.base_url()).unwrap();
     let (_, key) = install(&sandbox, &slack, store.clone()).await;
     let spec = format!("postgres:{url}#{schema}");
-    // A margin of 43,199 s on 43,200 s tokens: every token is "expiring" one second after it is
-    // minted, so the 8 s run goes through several expiry cycles.
     let workers: Vec<Child> = (0..4)
-        .map(|_| spawn_worker(&spec, &sandbox, key.key(), 250, 8.0, 43_199, 5_000))
+        .map(|_| spawn_worker(&spec, &sandbox, key.key(), 250, 8.0, 300, 5_000))
         .collect();
     let reports: Vec<serde_json::Value> = workers.into_iter().map(report).collect();
 
@@ -173,6 +173,10 @@ async fn a_replica_killed_while_holding_the_lease_loses_nothing() {
     let sandbox = Sandbox::builder().start().await.unwrap();
     let slack = oauth_itest::slack_client(sandbox.base_url()).unwrap();
     let (_, key) = install(&sandbox, &slack, store.clone()).await;
+    // The stored token has expired (for every replica): the victim refreshes at once.
+    let mut expired = store.get(&key).await.unwrap().unwrap().tokens;
+    expired.expires_at = Some(SystemTime::now() - Duration::from_secs(1));
+    store.save(&key, &expired).await.unwrap();
     let before = store.get(&key).await.unwrap().unwrap();
 
     // The victim's refresh hangs in the sandbox for 3 s; it is killed after taking the lease.
@@ -186,7 +190,7 @@ async fn a_replica_killed_while_holding_the_lease_loses_nothing() {
         key.key(),
         1,
         30.0,
-        43_199,
+        300,
         // Longer than one refresh call of the tests' client can take (4.5 s).
         5_000,
     );

@@ -63,9 +63,10 @@ impl Default for ManagerConfig {
 }
 
 impl ManagerConfig {
-    /// Refresh this long before the access token expires. A token whose whole lifetime is not
-    /// longer than the margin is refreshed halfway through its lifetime instead, so that a token
-    /// is never "due" the moment it is minted.
+    /// Refresh this long before the access token expires, but never in the first half of a
+    /// token's lifetime: a token that lives no longer than twice the margin is refreshed halfway
+    /// through its life, so that a token is never "due" the moment it is minted (with Slack's
+    /// 12-hour tokens and the default 5 minutes, the margin applies as set).
     pub fn refresh_margin(mut self, margin: Duration) -> Self {
         self.refresh_margin = margin;
         self

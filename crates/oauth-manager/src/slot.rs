@@ -64,19 +64,16 @@ impl Cached {
     }
 }
 
-/// When a token is due for refresh: `margin` before it expires, or halfway through its lifetime
-/// when the whole lifetime is not longer than the margin (a token is never due when minted, so
-/// that callers sharing a refresh are not sent to refresh again: one grant per token).
+/// When a token is due for refresh: `margin` before it expires, but never in the first half of
+/// its lifetime (a token that lives no longer than twice the margin is due halfway through), so
+/// that a token is never due the moment it is minted and callers that shared a refresh are not
+/// sent to refresh again: one grant per token.
 pub(crate) fn refresh_at(tokens: &TokenSet, margin: Duration) -> Option<SystemTime> {
     let expires_at = tokens.expires_at?;
     let lifetime = expires_at
         .duration_since(tokens.issued_at)
         .unwrap_or(Duration::ZERO);
-    let margin = if margin < lifetime {
-        margin
-    } else {
-        lifetime / 2
-    };
+    let margin = margin.min(lifetime / 2);
     Some(expires_at.checked_sub(margin).unwrap_or(tokens.issued_at))
 }
 
@@ -136,7 +133,7 @@ mod tests {
     }
 
     #[test]
-    fn due_a_margin_before_expiry_or_halfway_for_short_lives() {
+    fn due_a_margin_before_expiry_but_not_in_the_first_half_of_a_life() {
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
         let margin = Duration::from_secs(300);
         assert_eq!(
@@ -151,6 +148,15 @@ mod tests {
         assert_eq!(
             refresh_at(&tokens(300), margin),
             Some(t0 + Duration::from_secs(150))
+        );
+        assert_eq!(
+            refresh_at(&tokens(500), margin),
+            Some(t0 + Duration::from_secs(250)),
+            "not in the first half of a life, even outside the margin"
+        );
+        assert_eq!(
+            refresh_at(&tokens(600), margin),
+            Some(t0 + Duration::from_secs(300))
         );
         assert_eq!(refresh_at(&tokens(0), margin), Some(t0));
         assert_eq!(

@@ -131,7 +131,8 @@
 //! # Token rotation (Slack)
 //!
 //! With `token_rotation_enabled` (or PKCE), access tokens are `xoxe.xoxb-1-…`/`xoxe.xoxp-1-…` with
-//! `expires_in` 43200 on the sandbox clock, refresh tokens `xoxe-1-…`. A refresh mints a new pair;
+//! `expires_in` 43200 on the sandbox clock (or the app's `access_token_ttl_secs`, so that tests in
+//! real time can go through many expiry cycles), refresh tokens `xoxe-1-…`. A refresh mints a new pair;
 //! the spent refresh token still answers for the app's `refresh_grace_secs` (default
 //! [`DEFAULT_SLACK_REFRESH_GRACE_SECS`] = 300 s) by replaying the **same** pair it minted (with
 //! `expires_in` = the remaining lifetime), then `invalid_refresh_token`. Old access tokens stay

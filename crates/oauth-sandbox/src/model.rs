@@ -51,6 +51,10 @@ pub struct App {
     /// Slack app id (`A…`); for Notion an informational name.
     #[serde(default)]
     pub app_id: String,
+    /// Slack: the lifetime of the rotating access tokens it mints, in seconds (`None`: Slack's
+    /// 43,200). Short lifetimes let tests go through many expiry cycles in real time.
+    #[serde(default)]
+    pub access_token_ttl_secs: Option<u64>,
 }
 
 impl App {
@@ -76,6 +80,7 @@ impl App {
             pkce_enabled: false,
             refresh_grace_secs: 0,
             app_id: String::from("Sandbox Notion integration"),
+            access_token_ttl_secs: None,
         }
     }
 
@@ -98,6 +103,7 @@ impl App {
             pkce_enabled: false,
             refresh_grace_secs: DEFAULT_SLACK_REFRESH_GRACE_SECS,
             app_id: app_id.into(),
+            access_token_ttl_secs: None,
         }
     }
 
@@ -140,6 +146,13 @@ impl App {
     #[must_use]
     pub fn with_refresh_grace_secs(mut self, secs: u64) -> Self {
         self.refresh_grace_secs = secs;
+        self
+    }
+
+    /// Sets the lifetime of the rotating access tokens (Slack), in seconds.
+    #[must_use]
+    pub fn with_access_token_ttl_secs(mut self, secs: u64) -> Self {
+        self.access_token_ttl_secs = Some(secs);
         self
     }
 }

@@ -314,6 +314,13 @@ fn mint(inner: &mut Inner, grant: usize, rotating: bool) -> (String, Option<Stri
     };
     let bot = g.kind == GrantKind::SlackBot;
     let pkce = g.pkce;
+    let ttl = inner
+        .apps
+        .get(&g.client_id)
+        .and_then(|app| app.access_token_ttl_secs)
+        .map_or(SLACK_ACCESS_TTL_SECS, |secs| {
+            i64::try_from(secs).unwrap_or(i64::MAX)
+        });
     if rotating {
         let access = format!(
             "xoxe.{}-1-{}",
@@ -321,19 +328,14 @@ fn mint(inner: &mut Inner, grant: usize, rotating: bool) -> (String, Option<Stri
             inner.alnum(150)
         );
         let refresh = format!("xoxe-1-{}", inner.alnum(140));
-        inner.add_token(
-            &access,
-            TokenKind::Access,
-            grant,
-            Some(SLACK_ACCESS_TTL_SECS),
-        );
+        inner.add_token(&access, TokenKind::Access, grant, Some(ttl));
         inner.add_token(
             &refresh,
             TokenKind::Refresh,
             grant,
             pkce.then_some(PKCE_REFRESH_TTL_SECS),
         );
-        (access, Some(refresh), Some(SLACK_ACCESS_TTL_SECS))
+        (access, Some(refresh), Some(ttl))
     } else {
         let access = if bot {
             format!(

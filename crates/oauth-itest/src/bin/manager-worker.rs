@@ -10,30 +10,10 @@
 use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
-use oauth_core::{InstallationKey, TokenStore};
+use oauth_core::InstallationKey;
 use oauth_manager::{ManagerConfig, TokenManager};
-use oauth_store::{PostgresTokenStore, SqliteTokenStore};
-
-async fn store(spec: &str) -> oauth_core::Result<Arc<dyn TokenStore>> {
-    if let Some(path) = spec.strip_prefix("sqlite:") {
-        return Ok(Arc::new(SqliteTokenStore::open(path).await?));
-    }
-    let spec = spec.strip_prefix("postgres:").unwrap_or(spec);
-    let (url, schema) = spec.split_once('#').unwrap_or((spec, "public"));
-    let options: sqlx::postgres::PgConnectOptions = url
-        .parse::<sqlx::postgres::PgConnectOptions>()
-        .map_err(|e| oauth_core::Error::configuration(format!("bad postgres URL: {e}")))?
-        .options([("search_path", schema)]);
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(8)
-        .connect_with(options)
-        .await
-        .map_err(|e| oauth_core::Error::storage("cannot connect", e))?;
-    Ok(Arc::new(PostgresTokenStore::from_pool(pool, None).await?))
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
@@ -53,7 +33,7 @@ async fn main() -> ExitCode {
         eprintln!("manager-worker: bad numbers");
         return ExitCode::FAILURE;
     };
-    let store = match store(store_spec).await {
+    let store = match oauth_itest::open_store(store_spec).await {
         Ok(store) => store,
         Err(e) => {
             eprintln!("manager-worker: {e}");
