@@ -7,6 +7,9 @@
 //! - `bench`: builds `oauth-bench` in release mode and runs it; it writes `docs/benchmarks.md`.
 //! - `fuzz --seconds N`: runs every fuzz target of `crates/oauth-fuzz` for N seconds (`ci` runs a
 //!   5-second smoke run of each).
+//! - `soak [--kills N]`: the long variant of the multi-process kill test (`oauth-itest`'s
+//!   `tests/kills.rs`, N kills per run, 150 by default, 300 in all) on a throwaway PostgreSQL
+//!   cluster, printing its figures.
 
 mod fuzz;
 mod msrv;
@@ -25,6 +28,16 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("msrv") => msrv::check(&project_root()),
         Some("bench") => bench(),
+        Some("soak") => match args.get(1).map(String::as_str) {
+            None => soak(150),
+            Some("--kills") => match args.get(2).and_then(|s| s.parse().ok()) {
+                Some(kills) => soak(kills),
+                None => Err("usage: cargo xtask soak [--kills N]".into()),
+            },
+            Some(other) => Err(format!(
+                "unknown soak option `{other}`; usage: cargo xtask soak [--kills N]"
+            )),
+        },
         Some("fuzz") => match args.get(1).map(String::as_str) {
             Some("--seconds") => match args.get(2).and_then(|s| s.parse().ok()) {
                 Some(seconds) => fuzz::fuzz(seconds),
@@ -50,12 +63,13 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <ci|test|msrv|bench|fuzz>
+const USAGE: &str = "usage: cargo xtask <ci|test|msrv|bench|fuzz|soak>
   ci     rustfmt, tidy, MSRV, clippy -D warnings, all tests, rustdoc -D warnings
   test   all tests of the workspace, all features
   msrv   check the declared rust-version against Cargo.lock
   bench  run the benchmarks (release build) and write docs/benchmarks.md
-  fuzz   run every fuzz target (--seconds N each, default 60)";
+  fuzz   run every fuzz target (--seconds N each, default 60)
+  soak   the long multi-process kill test on PostgreSQL (--kills N per run, default 150)";
 
 /// The workspace root (the parent of this crate's directory).
 pub(crate) fn project_root() -> PathBuf {
@@ -99,6 +113,31 @@ fn ci() -> Result<(), String> {
 fn test() -> Result<(), String> {
     let mut command = Command::new(cargo_bin());
     command.args(["test", "--workspace", "--all-features"]);
+    with_postgres(&mut command)
+}
+
+/// The long kill test: replicas SIGKILLed `kills` times per run (with and without a grace
+/// period), on PostgreSQL; prints where the kills landed and how many locked an installation out.
+fn soak(kills: u64) -> Result<(), String> {
+    let mut command = Command::new(cargo_bin());
+    command
+        .args([
+            "test",
+            "-p",
+            "oauth-itest",
+            "--test",
+            "kills",
+            "--",
+            "--nocapture",
+        ])
+        .env("OAUTH_KILLS", kills.to_string());
+    with_postgres(&mut command)
+}
+
+/// Runs `command` with `DATABASE_URL`'s PostgreSQL, or a throwaway cluster started here (the
+/// PostgreSQL-backed tests then must run: `OAUTH_REQUIRE_POSTGRES`); without PostgreSQL binaries
+/// those tests do not run, and this says so loudly.
+fn with_postgres(command: &mut Command) -> Result<(), String> {
     let cluster;
     let url = match std::env::var("DATABASE_URL") {
         Ok(url) if !url.is_empty() => Some(url),
@@ -120,22 +159,26 @@ fn test() -> Result<(), String> {
             "\n!!!!!!!! PostgreSQL binaries (initdb, pg_ctl) not found and DATABASE_URL unset: the PostgreSQL tests will NOT run !!!!!!!!\n"
         ),
     }
-    let result = run(&mut command);
+    let result = run(command);
     if url.is_none() {
         eprintln!("!!!!!!!! reminder: the PostgreSQL tests did NOT run !!!!!!!!");
     }
     result
 }
 
-/// Builds the benchmark binary in release mode and runs it; it writes `docs/benchmarks.md`.
+/// Builds the benchmark binary in release mode and runs it (with PostgreSQL where the machine has
+/// it); it writes `docs/benchmarks.md`.
 fn bench() -> Result<(), String> {
     cargo(&["build", "--release", "-p", "oauth-bench"])?;
     let root = project_root();
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
-    run(Command::new(target.join("release").join("oauth-bench"))
-        .arg(root.join("docs").join("benchmarks.md")))
+    // The PostgreSQL rows run on `DATABASE_URL` or a throwaway cluster, as the tests do.
+    with_postgres(
+        Command::new(target.join("release").join("oauth-bench"))
+            .arg(root.join("docs").join("benchmarks.md")),
+    )
 }
 
 fn step(name: &str, result: Result<(), String>) -> Result<(), String> {
