@@ -4,6 +4,8 @@
 //! [`Revoke`]) and can stand wherever an `Arc<dyn TokenProvider>` is expected. The mocks of the
 //! single traits are `MockTokenGrant`, `MockIntrospect`, `MockRevoke`; `MockStateStore` mocks
 //! [`StateStore`], `MockHttpTransport` mocks [`HttpTransport`] and `MockClock` mocks [`Clock`].
+//! [`FaultyStore`] (from [`store::faults`](crate::store::faults)) is a real store with faults
+//! injected, for tests of what happens when the database fails.
 #![allow(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 use async_trait::async_trait;
@@ -17,6 +19,8 @@ use crate::provider::{CodeExchange, Introspect, Revoke, TokenGrant, TokenProvide
 use crate::secret::{AccessToken, RefreshToken};
 use crate::state::{PendingAuthorization, StateStore};
 use crate::token::{ProviderId, TokenInfo, TokenSet};
+
+pub use crate::store::faults::{FaultAction, FaultyStore, Gate, StoreFault, StoreOp};
 
 mockall::mock! {
     /// A mock of the whole provider.

@@ -8,7 +8,7 @@
 //! | `sqlite` | the SQLite token store | [`store`] |
 //! | `postgres` | the PostgreSQL token store | [`store`] |
 //! | `sandbox` | the offline emulator, for tests and demos | [`sandbox`] |
-//! | `mock` | mockall mocks of the traits | [`mock`] |
+//! | `mock` | mockall mocks of the traits, and `FaultyStore` (a token store that fails, delays or blocks chosen calls) | [`mock`] |
 //! | `axum` | an install flow to mount in an axum app | [`install`] |
 //!
 //! No feature pulls in what it does not need: a build with only `slack` compiles neither Notion,
