@@ -225,6 +225,9 @@ async fn lifecycle(
                 "clocks moved 11h58m ahead: the token expires within the 5-minute refresh margin"
                     .into(),
             );
+            // Served at once while it is refreshed in the background; then the new one.
+            manager.access_token(&key).await?;
+            manager.flush().await;
             manager.access_token(&key).await?
         }
         _ => {

@@ -55,6 +55,10 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         } => {
             let (manager, key) =
                 manager(store_spec.as_deref(), &installation, refresh_margin).await?;
+            // A token due for refresh is served at once and refreshed in the background: wait for
+            // that refresh (and its write: the process exits next), then print the token it made.
+            manager.access_token(&key).await?;
+            manager.flush().await;
             let token = manager.access_token(&key).await?;
             // Printing the token is this command's purpose (`$(oauthctl token slack)`).
             show(

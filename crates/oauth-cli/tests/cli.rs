@@ -127,6 +127,11 @@ async fn demo_runs_both_providers_offline() {
 #[tokio::test]
 async fn the_lifecycle_from_the_command_line() {
     let sandbox = Sandbox::builder().start().await.unwrap();
+    // Tokens that live 4 s: due after 2 s (never in the first half of a token's life).
+    let app = sandbox.control().app(DEFAULT_SLACK_CLIENT_ID).unwrap();
+    sandbox
+        .control()
+        .register_app(app.with_access_token_ttl_secs(4));
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("tokens.sqlite3");
     let base = sandbox.base_url().to_owned();
@@ -150,8 +155,8 @@ async fn the_lifecycle_from_the_command_line() {
     assert!(first.starts_with("xoxe.xoxb-1-"), "{first}");
     let again = run(cli(), &["token", "slack", "--base-url", &base]).await;
     assert_eq!(text(&again.stdout).trim(), first, "cached: no refresh");
-    // A refresh margin of 43,199 s on a 43,200 s token: due one second after issue.
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    // Due: the token command waits for the refresh and prints the new token.
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
     let out = run(
         cli(),
         &[
@@ -160,7 +165,7 @@ async fn the_lifecycle_from_the_command_line() {
             "--base-url",
             &base,
             "--refresh-margin",
-            "43199",
+            "300",
         ],
     )
     .await;
