@@ -40,11 +40,6 @@ pub(crate) fn exit_code(error: &Error) -> u8 {
 }
 
 fn main() -> ExitCode {
-    // The demo's browser is a plain `reqwest::Client`, and reqwest is built without a crypto
-    // provider of its own (oauth-core's transports carry theirs): as the application, oauthctl
-    // installs ring as the process's default. Only an earlier installation makes this fail, and
-    // then that one serves as well.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -14,10 +14,8 @@ use oauth_sandbox::{
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::Command;
 
-/// A plain `reqwest::Client` for the test's own requests: reqwest is built without a crypto
-/// provider (oauth-core's transports carry their own), so the test process installs ring.
+/// A plain `reqwest::Client` for the test's own requests.
 fn http_client(redirects: reqwest::redirect::Policy) -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .redirect(redirects)
         .build()

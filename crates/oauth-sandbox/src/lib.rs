@@ -33,8 +33,6 @@
 //! let code = outcome.code.ok_or("no code")?;
 //!
 //! // Your client (here plain reqwest) talks to {base}/api/... as it would to slack.com/api/...
-//! # // This workspace builds reqwest without a crypto provider: install one for `Client::new`.
-//! # let _ = rustls::crypto::ring::default_provider().install_default();
 //! let body = format!(
 //!     "client_id={DEFAULT_SLACK_CLIENT_ID}&client_secret={DEFAULT_SLACK_CLIENT_SECRET}&code={code}"
 //! );
