@@ -1,9 +1,11 @@
 //! Project automation, in the style of rust-analyzer's xtask: `cargo xtask <command>`.
 //!
 //! - `ci`: everything CI checks, in order: rustfmt, MSRV, clippy, the whole test suite (tidy
-//!   included), a fuzz smoke run, rustdoc. This is the test command README.md gives and `.ci/run` calls.
+//!   included), the TLS shapes, a fuzz smoke run, rustdoc. This is the test command README.md gives and `.ci/run` calls.
 //! - `test`: the whole test suite only.
 //! - `msrv`: checks that no dependency in Cargo.lock needs a newer Rust than our `rust-version`.
+//! - `tls-shapes`: builds and runs an application in each shape a user's own reqwest may have
+//!   beside the facade, each making HTTPS requests to a local TLS server (`tls_shapes.rs`).
 //! - `bench`: builds `oauth-bench` in release mode and runs it; it writes `docs/benchmarks.md`.
 //! - `fuzz --seconds N`: runs every fuzz target of `crates/oauth-fuzz` for N seconds (`ci` runs a
 //!   5-second smoke run of each).
@@ -13,6 +15,7 @@ mod msrv;
 mod postgres;
 #[cfg(test)]
 mod tidy;
+mod tls_shapes;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -25,6 +28,7 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("msrv") => msrv::check(&project_root()),
         Some("bench") => bench(),
+        Some("tls-shapes") => tls_shapes::check(),
         Some("fuzz") => match args.get(1).map(String::as_str) {
             Some("--seconds") => match args.get(2).and_then(|s| s.parse().ok()) {
                 Some(seconds) => fuzz::fuzz(seconds),
@@ -50,10 +54,11 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <ci|test|msrv|bench|fuzz>
-  ci     rustfmt, tidy, MSRV, clippy -D warnings, all tests, rustdoc -D warnings
+const USAGE: &str = "usage: cargo xtask <ci|test|msrv|tls-shapes|bench|fuzz>
+  ci     rustfmt, tidy, MSRV, clippy -D warnings, all tests, TLS shapes, packaging, rustdoc
   test   all tests of the workspace, all features
   msrv   check the declared rust-version against Cargo.lock
+  tls-shapes  build and run an application in each shape of a user's own reqwest (HTTPS)
   bench  run the benchmarks (release build) and write docs/benchmarks.md
   fuzz   run every fuzz target (--seconds N each, default 60)";
 
@@ -81,6 +86,7 @@ fn ci() -> Result<(), String> {
         ]),
     )?;
     step("tests", test())?;
+    step("tls shapes", tls_shapes::check())?;
     step("fuzz smoke run", fuzz::fuzz(5))?;
     step(
         "rustdoc",

@@ -226,22 +226,65 @@ fn facade_features_bring_what_they_promise() {
     }
 }
 
-/// No aws-lc-rs anywhere in the workspace: the default transport's TLS is on ring, whose build is
-/// far cheaper than aws-lc-sys's C build.
+/// reqwest's `rustls-no-provider` is asked by no crate: cargo unifies it into the application's
+/// own reqwest, whose `Client::new()` then panics without a TLS feature of its own (see
+/// `cargo xtask tls-shapes`).
 #[test]
-fn no_crate_compiles_aws_lc() {
+fn no_crate_asks_reqwest_for_rustls_no_provider() {
     let tree = cargo_tree(&[
         "--workspace",
         "--all-features",
         "-e",
-        "all",
-        "--target",
-        "all",
+        "features",
+        "-i",
+        "reqwest@0.13",
         "--prefix",
         "none",
     ]);
-    let aws_lc: Vec<&str> = tree.lines().filter(|l| l.starts_with("aws-lc-")).collect();
-    assert!(aws_lc.is_empty(), "the workspace compiles {aws_lc:?}");
+    assert!(
+        tree.contains("reqwest feature \"rustls\""),
+        "reqwest's `rustls` feature is expected:\n{tree}"
+    );
+    assert!(
+        !tree.contains("rustls-no-provider"),
+        "a crate asks reqwest for `rustls-no-provider`:\n{tree}"
+    );
+}
+
+/// The facade's TLS is on one crypto provider, aws-lc-rs (reqwest's default, compiled anyway by
+/// an application with reqwest's default features); ring comes in only with `postgres-tls`
+/// (sqlx's rustls on ring with the system's roots), as the docs say.
+#[test]
+fn the_facade_compiles_one_crypto_provider() {
+    let all_but_postgres = "notion,slack,sqlite,sandbox,mock,axum";
+    let crates = facade_crates(all_but_postgres);
+    assert!(crates.iter().any(|c| c == "aws-lc-rs"), "{crates:?}");
+    assert!(
+        !crates.iter().any(|c| c == "ring"),
+        "`{all_but_postgres}` compiles ring besides aws-lc-rs"
+    );
+    let crates = facade_crates("postgres-tls");
+    assert!(crates.iter().any(|c| c == "ring"), "{crates:?}");
+}
+
+/// Every program in `xtask/tls-shapes/` is run by `cargo xtask tls-shapes`.
+#[test]
+fn every_tls_shape_is_run() {
+    let dir = project_root().join("xtask/tls-shapes");
+    let mut programs: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("Cargo.toml").exists())
+        .map(|p| crate_name(&p))
+        .filter(|name| name != "common")
+        .collect();
+    programs.sort();
+    let mut run: Vec<String> = crate::tls_shapes::shapes()
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    run.sort();
+    assert_eq!(programs, run);
 }
 
 #[test]
