@@ -56,7 +56,10 @@ pub(crate) fn check() -> Result<(), String> {
             .arg(shapes.join("Cargo.toml"))
             .args(["-p", shape])
             .env("CARGO_TARGET_DIR", &target)
-            .env("TLS_SHAPES_HTTPS_URL", format!("https://localhost:{https}/"))
+            .env(
+                "TLS_SHAPES_HTTPS_URL",
+                format!("https://localhost:{https}/"),
+            )
             .env("TLS_SHAPES_HTTP_URL", format!("http://127.0.0.1:{http}/"))
             .env("TLS_SHAPES_CA", &ca_path);
         run_shape(shape, &mut command)?;
@@ -74,7 +77,11 @@ fn run_shape(shape: &str, command: &mut Command) -> Result<(), String> {
         .map_err(|e| format!("cannot run the `{shape}` program: {e}"))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    eprintln!("  ({:.1}s) {}", started.elapsed().as_secs_f64(), stdout.trim());
+    eprintln!(
+        "  ({:.1}s) {}",
+        started.elapsed().as_secs_f64(),
+        stdout.trim()
+    );
     if output.status.success() && stdout.contains("shape ok: ") {
         Ok(())
     } else {

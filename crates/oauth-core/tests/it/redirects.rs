@@ -52,11 +52,16 @@ async fn an_ordinary_client_never_resends_credentials_to_a_redirect_target() {
         let endpoint = FakeServer::start(vec![redirect_to(status, &target)]).await;
         let transport = ReqwestTransport::from_client(reqwest::Client::new());
 
-        let outcome = transport.send(refresh(&endpoint.url("/api/oauth.v2.access"))).await;
+        let outcome = transport
+            .send(refresh(&endpoint.url("/api/oauth.v2.access")))
+            .await;
 
         let sent = endpoint.requests();
         assert_eq!(sent.len(), 1, "{status}");
-        assert!(carries_a_secret(&sent[0]), "{status}: the endpoint got the call");
+        assert!(
+            carries_a_secret(&sent[0]),
+            "{status}: the endpoint got the call"
+        );
         let seen = target.requests();
         if followed {
             // reqwest follows these as a GET without the body and, to another origin, without
@@ -68,7 +73,10 @@ async fn an_ordinary_client_never_resends_credentials_to_a_redirect_target() {
                 error.to_string().contains("Policy::none()"),
                 "{status}: {error}"
             );
-            assert!(!error.to_string().contains("elsewhere"), "{status}: {error}");
+            assert!(
+                !error.to_string().contains("elsewhere"),
+                "{status}: {error}"
+            );
             assert_eq!(seen.len(), 1, "{status}");
             assert_eq!(seen[0].method, "GET", "{status}");
             assert!(seen[0].body.is_empty(), "{status}");
@@ -96,7 +104,10 @@ async fn the_default_transport_follows_no_redirect() {
 
         assert_eq!(response.status(), status);
         assert_eq!(endpoint.requests().len(), 1, "{status}");
-        assert!(target.requests().is_empty(), "{status}: the target was reached");
+        assert!(
+            target.requests().is_empty(),
+            "{status}: the target was reached"
+        );
     }
 }
 
