@@ -1,8 +1,10 @@
 //! Project automation, in the style of rust-analyzer's xtask: `cargo xtask <command>`.
 //!
 //! - `ci`: everything CI checks, in order: rustfmt, MSRV, clippy, the whole test suite (tidy
-//!   included), the TLS shapes, a fuzz smoke run, rustdoc. This is the test command README.md gives and `.ci/run` calls.
+//!   included), the TLS shapes, `cargo package` of the published crates, a fuzz smoke run,
+//!   rustdoc. This is the test command README.md gives and `.ci/run` calls.
 //! - `test`: the whole test suite only.
+//! - `package`: `cargo package` for every published crate (part of `ci`).
 //! - `msrv`: checks that no dependency in Cargo.lock needs a newer Rust than our `rust-version`.
 //! - `tls-shapes`: builds and runs an application in each shape a user's own reqwest may have
 //!   beside the facade, each making HTTPS requests to a local TLS server (`tls_shapes.rs`).
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
         Some("msrv") => msrv::check(&project_root()),
         Some("bench") => bench(),
         Some("tls-shapes") => tls_shapes::check(),
+        Some("package") => package(),
         Some("fuzz") => match args.get(1).map(String::as_str) {
             Some("--seconds") => match args.get(2).and_then(|s| s.parse().ok()) {
                 Some(seconds) => fuzz::fuzz(seconds),
@@ -59,8 +62,21 @@ const USAGE: &str = "usage: cargo xtask <ci|test|msrv|tls-shapes|bench|fuzz>
   test   all tests of the workspace, all features
   msrv   check the declared rust-version against Cargo.lock
   tls-shapes  build and run an application in each shape of a user's own reqwest (HTTPS)
+  package  cargo package every published crate (files and versioned dependencies)
   bench  run the benchmarks (release build) and write docs/benchmarks.md
   fuzz   run every fuzz target (--seconds N each, default 60)";
+
+/// The crates published to crates.io (tidy checks that every other one says `publish = false`).
+pub(crate) const PUBLISHED: [&str; 8] = [
+    "oauth-core",
+    "oauth-sandbox",
+    "oauth-manager",
+    "oauth-notion",
+    "oauth-slack",
+    "oauth-store",
+    "oauth-facade",
+    "oauth-cli",
+];
 
 /// The workspace root (the parent of this crate's directory).
 pub(crate) fn project_root() -> PathBuf {
@@ -87,6 +103,7 @@ fn ci() -> Result<(), String> {
     )?;
     step("tests", test())?;
     step("tls shapes", tls_shapes::check())?;
+    step("package", package())?;
     step("fuzz smoke run", fuzz::fuzz(5))?;
     step(
         "rustdoc",
@@ -131,6 +148,19 @@ fn test() -> Result<(), String> {
         eprintln!("!!!!!!!! reminder: the PostgreSQL tests did NOT run !!!!!!!!");
     }
     result
+}
+
+/// `cargo package` for every published crate, together (cargo puts the packages in a local
+/// overlay of the registry, so that each is built against the others as packaged): a file a crate
+/// needs that its package lacks, or a dependency without a version, fails here. The working tree
+/// may be dirty: what is checked is what would be packaged.
+fn package() -> Result<(), String> {
+    let mut command = Command::new(cargo_bin());
+    command.args(["package", "--allow-dirty", "--quiet"]);
+    for name in PUBLISHED {
+        command.args(["-p", name]);
+    }
+    run(&mut command)
 }
 
 /// Builds the benchmark binary in release mode and runs it; it writes `docs/benchmarks.md`.

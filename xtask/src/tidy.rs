@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::project_root;
+use crate::{PUBLISHED, project_root};
 
 fn crate_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = fs::read_dir(project_root().join("crates"))
@@ -52,6 +52,102 @@ fn manifests_follow_workspace_conventions() {
                 manifest.contains(needle),
                 "{}: Cargo.toml lacks `{needle}`",
                 crate_name(&dir)
+            );
+        }
+    }
+}
+
+/// A published crate carries what crates.io and docs.rs show (a README of its own, keywords,
+/// categories, the repository, docs.rs metadata with every feature), its library marks the
+/// feature-gated items for docs.rs, and its internal dependencies have a version as well as a
+/// path (`cargo package` in `cargo xtask ci` builds each from its packaged files). The others
+/// say `publish = false`.
+#[test]
+fn published_crates_are_ready_and_the_others_private() {
+    for dir in crate_dirs() {
+        let name = crate_name(&dir);
+        let manifest = fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        if !PUBLISHED.contains(&name.as_str()) {
+            assert!(
+                manifest.contains("\npublish = false\n"),
+                "{name}: not published, so its Cargo.toml must say `publish = false`"
+            );
+            continue;
+        }
+        for needle in [
+            "\nkeywords = [",
+            "\ncategories = [",
+            "\nreadme = \"README.md\"\n",
+            "\nrepository.workspace = true\n",
+            "\n[package.metadata.docs.rs]\nall-features = true\n",
+        ] {
+            assert!(
+                manifest.contains(needle),
+                "{name}: Cargo.toml lacks `{}`",
+                needle.trim()
+            );
+        }
+        assert!(
+            !manifest.contains("\npublish = false"),
+            "{name} is to be published"
+        );
+        assert!(dir.join("README.md").exists(), "{name} has no README.md");
+        // Internal dependencies come from the workspace, where they have a version.
+        for line in manifest.lines() {
+            assert!(
+                !(line.starts_with("oauth-") && line.contains("path =")),
+                "{name}: `{line}`: take internal crates from the workspace (path and version)"
+            );
+        }
+        let lib = dir.join("src/lib.rs");
+        if lib.exists() {
+            let text = fs::read_to_string(&lib).unwrap();
+            assert!(
+                text.contains("#![cfg_attr(docsrs, feature(doc_cfg))]"),
+                "{}: lacks `#![cfg_attr(docsrs, feature(doc_cfg))]`",
+                lib.display()
+            );
+        }
+        let mut files = Vec::new();
+        rust_files(&dir.join("src"), &mut files);
+        for file in files {
+            public_items_behind_features_have_badges(&file);
+        }
+    }
+    let root = fs::read_to_string(project_root().join("Cargo.toml")).unwrap();
+    for name in PUBLISHED.iter().filter(|n| **n != "oauth-cli") {
+        let entry = root
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} = ")))
+            .unwrap_or_else(|| panic!("the workspace has no dependency entry for {name}"));
+        assert!(
+            entry.contains("path = ") && entry.contains("version = "),
+            "`{entry}`: an internal dependency needs a path and a version"
+        );
+    }
+}
+
+/// A `pub` item behind `#[cfg(feature = …)]` also carries `#[cfg_attr(docsrs, doc(cfg(…)))]`, so
+/// that docs.rs shows which feature brings it.
+fn public_items_behind_features_have_badges(file: &Path) {
+    let text = fs::read_to_string(file).unwrap();
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    for (at, line) in lines.iter().enumerate() {
+        if !(line.starts_with("#[cfg(feature") || line.starts_with("#[cfg(any(feature")) {
+            continue;
+        }
+        let attributes: Vec<&str> = lines[at..]
+            .iter()
+            .take_while(|l| l.starts_with("#["))
+            .copied()
+            .collect();
+        let item = lines.get(at + attributes.len()).copied().unwrap_or("");
+        if item.starts_with("pub ") {
+            assert!(
+                attributes.iter().any(|a| a.contains("doc(cfg(")),
+                "{}:{}: `{item}` is behind a feature without `#[cfg_attr(docsrs, doc(cfg(…)))]`",
+                file.display(),
+                at + 1
             );
         }
     }

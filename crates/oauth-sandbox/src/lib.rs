@@ -195,6 +195,8 @@
 //! The RSA key in `keys/sandbox-test-key.pem` ([`SANDBOX_TEST_KEY_PEM`]) is public and for tests
 //! only. Tokens come from a fast non-cryptographic generator: never use the sandbox outside tests.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod authorize;
 mod control;
 mod limits;
