@@ -5,7 +5,7 @@
 //! | --- | --- | --- |
 //! | `notion` | the Notion provider | [`notion`] |
 //! | `slack` | the Slack provider, `id_token` verification included (`oauth-slack`'s `openid`) | [`slack`] |
-//! | `sqlite` | the SQLite token store | [`store`] |
+//! | `sqlite` | the SQLite token store, and [`StoreConfig`] (a store URL and its encryption key) | [`store`] |
 //! | `postgres` | the PostgreSQL token store | [`store`] |
 //! | `postgres-tls` | the PostgreSQL token store over TLS (`sslmode=require`/`verify-full`; rustls on ring) | [`store`] |
 //! | `sandbox` | the offline emulator, for tests and demos | [`sandbox`] |
@@ -57,6 +57,9 @@ mod config;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod install;
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
+pub use config::StoreConfig;
 pub use config::{ProviderConfig, ProviderKind};
 pub use oauth_core::*;
 pub use oauth_manager::{EventHook, ManagerConfig, TokenEvent, TokenManager, TokenManagerBuilder};
