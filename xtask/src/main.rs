@@ -155,12 +155,67 @@ fn test() -> Result<(), String> {
 /// needs that its package lacks, or a dependency without a version, fails here. The working tree
 /// may be dirty: what is checked is what would be packaged.
 fn package() -> Result<(), String> {
+    // A target directory of its own, where every `oauth-*` build is one of packaged sources.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| project_root().join("target"))
+        .join("package-verify");
+    forget_packaged_sources(&target)?;
     let mut command = Command::new(cargo_bin());
-    command.args(["package", "--allow-dirty", "--quiet"]);
+    command
+        .args(["package", "--allow-dirty", "--quiet"])
+        .env("CARGO_TARGET_DIR", &target);
     for name in PUBLISHED {
         command.args(["-p", name]);
     }
     run(&mut command)
+}
+
+/// Whether `name` (a directory's) is `<one of our published crates>-<version or hash>`.
+fn is_ours(name: &str) -> bool {
+    PUBLISHED.iter().any(|crate_name| {
+        name.strip_prefix(crate_name)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_alphanumeric()))
+    })
+}
+
+/// Removes the directories in `dir` that [`is_ours`].
+fn remove_ours(dir: &Path) -> Result<(), String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        if is_ours(&entry.file_name().to_string_lossy()) {
+            std::fs::remove_dir_all(entry.path())
+                .map_err(|e| format!("cannot remove the stale {}: {e}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Cargo takes a registry package's sources and builds as never changing: it reuses the
+/// overlay's packages unpacked under `$CARGO_HOME/registry/src/-<hash>/` (a registry without a
+/// host) and their builds as it finds them, so with our version unchanged between runs a second
+/// run would build the first run's sources. Those unpacked copies of our crates and their build
+/// fingerprints in `target` are removed first (caches; the crates.io ones are left).
+fn forget_packaged_sources(target: &Path) -> Result<(), String> {
+    remove_ours(&target.join("debug").join(".fingerprint"))?;
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let Some(sources) = home.map(|h| h.join("registry").join("src")) else {
+        return Ok(());
+    };
+    let Ok(registries) = std::fs::read_dir(&sources) else {
+        return Ok(());
+    };
+    for registry in registries.flatten() {
+        if registry.file_name().to_string_lossy().starts_with('-') {
+            remove_ours(&registry.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// Builds the benchmark binary in release mode and runs it; it writes `docs/benchmarks.md`.
