@@ -1,9 +1,13 @@
 //! Project automation, in the style of rust-analyzer's xtask: `cargo xtask <command>`.
 //!
 //! - `ci`: everything CI checks, in order: rustfmt, MSRV, clippy, the whole test suite (tidy
-//!   included), a fuzz smoke run, rustdoc. This is the test command README.md gives and `.ci/run` calls.
+//!   included), the TLS shapes, `cargo package` of the published crates, a fuzz smoke run,
+//!   rustdoc. This is the test command README.md gives and `.ci/run` calls.
 //! - `test`: the whole test suite only.
+//! - `package`: `cargo package` for every published crate (part of `ci`).
 //! - `msrv`: checks that no dependency in Cargo.lock needs a newer Rust than our `rust-version`.
+//! - `tls-shapes`: builds and runs an application in each shape a user's own reqwest may have
+//!   beside the facade, each making HTTPS requests to a local TLS server (`tls_shapes.rs`).
 //! - `bench`: builds `oauth-bench` in release mode and runs it; it writes `docs/benchmarks.md`.
 //! - `fuzz --seconds N`: runs every fuzz target of `crates/oauth-fuzz` for N seconds (`ci` runs a
 //!   5-second smoke run of each).
@@ -16,6 +20,7 @@ mod msrv;
 mod postgres;
 #[cfg(test)]
 mod tidy;
+mod tls_shapes;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -38,6 +43,8 @@ fn main() -> ExitCode {
                 "unknown soak option `{other}`; usage: cargo xtask soak [--kills N]"
             )),
         },
+        Some("tls-shapes") => tls_shapes::check(),
+        Some("package") => package(),
         Some("fuzz") => match args.get(1).map(String::as_str) {
             Some("--seconds") => match args.get(2).and_then(|s| s.parse().ok()) {
                 Some(seconds) => fuzz::fuzz(seconds),
@@ -63,13 +70,27 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <ci|test|msrv|bench|fuzz|soak>
-  ci     rustfmt, tidy, MSRV, clippy -D warnings, all tests, rustdoc -D warnings
+const USAGE: &str = "usage: cargo xtask <ci|test|msrv|tls-shapes|package|bench|fuzz|soak>
+  ci     rustfmt, tidy, MSRV, clippy -D warnings, all tests, TLS shapes, packaging, rustdoc
   test   all tests of the workspace, all features
   msrv   check the declared rust-version against Cargo.lock
+  tls-shapes  build and run an application in each shape of a user's own reqwest (HTTPS)
+  package  cargo package every published crate (files and versioned dependencies)
   bench  run the benchmarks (release build) and write docs/benchmarks.md
   fuzz   run every fuzz target (--seconds N each, default 60)
   soak   the long multi-process kill test on PostgreSQL (--kills N per run, default 150)";
+
+/// The crates published to crates.io (tidy checks that every other one says `publish = false`).
+pub(crate) const PUBLISHED: [&str; 8] = [
+    "oauth-core",
+    "oauth-sandbox",
+    "oauth-manager",
+    "oauth-notion",
+    "oauth-slack",
+    "oauth-store",
+    "oauth-facade",
+    "oauth-cli",
+];
 
 /// The workspace root (the parent of this crate's directory).
 pub(crate) fn project_root() -> PathBuf {
@@ -95,6 +116,8 @@ fn ci() -> Result<(), String> {
         ]),
     )?;
     step("tests", test())?;
+    step("tls shapes", tls_shapes::check())?;
+    step("package", package())?;
     step("fuzz smoke run", fuzz::fuzz(5))?;
     step(
         "rustdoc",
@@ -164,6 +187,74 @@ fn with_postgres(command: &mut Command) -> Result<(), String> {
         eprintln!("!!!!!!!! reminder: the PostgreSQL tests did NOT run !!!!!!!!");
     }
     result
+}
+
+/// `cargo package` for every published crate, together (cargo puts the packages in a local
+/// overlay of the registry, so that each is built against the others as packaged): a file a crate
+/// needs that its package lacks, or a dependency without a version, fails here. The working tree
+/// may be dirty: what is checked is what would be packaged.
+fn package() -> Result<(), String> {
+    // A target directory of its own, where every `oauth-*` build is one of packaged sources.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| project_root().join("target"))
+        .join("package-verify");
+    forget_packaged_sources(&target)?;
+    let mut command = Command::new(cargo_bin());
+    command
+        .args(["package", "--allow-dirty", "--quiet"])
+        .env("CARGO_TARGET_DIR", &target);
+    for name in PUBLISHED {
+        command.args(["-p", name]);
+    }
+    run(&mut command)
+}
+
+/// Whether `name` (a directory's) is `<one of our published crates>-<version or hash>`.
+fn is_ours(name: &str) -> bool {
+    PUBLISHED.iter().any(|crate_name| {
+        name.strip_prefix(crate_name)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_alphanumeric()))
+    })
+}
+
+/// Removes the directories in `dir` that [`is_ours`].
+fn remove_ours(dir: &Path) -> Result<(), String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        if is_ours(&entry.file_name().to_string_lossy()) {
+            std::fs::remove_dir_all(entry.path())
+                .map_err(|e| format!("cannot remove the stale {}: {e}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Cargo takes a registry package's sources and builds as never changing: it reuses the
+/// overlay's packages unpacked under `$CARGO_HOME/registry/src/-<hash>/` (a registry without a
+/// host) and their builds as it finds them, so with our version unchanged between runs a second
+/// run would build the first run's sources. Those unpacked copies of our crates and their build
+/// fingerprints in `target` are removed first (caches; the crates.io ones are left).
+fn forget_packaged_sources(target: &Path) -> Result<(), String> {
+    remove_ours(&target.join("debug").join(".fingerprint"))?;
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let Some(sources) = home.map(|h| h.join("registry").join("src")) else {
+        return Ok(());
+    };
+    let Ok(registries) = std::fs::read_dir(&sources) else {
+        return Ok(());
+    };
+    for registry in registries.flatten() {
+        if registry.file_name().to_string_lossy().starts_with('-') {
+            remove_ours(&registry.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// Builds the benchmark binary in release mode and runs it (with PostgreSQL where the machine has

@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::project_root;
+use crate::{PUBLISHED, project_root};
 
 fn crate_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = fs::read_dir(project_root().join("crates"))
@@ -52,6 +52,102 @@ fn manifests_follow_workspace_conventions() {
                 manifest.contains(needle),
                 "{}: Cargo.toml lacks `{needle}`",
                 crate_name(&dir)
+            );
+        }
+    }
+}
+
+/// A published crate carries what crates.io and docs.rs show (a README of its own, keywords,
+/// categories, the repository, docs.rs metadata with every feature), its library marks the
+/// feature-gated items for docs.rs, and its internal dependencies have a version as well as a
+/// path (`cargo package` in `cargo xtask ci` builds each from its packaged files). The others
+/// say `publish = false`.
+#[test]
+fn published_crates_are_ready_and_the_others_private() {
+    for dir in crate_dirs() {
+        let name = crate_name(&dir);
+        let manifest = fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        if !PUBLISHED.contains(&name.as_str()) {
+            assert!(
+                manifest.contains("\npublish = false\n"),
+                "{name}: not published, so its Cargo.toml must say `publish = false`"
+            );
+            continue;
+        }
+        for needle in [
+            "\nkeywords = [",
+            "\ncategories = [",
+            "\nreadme = \"README.md\"\n",
+            "\nrepository.workspace = true\n",
+            "\n[package.metadata.docs.rs]\nall-features = true\n",
+        ] {
+            assert!(
+                manifest.contains(needle),
+                "{name}: Cargo.toml lacks `{}`",
+                needle.trim()
+            );
+        }
+        assert!(
+            !manifest.contains("\npublish = false"),
+            "{name} is to be published"
+        );
+        assert!(dir.join("README.md").exists(), "{name} has no README.md");
+        // Internal dependencies come from the workspace, where they have a version.
+        for line in manifest.lines() {
+            assert!(
+                !(line.starts_with("oauth-") && line.contains("path =")),
+                "{name}: `{line}`: take internal crates from the workspace (path and version)"
+            );
+        }
+        let lib = dir.join("src/lib.rs");
+        if lib.exists() {
+            let text = fs::read_to_string(&lib).unwrap();
+            assert!(
+                text.contains("#![cfg_attr(docsrs, feature(doc_cfg))]"),
+                "{}: lacks `#![cfg_attr(docsrs, feature(doc_cfg))]`",
+                lib.display()
+            );
+        }
+        let mut files = Vec::new();
+        rust_files(&dir.join("src"), &mut files);
+        for file in files {
+            public_items_behind_features_have_badges(&file);
+        }
+    }
+    let root = fs::read_to_string(project_root().join("Cargo.toml")).unwrap();
+    for name in PUBLISHED.iter().filter(|n| **n != "oauth-cli") {
+        let entry = root
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} = ")))
+            .unwrap_or_else(|| panic!("the workspace has no dependency entry for {name}"));
+        assert!(
+            entry.contains("path = ") && entry.contains("version = "),
+            "`{entry}`: an internal dependency needs a path and a version"
+        );
+    }
+}
+
+/// A `pub` item behind `#[cfg(feature = …)]` also carries `#[cfg_attr(docsrs, doc(cfg(…)))]`, so
+/// that docs.rs shows which feature brings it.
+fn public_items_behind_features_have_badges(file: &Path) {
+    let text = fs::read_to_string(file).unwrap();
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    for (at, line) in lines.iter().enumerate() {
+        if !(line.starts_with("#[cfg(feature") || line.starts_with("#[cfg(any(feature")) {
+            continue;
+        }
+        let attributes: Vec<&str> = lines[at..]
+            .iter()
+            .take_while(|l| l.starts_with("#["))
+            .copied()
+            .collect();
+        let item = lines.get(at + attributes.len()).copied().unwrap_or("");
+        if item.starts_with("pub ") {
+            assert!(
+                attributes.iter().any(|a| a.contains("doc(cfg(")),
+                "{}:{}: `{item}` is behind a feature without `#[cfg_attr(docsrs, doc(cfg(…)))]`",
+                file.display(),
+                at + 1
             );
         }
     }
@@ -226,22 +322,65 @@ fn facade_features_bring_what_they_promise() {
     }
 }
 
-/// No aws-lc-rs anywhere in the workspace: the default transport's TLS is on ring, whose build is
-/// far cheaper than aws-lc-sys's C build.
+/// reqwest's `rustls-no-provider` is asked by no crate: cargo unifies it into the application's
+/// own reqwest, whose `Client::new()` then panics without a TLS feature of its own (see
+/// `cargo xtask tls-shapes`).
 #[test]
-fn no_crate_compiles_aws_lc() {
+fn no_crate_asks_reqwest_for_rustls_no_provider() {
     let tree = cargo_tree(&[
         "--workspace",
         "--all-features",
         "-e",
-        "all",
-        "--target",
-        "all",
+        "features",
+        "-i",
+        "reqwest@0.13",
         "--prefix",
         "none",
     ]);
-    let aws_lc: Vec<&str> = tree.lines().filter(|l| l.starts_with("aws-lc-")).collect();
-    assert!(aws_lc.is_empty(), "the workspace compiles {aws_lc:?}");
+    assert!(
+        tree.contains("reqwest feature \"rustls\""),
+        "reqwest's `rustls` feature is expected:\n{tree}"
+    );
+    assert!(
+        !tree.contains("rustls-no-provider"),
+        "a crate asks reqwest for `rustls-no-provider`:\n{tree}"
+    );
+}
+
+/// The facade's TLS is on one crypto provider, aws-lc-rs (reqwest's default, compiled anyway by
+/// an application with reqwest's default features); ring comes in only with `postgres-tls`
+/// (sqlx's rustls on ring with the system's roots), as the docs say.
+#[test]
+fn the_facade_compiles_one_crypto_provider() {
+    let all_but_postgres = "notion,slack,sqlite,sandbox,mock,axum";
+    let crates = facade_crates(all_but_postgres);
+    assert!(crates.iter().any(|c| c == "aws-lc-rs"), "{crates:?}");
+    assert!(
+        !crates.iter().any(|c| c == "ring"),
+        "`{all_but_postgres}` compiles ring besides aws-lc-rs"
+    );
+    let crates = facade_crates("postgres-tls");
+    assert!(crates.iter().any(|c| c == "ring"), "{crates:?}");
+}
+
+/// Every program in `xtask/tls-shapes/` is run by `cargo xtask tls-shapes`.
+#[test]
+fn every_tls_shape_is_run() {
+    let dir = project_root().join("xtask/tls-shapes");
+    let mut programs: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("Cargo.toml").exists())
+        .map(|p| crate_name(&p))
+        .filter(|name| name != "common")
+        .collect();
+    programs.sort();
+    let mut run: Vec<String> = crate::tls_shapes::shapes()
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    run.sort();
+    assert_eq!(programs, run);
 }
 
 #[test]

@@ -46,9 +46,6 @@ pub(crate) fn project_root() -> std::path::PathBuf {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> ExitCode {
-    // The raw reqwest client of the floor takes the process's crypto provider (the workspace builds
-    // reqwest without one of its own); ring, as oauth-core's transport uses.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let args: Vec<String> = std::env::args().collect();
     // `--run-one <client> <n>`: one client's refreshes alone, run by the instruction counts.
     if args.get(1).map(String::as_str) == Some("--run-one") {

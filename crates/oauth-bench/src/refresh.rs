@@ -489,8 +489,6 @@ mod tests {
     /// request).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_floor_sends_the_request_ours_sends() {
-        // As `main` does: the raw reqwest clients need a process-wide crypto provider.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         for (floor, ours) in [
             (Variant::SlackFloor, Variant::SlackOurs),
             (Variant::NotionFloor, Variant::NotionOurs),

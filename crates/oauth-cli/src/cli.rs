@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use oauth_facade::ProviderKind;
 
 const EXAMPLES: &str = "\
@@ -15,8 +15,14 @@ Examples:
   oauthctl sandbox --addr 127.0.0.1:8787 &        # then point any command at it:
   oauthctl login notion --base-url http://127.0.0.1:8787 --no-browser
 
-Credentials come from the environment (NOTION_CLIENT_ID, NOTION_CLIENT_SECRET, SLACK_CLIENT_ID,
-SLACK_CLIENT_SECRET, and *_REDIRECT_URI) or from flags; they are never printed.
+Credentials come from flags or the environment (NOTION_CLIENT_ID, NOTION_CLIENT_SECRET,
+SLACK_CLIENT_ID, SLACK_CLIENT_SECRET, *_REDIRECT_URI, *_BASE_URL); secrets are never printed.
+`login` remembers the client id, base URL, store and key file per provider in
+$XDG_CONFIG_HOME/oauthctl/config.toml (OAUTHCTL_CONFIG names another file); later commands use
+them when no flag or variable says otherwise. Secrets are never written there.
+The token store is encrypted with OAUTHCTL_STORE_KEY ([ID:]BASE64 of 32 bytes; make one with
+`oauthctl store-key new`) or the key in --store-key-file; without a key, tokens are stored in clear.
+-v/--verbose or RUST_LOG (e.g. RUST_LOG=oauth_core=debug) print the libraries' tracing on stderr.
 Exit codes: 0 ok, 1 failure, 2 usage, 3 configuration, 4 re-authorization required,
 5 rate limited, 6 no such installation, 7 authorization denied, 8 timed out.";
 
@@ -24,25 +30,61 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 configuration, 4 re-authorization requir
 #[derive(Debug, Parser)]
 #[command(name = "oauthctl", version, about, after_help = EXAMPLES)]
 pub(crate) struct Cli {
-    /// Where installations are kept: `sqlite:PATH` or `postgres://…` (default: SQLite in the
-    /// user's data directory).
-    #[arg(long, global = true, env = "OAUTHCTL_STORE")]
-    pub(crate) store: Option<String>,
-
-    /// Print JSON instead of text.
-    #[arg(long, global = true)]
-    pub(crate) json: bool,
+    /// Print what the libraries do on stderr: -v info, -vv debug, -vvv trace (RUST_LOG, when
+    /// set, chooses instead).
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub(crate) verbose: u8,
 
     #[command(subcommand)]
     pub(crate) command: Command,
 }
 
-/// How to reach and authenticate to a provider (flags override the environment).
+/// The providers, as the command line names them (so that completions offer them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Provider {
+    /// Notion public integrations.
+    Notion,
+    /// Slack apps.
+    Slack,
+}
+
+impl Provider {
+    pub(crate) fn kind(self) -> ProviderKind {
+        match self {
+            Provider::Notion => ProviderKind::Notion,
+            Provider::Slack => ProviderKind::Slack,
+        }
+    }
+}
+
+/// `--json`.
+#[derive(Debug, Args, Clone, Copy)]
+pub(crate) struct Output {
+    /// Print JSON instead of text (errors too, on stderr).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Where installations are kept.
+#[derive(Debug, Args, Clone, Default)]
+pub(crate) struct StoreArgs {
+    /// Where installations are kept: `sqlite:PATH` (missing directories are created, owner-only)
+    /// or `postgres://…` (default: the store `login` remembered, else SQLite in the user's data
+    /// directory).
+    #[arg(long, env = "OAUTHCTL_STORE")]
+    pub(crate) store: Option<String>,
+    /// A file (mode 600) holding the store's encryption key, `[ID:]BASE64`; OAUTHCTL_STORE_KEY
+    /// gives the key itself.
+    #[arg(long, env = "OAUTHCTL_STORE_KEY_FILE")]
+    pub(crate) store_key_file: Option<PathBuf>,
+}
+
+/// How to reach and authenticate to a provider (flags override the environment, which overrides
+/// what `login` remembered).
 #[derive(Debug, Args, Clone)]
 pub(crate) struct ProviderArgs {
     /// The provider.
-    #[arg(value_parser = parse_kind)]
-    pub(crate) provider: ProviderKind,
+    pub(crate) provider: Provider,
     /// The OAuth client id (default: $NOTION_CLIENT_ID / $SLACK_CLIENT_ID).
     #[arg(long)]
     pub(crate) client_id: Option<String>,
@@ -50,10 +92,14 @@ pub(crate) struct ProviderArgs {
     /// environment, flags show up in process lists).
     #[arg(long, hide_env_values = true)]
     pub(crate) client_secret: Option<String>,
-    /// The provider's root URL, e.g. an oauth-sandbox (`http://127.0.0.1:8787`) or a proxy
-    /// (default: `https://api.notion.com`, `https://slack.com`).
+    /// The provider's URL, e.g. an oauth-sandbox (`http://127.0.0.1:8787`) or a proxy (default:
+    /// $NOTION_BASE_URL / $SLACK_BASE_URL, else `https://api.notion.com`, `https://slack.com`).
+    /// For Slack, the root (`https://slack.com`) and the API base (`https://slack.com/api/`)
+    /// mean the same, in the flag and in the variable.
     #[arg(long)]
     pub(crate) base_url: Option<String>,
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
 }
 
 /// Which installation.
@@ -64,13 +110,18 @@ pub(crate) struct InstallationArgs {
     /// The installation key (see `oauthctl list`); may be omitted when there is only one.
     #[arg(long)]
     pub(crate) installation: Option<String>,
+    #[command(flatten)]
+    pub(crate) output: Output,
 }
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Walk both providers through the whole lifecycle against an embedded sandbox (offline).
-    Demo,
-    /// Authorize in the browser and save the installation.
+    Demo {
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Authorize in the browser, save the installation, and remember the settings.
     Login {
         #[command(flatten)]
         provider: ProviderArgs,
@@ -93,6 +144,8 @@ pub(crate) enum Command {
         /// Give up after this many seconds.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
+        #[command(flatten)]
+        output: Output,
     },
     /// Print a valid access token, refreshing (and rotating) it first if needed.
     Token {
@@ -122,11 +175,19 @@ pub(crate) enum Command {
         #[command(flatten)]
         installation: InstallationArgs,
     },
-    /// List the saved installations.
+    /// List the saved installations (of every store `login` remembered, without --store).
     List {
         /// Only this provider's.
-        #[arg(value_parser = parse_kind)]
-        provider: Option<ProviderKind>,
+        provider: Option<Provider>,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Make an encryption key for the token store.
+    StoreKey {
+        #[command(subcommand)]
+        command: StoreKeyCommand,
     },
     /// Run the offline emulator of Notion's and Slack's OAuth endpoints.
     Sandbox {
@@ -141,10 +202,37 @@ pub(crate) enum Command {
     },
 }
 
-fn parse_kind(value: &str) -> Result<ProviderKind, String> {
-    value
-        .parse()
-        .map_err(|e: oauth_facade::Error| e.to_string())
+impl Command {
+    /// Whether the command was asked for JSON.
+    pub(crate) fn json(&self) -> bool {
+        match self {
+            Command::Demo { output }
+            | Command::Login { output, .. }
+            | Command::List { output, .. } => output.json,
+            Command::Token { installation, .. }
+            | Command::Introspect { installation }
+            | Command::Test { installation }
+            | Command::Revoke { installation }
+            | Command::Logout { installation } => installation.output.json,
+            Command::StoreKey { .. } | Command::Sandbox { .. } | Command::Completions { .. } => {
+                false
+            }
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum StoreKeyCommand {
+    /// Print a new random key (`k1:BASE64`), for OAUTHCTL_STORE_KEY or a key file.
+    New {
+        /// The key's id (stored beside each row it encrypts, so that keys can rotate).
+        #[arg(long, default_value = "k1")]
+        id: String,
+        /// Write it to this file (created with mode 600; an existing file is not replaced)
+        /// instead of printing it.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
 }
 
 /// The default store: SQLite in the user's data directory.

@@ -16,6 +16,7 @@ use oauth_facade::{
 };
 use tokio::sync::oneshot;
 
+use crate::Failure;
 use crate::output::show;
 
 pub(crate) struct Options {
@@ -35,24 +36,62 @@ struct Callback {
     done: Arc<Mutex<Option<oneshot::Sender<Outcome>>>>,
 }
 
+/// The page the browser lands on. Everything shown is escaped: the installation key comes from
+/// the provider's answer.
+fn page(status: axum::http::StatusCode, title: &str, text: &str) -> Response {
+    (
+        status,
+        Html(format!(
+            "<!doctype html><meta charset=\"utf-8\"><title>oauthctl</title><h1>{}</h1><p>{}</p>",
+            html_escape::encode_text(title),
+            html_escape::encode_text(text)
+        )),
+    )
+        .into_response()
+}
+
+/// Whether a request to the callback path is the provider's redirect (it carries `state`): any
+/// other request (a browser's prefetch, a reload without the query) is answered and ignored.
+fn is_redirect(query: &str) -> bool {
+    url::form_urlencoded::parse(query.as_bytes()).any(|(name, _)| name == "state")
+}
+
 async fn callback(State(state): State<Callback>, RawQuery(query): RawQuery) -> Response {
-    let outcome = state.flow.finish(query.as_deref().unwrap_or("")).await;
-    let page = match &outcome {
-        Ok((key, _)) => Html(format!(
-            "<!doctype html><title>oauthctl</title><h1>Logged in</h1><p>{} is saved. You can close this tab and go back to the terminal.</p>",
-            key
-        ))
-        .into_response(),
-        Err(_) => (
+    let query = query.unwrap_or_default();
+    if !is_redirect(&query) {
+        return page(
             axum::http::StatusCode::BAD_REQUEST,
-            Html("<!doctype html><title>oauthctl</title><h1>Login failed</h1><p>See the terminal for details.</p>".to_owned()),
-        )
-            .into_response(),
+            "Waiting for the login",
+            "This address receives the provider's redirect for oauthctl login; this request is \
+             not one. Finish the authorization in the page oauthctl opened.",
+        );
+    }
+    let outcome = state.flow.finish(&query).await;
+    let response = match &outcome {
+        Ok((key, _)) => page(
+            axum::http::StatusCode::OK,
+            "Logged in",
+            &format!("{key} is saved. You can close this tab and go back to the terminal."),
+        ),
+        Err(_) => page(
+            axum::http::StatusCode::BAD_REQUEST,
+            "Login failed",
+            "See the terminal for details.",
+        ),
     };
     if let Some(done) = state.done.lock().ok().and_then(|mut d| d.take()) {
         let _ = done.send(outcome);
     }
-    page
+    response
+}
+
+/// Anything else sent to the listener (a favicon): not found, and the login goes on.
+async fn stray() -> Response {
+    page(
+        axum::http::StatusCode::NOT_FOUND,
+        "Not found",
+        "This address only receives oauthctl's login redirect.",
+    )
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -64,7 +103,7 @@ pub(crate) async fn run(
     mut config: ProviderConfig,
     store: Arc<dyn TokenStore>,
     options: Options,
-) -> Result<()> {
+) -> std::result::Result<(), Failure> {
     let kind = config.kind;
     let wanted = options
         .redirect_uri
@@ -72,10 +111,10 @@ pub(crate) async fn run(
         .or_else(|| config.redirect_uri.clone())
         .unwrap_or_else(|| format!("http://127.0.0.1:0/callback/{kind}"));
     let mut redirect = url::Url::parse(&wanted)
-        .map_err(|e| Error::configuration(format!("invalid redirect URI {wanted:?}: {e}")))?;
+        .map_err(|e| Failure::Config(format!("invalid redirect URI {wanted:?}: {e}")))?;
     let host = redirect.host_str().unwrap_or_default().to_owned();
     if redirect.scheme() != "http" || !is_loopback(&host) {
-        return Err(Error::configuration(format!(
+        return Err(Failure::Config(format!(
             "the redirect URI {wanted} must be http:// on this machine (127.0.0.1 or localhost) for oauthctl to receive the callback"
         )));
     }
@@ -87,7 +126,7 @@ pub(crate) async fn run(
     let listener =
         tokio::net::TcpListener::bind((bind_host.as_str(), redirect.port().unwrap_or(80)))
             .await
-            .map_err(|e| Error::configuration(format!("cannot listen on {wanted}: {e}")))?;
+            .map_err(|e| Failure::Config(format!("cannot listen on {wanted}: {e}")))?;
     let port = listener
         .local_addr()
         .map_err(|e| Error::Internal(e.to_string()))?
@@ -114,6 +153,7 @@ pub(crate) async fn run(
     let (done_tx, done_rx) = oneshot::channel();
     let router = Router::new()
         .route(redirect.path(), get(callback))
+        .fallback(stray)
         .with_state(Callback {
             flow: flow.clone(),
             done: Arc::new(Mutex::new(Some(done_tx))),
@@ -144,13 +184,15 @@ pub(crate) async fn run(
     let _ = server.await;
     let (key, tokens) = match outcome {
         Ok(Ok(outcome)) => outcome?,
-        Ok(Err(_)) => return Err(Error::Internal("the callback server stopped".into())),
+        Ok(Err(_)) => {
+            return Err(Error::Internal("the callback server stopped".into()).into());
+        }
         Err(_) => {
-            return Err(Error::Timeout {
+            return Err(Failure::Lib(Error::Timeout {
                 provider: oauth_facade::ProviderId::from_static(kind.as_str()),
                 operation: "waiting for the browser to come back (login)",
                 request_sent: RequestSent::No,
-            });
+            }));
         }
     };
     let workspace = tokens

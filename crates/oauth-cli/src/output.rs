@@ -2,7 +2,9 @@
 //! that `oauthctl token` exists to print.
 #![allow(clippy::print_stdout)]
 
-use oauth_facade::{AccessToken, Error, RefreshToken};
+use oauth_facade::{AccessToken, RefreshToken};
+
+use crate::Failure;
 
 /// Prints `text` or `json` to stdout.
 pub(crate) fn show(json_mode: bool, text: &str, json: serde_json::Value) {
@@ -13,19 +15,30 @@ pub(crate) fn show(json_mode: bool, text: &str, json: serde_json::Value) {
     }
 }
 
-/// Prints an error to stderr (as JSON with `--json`), with its kind and what to do.
-pub(crate) fn error(json_mode: bool, error: &Error) {
+/// Prints a failure to stderr (as JSON with `--json`), once, with what to do.
+pub(crate) fn failure(json_mode: bool, failure: &Failure) {
     if json_mode {
         eprintln!(
             "{}",
             serde_json::json!({
-                "error": error.to_string(),
-                "kind": format!("{:?}", error.kind()),
-                "exit_code": crate::exit_code(error),
+                "error": failure.to_string(),
+                "kind": failure.kind(),
+                "exit_code": failure.exit_code(),
             })
         );
+    } else if let Failure::Usage(message) = failure {
+        eprintln!("error: {message}\n\nFor more information, try '--help'.");
     } else {
-        eprintln!("oauthctl: {error}");
+        eprintln!("oauthctl: {failure}");
+    }
+}
+
+/// A warning on stderr (as JSON with `--json`): what happened did not stop the command.
+pub(crate) fn warning(json_mode: bool, text: &str) {
+    if json_mode {
+        eprintln!("{}", serde_json::json!({ "warning": text }));
+    } else {
+        eprintln!("oauthctl: warning: {text}");
     }
 }
 

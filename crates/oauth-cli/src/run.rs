@@ -1,24 +1,29 @@
-//! The commands other than `demo` and `login`.
+//! The commands other than `demo` and `login`, and what every command resolves first: the
+//! provider's configuration and the store, from flags, the environment and what `login`
+//! remembered, in that order.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use clap::CommandFactory as _;
-use oauth_facade::store::{PostgresTokenStore, SqliteTokenStore};
 use oauth_facade::{
-    ClientSecret, Error, InstallationKey, ManagerConfig, ProviderConfig, ProviderKind, Result,
-    TokenManager, TokenProvider, TokenStore,
+    Error, EventHook, InstallationKey, ManagerConfig, ProviderConfig, ProviderKind, StoreConfig,
+    TokenEvent, TokenManager, TokenProvider, TokenStore,
 };
 
-use crate::cli::{Cli, Command, InstallationArgs, ProviderArgs, default_store};
-use crate::output::show;
+use crate::Failure;
+use crate::cli::{
+    Cli, Command, InstallationArgs, Provider, ProviderArgs, StoreArgs, StoreKeyCommand,
+    default_store,
+};
+use crate::output::{show, warning};
+use crate::settings::{Remembered, Settings};
 
-pub(crate) async fn run(cli: Cli) -> Result<()> {
-    let json = cli.json;
-    let store_spec = cli.store.clone();
+pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
+    let settings = Settings::load()?;
     match cli.command {
-        Command::Demo => crate::demo::run(json).await,
+        Command::Demo { output } => Ok(crate::demo::run(output.json).await?),
         Command::Sandbox { addr } => sandbox(addr).await,
         Command::Completions { shell } => {
             clap_complete::generate(
@@ -29,6 +34,9 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::StoreKey {
+            command: StoreKeyCommand::New { id, file },
+        } => new_store_key(&id, file.as_deref()),
         Command::Login {
             provider,
             scopes,
@@ -37,8 +45,20 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
             pkce,
             no_browser,
             timeout,
+            output,
         } => {
-            let store = open_store(store_spec.as_deref()).await?;
+            let resolved = Resolved::new(&provider, &settings)?;
+            let store = resolved.store.open().await?;
+            if !resolved.store.encrypts() {
+                warning(
+                    output.json,
+                    &format!(
+                        "tokens are stored unencrypted in {}: set OAUTHCTL_STORE_KEY or \
+                         --store-key-file (make a key with `oauthctl store-key new`) to encrypt them",
+                        resolved.store.url
+                    ),
+                );
+            }
             let options = crate::login::Options {
                 scopes,
                 user_scopes,
@@ -47,14 +67,25 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
                 open_browser: !no_browser,
                 timeout: Duration::from_secs(timeout),
             };
-            crate::login::run(json, provider_config(&provider)?, store, options).await
+            let remembered = resolved.to_remember.clone();
+            let kind = provider.provider;
+            crate::login::run(output.json, resolved.provider, store, options).await?;
+            let path = settings.remember(kind, remembered)?;
+            if !output.json {
+                eprintln!(
+                    "(settings for {} remembered in {})",
+                    kind.kind(),
+                    path.display()
+                );
+            }
+            Ok(())
         }
         Command::Token {
             installation,
             refresh_margin,
         } => {
-            let (manager, key) =
-                manager(store_spec.as_deref(), &installation, refresh_margin).await?;
+            let json = installation.output.json;
+            let (manager, key) = manager(&installation, &settings, refresh_margin).await?;
             // A token due for refresh is served at once and refreshed in the background: wait for
             // that refresh (and its write: the process exits next), then print the token it made.
             manager.access_token(&key).await?;
@@ -68,19 +99,15 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Introspect { installation } | Command::Test { installation }
-            if installation.provider.provider == ProviderKind::Notion =>
-        {
-            introspect(json, store_spec.as_deref(), &installation).await
+        Command::Test { installation } if installation.provider.provider == Provider::Slack => {
+            auth_test(&installation, &settings).await
         }
-        Command::Introspect { installation } => {
-            introspect(json, store_spec.as_deref(), &installation).await
-        }
-        Command::Test { installation } => {
-            auth_test(json, store_spec.as_deref(), &installation).await
+        Command::Introspect { installation } | Command::Test { installation } => {
+            introspect(&installation, &settings).await
         }
         Command::Revoke { installation } => {
-            let (manager, key) = manager(store_spec.as_deref(), &installation, 300).await?;
+            let json = installation.output.json;
+            let (manager, key) = manager(&installation, &settings, 300).await?;
             let stored = manager
                 .store()
                 .get(&key)
@@ -105,7 +132,8 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Logout { installation } => {
-            let (manager, key) = manager(store_spec.as_deref(), &installation, 300).await?;
+            let json = installation.output.json;
+            let (manager, key) = manager(&installation, &settings, 300).await?;
             manager.revoke_and_delete(&key).await?;
             show(
                 json,
@@ -114,99 +142,231 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::List { provider } => list(json, store_spec.as_deref(), provider).await,
+        Command::List {
+            provider,
+            store,
+            output,
+        } => list(output.json, provider, &store, &settings).await,
     }
 }
 
-async fn sandbox(addr: SocketAddr) -> Result<()> {
-    let sandbox = oauth_facade::sandbox::Sandbox::builder()
-        .addr(addr)
-        .start()
-        .await
-        .map_err(|e| Error::configuration(format!("cannot start the sandbox on {addr}: {e}")))?;
-    #[allow(clippy::print_stdout)]
-    {
-        println!("listening on {}", sandbox.base_url());
-        println!(
-            "notion: client id {}, redirect {}",
-            oauth_facade::sandbox::DEFAULT_NOTION_CLIENT_ID,
-            oauth_facade::sandbox::DEFAULT_NOTION_REDIRECT_URIS[0]
-        );
-        println!(
-            "slack:  client id {}, redirect {}",
-            oauth_facade::sandbox::DEFAULT_SLACK_CLIENT_ID,
-            oauth_facade::sandbox::DEFAULT_SLACK_REDIRECT_URIS[0]
-        );
-        println!(
-            "client secrets: see the oauth-sandbox docs (they are public test values); Ctrl-C stops"
-        );
-    }
-    let _ = tokio::signal::ctrl_c().await;
-    sandbox.shutdown().await;
-    Ok(())
+/// A command's provider and store, resolved from flags, the environment and the settings file,
+/// and what `login` is to remember of them.
+struct Resolved {
+    provider: ProviderConfig,
+    store: StoreConfig,
+    to_remember: Remembered,
 }
 
-/// The provider's configuration: the environment, overridden by flags.
-pub(crate) fn provider_config(args: &ProviderArgs) -> Result<ProviderConfig> {
-    let kind = args.provider;
-    let mut config = match &args.client_id {
-        Some(id) => {
-            let mut config = ProviderConfig::new(kind, id.clone());
-            config.client_secret = std::env::var(format!("{}_CLIENT_SECRET", kind.env_prefix()))
-                .ok()
-                .filter(|s| !s.is_empty())
-                .map(ClientSecret::new);
-            config.redirect_uri = std::env::var(format!("{}_REDIRECT_URI", kind.env_prefix()))
-                .ok()
-                .filter(|s| !s.is_empty());
-            config
-        }
-        None => ProviderConfig::from_env(kind).map_err(|e| {
-            Error::configuration(format!(
-                "{e}; pass --client-id or set {}_CLIENT_ID",
-                kind.env_prefix()
-            ))
-        })?,
-    };
-    if let Some(secret) = &args.client_secret {
-        config.client_secret = Some(ClientSecret::new(secret.clone()));
-    }
-    if let Some(root) = &args.base_url {
-        let root = root.trim_end_matches('/');
-        match kind {
-            ProviderKind::Notion => config.base_url = Some(root.to_owned()),
-            _ => {
-                config.base_url = Some(format!("{root}/api/"));
-                config.authorize_base_url = Some(format!("{root}/"));
+impl Resolved {
+    fn new(args: &ProviderArgs, settings: &Settings) -> Result<Self, Failure> {
+        let remembered = settings.get(args.provider);
+        let kind = args.provider.kind();
+        let prefix = kind.env_prefix();
+        let env = |suffix: &str| env_var(&format!("{prefix}_{suffix}"));
+        let client_id = args
+            .client_id
+            .clone()
+            .or_else(|| env("CLIENT_ID"))
+            .or_else(|| remembered.client_id.clone())
+            .ok_or_else(|| {
+                Failure::Config(format!(
+                    "{prefix}_CLIENT_ID is not set: set it to the {kind} app's OAuth client id, \
+                     or pass --client-id"
+                ))
+            })?;
+        let base = args
+            .base_url
+            .clone()
+            .or_else(|| env("BASE_URL"))
+            .or_else(|| remembered.base_url.clone());
+        let urls = base.as_deref().map(|base| provider_urls(kind, base));
+        let secret = args.client_secret.clone().or_else(|| env("CLIENT_SECRET"));
+        let provider = ProviderConfig::from_lookup(kind, |name| {
+            let suffix = name.strip_prefix(prefix)?.strip_prefix('_')?;
+            match suffix {
+                "CLIENT_ID" => Some(client_id.clone()),
+                "CLIENT_SECRET" => secret.clone(),
+                "BASE_URL" => urls.as_ref().map(|(api, _)| api.clone()),
+                "AUTHORIZE_BASE_URL" => env(suffix).or_else(|| urls.as_ref()?.1.clone()),
+                _ => env(suffix),
             }
+        })?;
+        let store = store_config(&args.store, &remembered)?;
+        let to_remember = Remembered {
+            client_id: Some(client_id),
+            base_url: base,
+            store: args.store.store.clone().or(remembered.store),
+            store_key_file: args
+                .store
+                .store_key_file
+                .clone()
+                .or(remembered.store_key_file),
+        };
+        Ok(Self {
+            provider,
+            store,
+            to_remember,
+        })
+    }
+}
+
+/// An environment variable, if set and not empty.
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The API base and (Slack) the browser base for a provider URL given by the user: Slack's root
+/// (`https://slack.com`) or API base (`https://slack.com/api/`) alike; Notion's root, with or
+/// without `/v1`.
+pub(crate) fn provider_urls(kind: ProviderKind, given: &str) -> (String, Option<String>) {
+    let trimmed = given.trim().trim_end_matches('/');
+    match kind {
+        ProviderKind::Slack => {
+            let root = trimmed.strip_suffix("/api").unwrap_or(trimmed);
+            (format!("{root}/api/"), Some(format!("{root}/")))
         }
+        _ => (
+            trimmed.strip_suffix("/v1").unwrap_or(trimmed).to_owned(),
+            None,
+        ),
+    }
+}
+
+/// The store a command uses and its key: flags and the environment, else what `login`
+/// remembered, else SQLite in the data directory, without a key.
+fn store_config(args: &StoreArgs, remembered: &Remembered) -> Result<StoreConfig, Failure> {
+    let url = match args.store.clone().or_else(|| remembered.store.clone()) {
+        Some(url) => url,
+        None => {
+            let path = default_store().ok_or_else(|| {
+                Failure::Config(
+                    "no data directory for the default store: pass --store sqlite:PATH".into(),
+                )
+            })?;
+            format!("sqlite:{}", path.display())
+        }
+    };
+    let known = url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://");
+    if !known {
+        let shown: String = url.chars().take(40).collect();
+        return Err(Failure::Config(format!(
+            "unknown store `{shown}`: use --store sqlite:PATH or --store postgres://…"
+        )));
+    }
+    let key_file = args
+        .store_key_file
+        .clone()
+        .or_else(|| remembered.store_key_file.clone());
+    let key = match (env_var("OAUTHCTL_STORE_KEY"), key_file) {
+        (Some(_), Some(file)) if args.store_key_file.is_some() => {
+            return Err(Failure::Usage(format!(
+                "both OAUTHCTL_STORE_KEY and --store-key-file {} are given: keep one",
+                file.display()
+            )));
+        }
+        (Some(key), _) => {
+            Some(StoreConfig::parse_key(&key).map_err(|e| key_failure("OAUTHCTL_STORE_KEY", e))?)
+        }
+        (None, Some(file)) => Some(
+            StoreConfig::read_key_file(&file).map_err(|e| key_failure("--store-key-file", e))?,
+        ),
+        (None, None) => None,
+    };
+    let mut config = StoreConfig::new(url);
+    if let Some(key) = key {
+        config = config.key(key);
     }
     Ok(config)
 }
 
-/// Opens the store named by `spec` (`sqlite:PATH`, `postgres://…`), or the default SQLite file.
-pub(crate) async fn open_store(spec: Option<&str>) -> Result<Arc<dyn TokenStore>> {
-    match spec {
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Ok(Arc::new(PostgresTokenStore::connect(url).await?))
+/// A key error, said once, naming where the key came from.
+fn key_failure(source: &str, error: Error) -> Failure {
+    match error {
+        Error::Configuration(message) => Failure::Config(format!(
+            "{source}: {message} (make a key with `oauthctl store-key new`)"
+        )),
+        other => Failure::Lib(other),
+    }
+}
+
+/// `oauthctl store-key new`: a random key, printed or written to a new owner-only file.
+fn new_store_key(id: &str, file: Option<&Path>) -> Result<(), Failure> {
+    use base64::Engine as _;
+    if id.is_empty() || id.contains(':') || id.chars().any(char::is_whitespace) {
+        return Err(Failure::Usage(format!(
+            "the key id {id:?} must be non-empty, without `:` or spaces"
+        )));
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Failure::Lib(Error::Internal(format!("no randomness for the key: {e}"))))?;
+    let key = format!(
+        "{id}:{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    );
+    match file {
+        None => {
+            // A key the user asked for, to put in OAUTHCTL_STORE_KEY or a file.
+            show(false, &key, serde_json::Value::Null);
         }
-        Some(spec) => {
-            let path = spec.strip_prefix("sqlite:").ok_or_else(|| {
-                Error::configuration(format!(
-                    "unknown store `{spec}`: use sqlite:PATH or postgres://…"
+        Some(path) => {
+            use std::io::Write as _;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut out = options.open(path).map_err(|e| {
+                Failure::Config(format!(
+                    "cannot create the key file {}: {e}",
+                    path.display()
                 ))
             })?;
-            Ok(Arc::new(SqliteTokenStore::open(path).await?))
-        }
-        None => {
-            let path = default_store().ok_or_else(|| {
-                Error::configuration(
-                    "no data directory for the default store: pass --store sqlite:PATH",
-                )
+            out.write_all(format!("{key}\n").as_bytes()).map_err(|e| {
+                Failure::Config(format!("cannot write the key file {}: {e}", path.display()))
             })?;
-            Ok(Arc::new(SqliteTokenStore::open(path).await?))
+            eprintln!(
+                "wrote a new key ({id}) to {}; pass --store-key-file {} (login remembers it)",
+                path.display(),
+                path.display()
+            );
         }
     }
+    Ok(())
+}
+
+async fn sandbox(addr: SocketAddr) -> Result<(), Failure> {
+    use oauth_facade::sandbox::{
+        DEFAULT_NOTION_CLIENT_ID, DEFAULT_NOTION_CLIENT_SECRET, DEFAULT_NOTION_REDIRECT_URIS,
+        DEFAULT_SLACK_CLIENT_ID, DEFAULT_SLACK_CLIENT_SECRET, DEFAULT_SLACK_REDIRECT_URIS,
+    };
+    let sandbox = oauth_facade::sandbox::Sandbox::builder()
+        .addr(addr)
+        .start()
+        .await
+        .map_err(|e| Failure::Config(format!("cannot start the sandbox on {addr}: {e}")))?;
+    let base = sandbox.base_url().to_owned();
+    // The sandbox's default apps are public test values: print what a user passes to use them.
+    #[allow(clippy::print_stdout)]
+    {
+        use std::io::Write as _;
+        println!("listening on {base}");
+        println!(
+            "notion: NOTION_CLIENT_ID={DEFAULT_NOTION_CLIENT_ID} NOTION_CLIENT_SECRET={DEFAULT_NOTION_CLIENT_SECRET} (redirect {})",
+            DEFAULT_NOTION_REDIRECT_URIS[0]
+        );
+        println!(
+            "slack:  SLACK_CLIENT_ID={DEFAULT_SLACK_CLIENT_ID} SLACK_CLIENT_SECRET={DEFAULT_SLACK_CLIENT_SECRET} (redirect {})",
+            DEFAULT_SLACK_REDIRECT_URIS[0]
+        );
+        println!("then: oauthctl login slack --base-url {base} (Ctrl-C stops the sandbox)");
+        let _ = std::io::stdout().flush();
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    sandbox.shutdown().await;
+    Ok(())
 }
 
 fn not_found(key: &InstallationKey) -> Error {
@@ -220,18 +380,18 @@ async fn pick(
     store: &dyn TokenStore,
     provider: &dyn TokenProvider,
     wanted: Option<&str>,
-) -> Result<InstallationKey> {
+) -> Result<InstallationKey, Failure> {
     let id = provider.provider_id();
     if let Some(key) = wanted {
         return Ok(InstallationKey::new(id, key));
     }
     let mut keys = store.list(Some(&id)).await?;
     match keys.len() {
-        0 => Err(Error::InstallationNotFound {
+        0 => Err(Failure::Lib(Error::InstallationNotFound {
             installation: format!("{id}/* (run `oauthctl login {id}` first)"),
-        }),
+        })),
         1 => Ok(keys.remove(0)),
-        _ => Err(Error::InvalidRequest(format!(
+        _ => Err(Failure::Usage(format!(
             "several {id} installations ({}): choose one with --installation",
             keys.iter()
                 .map(|k| k.key().to_owned())
@@ -242,26 +402,44 @@ async fn pick(
 }
 
 async fn manager(
-    store: Option<&str>,
     args: &InstallationArgs,
+    settings: &Settings,
     margin: u64,
-) -> Result<(TokenManager, InstallationKey)> {
-    let provider = provider_config(&args.provider)?.build()?;
-    let store = open_store(store).await?;
+) -> Result<(TokenManager, InstallationKey), Failure> {
+    let resolved = Resolved::new(&args.provider, settings)?;
+    let provider = resolved.provider.build()?;
+    let store = resolved.store.open().await?;
     let key = pick(
         store.as_ref(),
         provider.as_ref(),
         args.installation.as_deref(),
     )
     .await?;
+    let json = args.output.json;
     let manager = TokenManager::builder(provider, store)
         .config(ManagerConfig::default().refresh_margin(Duration::from_secs(margin)))
+        .on_event(EventHook::new(move |event| {
+            if let TokenEvent::RefreshFailed {
+                key,
+                kind,
+                served_old_token: true,
+            } = event
+            {
+                warning(
+                    json,
+                    &format!(
+                        "the refresh of {key} failed ({kind:?}); its current token, still valid, \
+                         is used instead (run with -v for details)"
+                    ),
+                );
+            }
+        }))
         .build()?;
     Ok((manager, key))
 }
 
-async fn introspect(json: bool, store: Option<&str>, args: &InstallationArgs) -> Result<()> {
-    let (manager, key) = manager(store, args, 300).await?;
+async fn introspect(args: &InstallationArgs, settings: &Settings) -> Result<(), Failure> {
+    let (manager, key) = manager(args, settings, 300).await?;
     let stored = manager
         .store()
         .get(&key)
@@ -287,7 +465,7 @@ async fn introspect(json: bool, store: Option<&str>, args: &InstallationArgs) ->
         )
     };
     show(
-        json,
+        args.output.json,
         &text,
         serde_json::json!({
             "installation": key.to_string(),
@@ -300,10 +478,10 @@ async fn introspect(json: bool, store: Option<&str>, args: &InstallationArgs) ->
     Ok(())
 }
 
-async fn auth_test(json: bool, store: Option<&str>, args: &InstallationArgs) -> Result<()> {
-    let config = provider_config(&args.provider)?;
-    let store = open_store(store).await?;
-    let provider = config.build()?;
+async fn auth_test(args: &InstallationArgs, settings: &Settings) -> Result<(), Failure> {
+    let resolved = Resolved::new(&args.provider, settings)?;
+    let store = resolved.store.open().await?;
+    let provider = resolved.provider.build()?;
     let key = pick(
         store.as_ref(),
         provider.as_ref(),
@@ -311,8 +489,8 @@ async fn auth_test(json: bool, store: Option<&str>, args: &InstallationArgs) -> 
     )
     .await?;
     let stored = store.get(&key).await?.ok_or_else(|| not_found(&key))?;
-    let mut slack = oauth_slack::SlackClient::builder(config.client_id.clone());
-    if let Some(url) = &config.base_url {
+    let mut slack = oauth_facade::slack::SlackClient::builder(resolved.provider.client_id.clone());
+    if let Some(url) = &resolved.provider.base_url {
         slack = slack.api_base_url(url.clone());
     }
     let response = slack
@@ -332,7 +510,7 @@ async fn auth_test(json: bool, store: Option<&str>, args: &InstallationArgs) -> 
             .unwrap_or_default()
     );
     show(
-        json,
+        args.output.json,
         &text,
         serde_json::json!({
             "installation": key.to_string(),
@@ -346,12 +524,53 @@ async fn auth_test(json: bool, store: Option<&str>, args: &InstallationArgs) -> 
     Ok(())
 }
 
-async fn list(json: bool, store: Option<&str>, provider: Option<ProviderKind>) -> Result<()> {
-    let store = open_store(store).await?;
-    let id = provider.map(|p| oauth_facade::ProviderId::from_static(p.as_str()));
+/// `oauthctl list`: the installations of the store named (or of the provider's remembered store),
+/// or, for every provider, of every store `login` remembered.
+async fn list(
+    json: bool,
+    provider: Option<Provider>,
+    args: &StoreArgs,
+    settings: &Settings,
+) -> Result<(), Failure> {
+    let mut stores: Vec<StoreConfig> = Vec::new();
+    match provider {
+        Some(provider) => stores.push(store_config(args, &settings.get(provider))?),
+        None if args.store.is_some() => stores.push(store_config(args, &Remembered::default())?),
+        None => {
+            for remembered in settings.all() {
+                let config = store_config(args, remembered)?;
+                if !stores.iter().any(|known| known.url == config.url) {
+                    stores.push(config);
+                }
+            }
+            if stores.is_empty() {
+                stores.push(store_config(args, &Remembered::default())?);
+            }
+        }
+    }
+    let id = provider.map(|p| oauth_facade::ProviderId::from_static(p.kind().as_str()));
     let mut rows = Vec::new();
     let mut lines = Vec::new();
-    for key in store.list(id.as_ref()).await? {
+    for config in &stores {
+        let store = config.open().await?;
+        list_store(store.as_ref(), id.as_ref(), &mut rows, &mut lines).await?;
+    }
+    let text = if lines.is_empty() {
+        "no installations".to_owned()
+    } else {
+        lines.join("\n")
+    };
+    show(json, &text, serde_json::Value::Array(rows));
+    Ok(())
+}
+
+async fn list_store(
+    store: &dyn TokenStore,
+    id: Option<&oauth_facade::ProviderId>,
+    rows: &mut Vec<serde_json::Value>,
+    lines: &mut Vec<String>,
+) -> Result<(), Failure> {
+    for key in store.list(id).await? {
         let Some(stored) = store.get(&key).await? else {
             continue;
         };
@@ -390,11 +609,36 @@ async fn list(json: bool, store: Option<&str>, provider: Option<ProviderKind>) -
             "status": status,
         }));
     }
-    let text = if lines.is_empty() {
-        "no installations".to_owned()
-    } else {
-        lines.join("\n")
-    };
-    show(json, &text, serde_json::Value::Array(rows));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slack_root_and_api_base_mean_the_same() {
+        for given in [
+            "http://127.0.0.1:8787",
+            "http://127.0.0.1:8787/",
+            "http://127.0.0.1:8787/api",
+            "http://127.0.0.1:8787/api/",
+        ] {
+            assert_eq!(
+                provider_urls(ProviderKind::Slack, given),
+                (
+                    "http://127.0.0.1:8787/api/".to_owned(),
+                    Some("http://127.0.0.1:8787/".to_owned())
+                ),
+                "{given}"
+            );
+        }
+        for given in ["https://api.notion.com", "https://api.notion.com/v1/"] {
+            assert_eq!(
+                provider_urls(ProviderKind::Notion, given),
+                ("https://api.notion.com".to_owned(), None),
+                "{given}"
+            );
+        }
+    }
 }

@@ -3,99 +3,15 @@
 //! with their messages and exit codes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::path::Path;
-use std::process::{Output, Stdio};
+mod support;
+
+use std::process::Stdio;
 use std::time::Duration;
 
-use oauth_sandbox::{
-    Consent, DEFAULT_NOTION_CLIENT_ID, DEFAULT_NOTION_CLIENT_SECRET, DEFAULT_SLACK_CLIENT_ID,
-    DEFAULT_SLACK_CLIENT_SECRET, Sandbox, SandboxHandle,
-};
+use oauth_sandbox::{Consent, DEFAULT_SLACK_CLIENT_SECRET, Sandbox};
+use support::{http_client, login, oauthctl, run, text};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::Command;
-
-/// A plain `reqwest::Client` for the test's own requests: reqwest is built without a crypto
-/// provider (oauth-core's transports carry their own), so the test process installs ring.
-fn http_client(redirects: reqwest::redirect::Policy) -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .redirect(redirects)
-        .build()
-        .unwrap()
-}
-
-fn oauthctl(store: &Path, sandbox: &SandboxHandle) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_oauthctl"));
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("OAUTHCTL_STORE", format!("sqlite:{}", store.display()))
-        .env("SLACK_CLIENT_ID", DEFAULT_SLACK_CLIENT_ID)
-        .env("SLACK_CLIENT_SECRET", DEFAULT_SLACK_CLIENT_SECRET)
-        .env("NOTION_CLIENT_ID", DEFAULT_NOTION_CLIENT_ID)
-        .env("NOTION_CLIENT_SECRET", DEFAULT_NOTION_CLIENT_SECRET)
-        .env("SANDBOX", sandbox.base_url());
-    command
-}
-
-async fn run(mut command: Command, args: &[&str]) -> Output {
-    command
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// `oauthctl login` with the test as the browser: read the URL it prints, follow the redirects to
-/// its loopback listener.
-async fn login(mut command: Command, provider: &str, base: &str, extra: &[&str]) -> Output {
-    command
-        .args([
-            "login",
-            provider,
-            "--base-url",
-            base,
-            "--no-browser",
-            "--timeout",
-            "20",
-        ])
-        .args(extra);
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = String::new();
-    let url = loop {
-        let line = stderr
-            .next_line()
-            .await
-            .unwrap()
-            .unwrap_or_else(|| panic!("no URL printed: {seen}"));
-        seen.push_str(&line);
-        if let Some(url) = line.trim().strip_prefix("http") {
-            break format!("http{url}");
-        }
-    };
-    let browser = http_client(reqwest::redirect::Policy::limited(5));
-    let _ = browser.get(&url).send().await;
-    while let Some(line) = stderr.next_line().await.unwrap() {
-        seen.push('\n');
-        seen.push_str(&line);
-    }
-    let output = child.wait_with_output().await.unwrap();
-    Output {
-        stderr: seen.into_bytes(),
-        ..output
-    }
-}
 
 #[tokio::test]
 async fn demo_runs_both_providers_offline() {
@@ -128,7 +44,10 @@ async fn demo_runs_both_providers_offline() {
 async fn the_lifecycle_from_the_command_line() {
     let sandbox = Sandbox::builder().start().await.unwrap();
     // Tokens that live 4 s: due after 2 s (never in the first half of a token's life).
-    let app = sandbox.control().app(DEFAULT_SLACK_CLIENT_ID).unwrap();
+    let app = sandbox
+        .control()
+        .app(oauth_sandbox::DEFAULT_SLACK_CLIENT_ID)
+        .unwrap();
     sandbox
         .control()
         .register_app(app.with_access_token_ttl_secs(4));
@@ -193,7 +112,7 @@ async fn the_lifecycle_from_the_command_line() {
         text(&out.stderr)
     );
 
-    let out = run(cli(), &["--json", "list"]).await;
+    let out = run(cli(), &["list", "--json"]).await;
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["status"], "ok");
@@ -289,7 +208,7 @@ async fn error_paths_have_their_exit_codes() {
     assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
     let out = run(
         oauthctl(&store, &sandbox),
-        &["--store", "mysql://x", "list"],
+        &["list", "--store", "mysql://x"],
     )
     .await;
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));

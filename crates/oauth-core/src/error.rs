@@ -239,6 +239,9 @@ pub enum TransportErrorKind {
     Io,
     /// The request could not be built (bad URL or header).
     Request,
+    /// The server answered with a redirect that the HTTP client followed; the answer came from
+    /// the redirect's target and is refused (see `ReqwestTransport::from_client`).
+    Redirected,
 }
 
 /// A failure of an [`HttpTransport`](crate::http::HttpTransport). Cheap to clone (its source is

@@ -7,7 +7,7 @@
 //!
 //! | Feature   | Default | What it brings |
 //! |-----------|---------|----------------|
-//! | `reqwest` | yes     | [`http::ReqwestTransport`], the default transport (rustls). |
+//! | `reqwest` | yes     | [`http::ReqwestTransport`], the default transport: reqwest's `rustls` feature (the application's installed crypto provider, else aws-lc-rs, a C build). |
 //! | `mock`    | no      | `mock::MockTokenProvider` and the other mockall mocks, and `mock::FaultyStore` (implies `faults`). |
 //! | `conformance` | no  | `store::conformance::check_store`, the behaviour every `TokenStore` must have. |
 //! | `faults`  | no      | `store::faults::FaultyStore`: a `TokenStore` wrapper that fails, delays or blocks chosen calls, for tests. |

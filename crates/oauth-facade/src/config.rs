@@ -231,6 +231,7 @@ impl ProviderConfig {
 
     /// The configuration of oauth-sandbox's default app for `kind` at `base` (feature `sandbox`).
     #[cfg(feature = "sandbox")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
     pub fn sandbox(kind: ProviderKind, base: &str) -> Self {
         let base = base.trim_end_matches('/');
         match kind {
@@ -307,5 +308,235 @@ impl ProviderConfig {
         Err(Error::configuration(
             "this build has no Slack support: enable the `slack` feature",
         ))
+    }
+}
+
+/// Where installations' tokens are kept, and the key that encrypts their secrets (features
+/// `sqlite`, `postgres`). `oauthctl` takes the same URL and key.
+///
+/// | Setting | Environment variable | TOML key (in `[store]`) |
+/// | --- | --- | --- |
+/// | store URL: `sqlite:PATH` (missing directories are created, owner-only) or `postgres://…` | `OAUTH_STORE_URL` | `url` |
+/// | encryption key: `[ID:]BASE64` of 32 random bytes (`head -c 32 /dev/urandom \| base64`; the id, default `k1`, is stored beside each row so keys can rotate) | `OAUTH_STORE_KEY` | — (not in a file with the rest) |
+/// | a file holding the key, in the same form, readable by its owner only | `OAUTH_STORE_KEY_FILE` | `key_file` |
+///
+/// Without a key, the secrets are stored as they are. `Debug` never shows the key.
+///
+/// ```
+/// # #[cfg(feature = "sqlite")] {
+/// use oauth_facade::StoreConfig;
+/// let key = "k2:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+/// let config = StoreConfig::from_lookup(|name| match name {
+///     "OAUTH_STORE_URL" => Some("sqlite:/var/lib/my-app/tokens.sqlite3".into()),
+///     "OAUTH_STORE_KEY" => Some(key.into()),
+///     _ => None,
+/// })?;
+/// assert_eq!(config.key.as_ref().map(|k| k.id()), Some("k2"));
+/// assert!(!format!("{config:?}").contains("AAECAw"));
+/// # }
+/// # Ok::<(), oauth_core::Error>(())
+/// ```
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct StoreConfig {
+    /// `sqlite:PATH` or `postgres://…`.
+    pub url: String,
+    /// The encryption key, if the secrets are to be encrypted.
+    pub key: Option<oauth_store::EncryptionKey>,
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl StoreConfig {
+    /// A store at `url`, without encryption.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            key: None,
+        }
+    }
+
+    /// Encrypts the secrets with `key`.
+    pub fn key(mut self, key: oauth_store::EncryptionKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Reads `OAUTH_STORE_URL`, and `OAUTH_STORE_KEY` or `OAUTH_STORE_KEY_FILE` (not both).
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// As [`from_env`](Self::from_env), from any lookup.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let var = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        let url = var("OAUTH_STORE_URL").ok_or_else(|| {
+            Error::configuration("OAUTH_STORE_URL is not set (sqlite:PATH or postgres://…)")
+        })?;
+        let key = match (var("OAUTH_STORE_KEY"), var("OAUTH_STORE_KEY_FILE")) {
+            (Some(_), Some(_)) => {
+                return Err(Error::configuration(
+                    "both OAUTH_STORE_KEY and OAUTH_STORE_KEY_FILE are set: keep one",
+                ));
+            }
+            (Some(key), None) => Some(Self::parse_key(&key)?),
+            (None, Some(file)) => Some(Self::read_key_file(file)?),
+            (None, None) => None,
+        };
+        Ok(Self { url, key })
+    }
+
+    /// Reads the `[store]` table of a TOML document (`url`, and `key_file`).
+    pub fn from_toml_str(text: &str) -> Result<Self> {
+        #[derive(Deserialize)]
+        struct File {
+            store: Option<Table>,
+        }
+        #[derive(Deserialize)]
+        struct Table {
+            url: String,
+            key_file: Option<std::path::PathBuf>,
+        }
+        let file: File = toml::from_str(text).map_err(|e| {
+            let at = e
+                .span()
+                .map(|s| format!(" at byte {}", s.start))
+                .unwrap_or_default();
+            Error::configuration(format!("invalid TOML configuration{at}"))
+        })?;
+        let table = file
+            .store
+            .ok_or_else(|| Error::configuration("the configuration has no [store] table"))?;
+        let key = table.key_file.map(Self::read_key_file).transpose()?;
+        Ok(Self {
+            url: table.url,
+            key,
+        })
+    }
+
+    /// A key written `[ID:]BASE64` (32 bytes once decoded; the id defaults to `k1`). The errors
+    /// never quote the text.
+    pub fn parse_key(text: &str) -> Result<oauth_store::EncryptionKey> {
+        let text = text.trim();
+        let (id, encoded) = match text.split_once(':') {
+            Some((id, encoded)) if !id.is_empty() => (id, encoded),
+            Some(_) => {
+                return Err(Error::configuration(
+                    "the encryption key has an empty id before `:` (write ID:BASE64 or BASE64)",
+                ));
+            }
+            None => ("k1", text),
+        };
+        oauth_store::EncryptionKey::from_base64(id, encoded)
+    }
+
+    /// Reads a key file (`[ID:]BASE64`). On Unix the file must be readable by its owner only:
+    /// a key others can read protects nothing.
+    pub fn read_key_file(path: impl AsRef<Path>) -> Result<oauth_store::EncryptionKey> {
+        let path = path.as_ref();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(path)
+                .map_err(|e| {
+                    Error::configuration(format!(
+                        "cannot read the key file {}: {e}",
+                        path.display()
+                    ))
+                })?
+                .permissions()
+                .mode();
+            if mode & 0o077 != 0 {
+                return Err(Error::configuration(format!(
+                    "the key file {} may be read by other users (mode {:o}): chmod 600 it",
+                    path.display(),
+                    mode & 0o777
+                )));
+            }
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::configuration(format!("cannot read the key file {}: {e}", path.display()))
+        })?;
+        Self::parse_key(&text).map_err(|e| match e {
+            Error::Configuration(message) => {
+                Error::configuration(format!("{}: {message}", path.display()))
+            }
+            other => other,
+        })
+    }
+
+    /// Whether the secrets will be encrypted.
+    pub fn encrypts(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// Opens (creating if needed) the store.
+    pub async fn open(&self) -> Result<Arc<dyn oauth_core::TokenStore>> {
+        let encryption = self.key.clone().map(oauth_store::Encryption::new);
+        if self.url.starts_with("postgres://") || self.url.starts_with("postgresql://") {
+            return self.open_postgres(encryption).await;
+        }
+        let Some(path) = self.url.strip_prefix("sqlite:") else {
+            return Err(Error::configuration(format!(
+                "unknown store URL scheme in `{}`: use sqlite:PATH or postgres://…",
+                store_url_shown(&self.url)
+            )));
+        };
+        self.open_sqlite(path, encryption).await
+    }
+
+    #[cfg(feature = "sqlite")]
+    async fn open_sqlite(
+        &self,
+        path: &str,
+        encryption: Option<oauth_store::Encryption>,
+    ) -> Result<Arc<dyn oauth_core::TokenStore>> {
+        Ok(Arc::new(
+            oauth_store::SqliteTokenStore::open_with(path, encryption).await?,
+        ))
+    }
+
+    #[cfg(not(feature = "sqlite"))]
+    async fn open_sqlite(
+        &self,
+        _path: &str,
+        _encryption: Option<oauth_store::Encryption>,
+    ) -> Result<Arc<dyn oauth_core::TokenStore>> {
+        Err(Error::configuration(
+            "this build has no SQLite store: enable the `sqlite` feature",
+        ))
+    }
+
+    #[cfg(feature = "postgres")]
+    async fn open_postgres(
+        &self,
+        encryption: Option<oauth_store::Encryption>,
+    ) -> Result<Arc<dyn oauth_core::TokenStore>> {
+        Ok(Arc::new(
+            oauth_store::PostgresTokenStore::connect_with(&self.url, encryption).await?,
+        ))
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    async fn open_postgres(
+        &self,
+        _encryption: Option<oauth_store::Encryption>,
+    ) -> Result<Arc<dyn oauth_core::TokenStore>> {
+        Err(Error::configuration(
+            "this build has no PostgreSQL store: enable the `postgres` feature",
+        ))
+    }
+}
+
+/// A store URL as it may be shown: a PostgreSQL URL's password never is.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn store_url_shown(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://…@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.chars().take(60).collect(),
     }
 }

@@ -5,14 +5,37 @@
 //! | --- | --- | --- |
 //! | `notion` | the Notion provider | [`notion`] |
 //! | `slack` | the Slack provider, `id_token` verification included (`oauth-slack`'s `openid`) | [`slack`] |
-//! | `sqlite` | the SQLite token store | [`store`] |
+//! | `sqlite` | the SQLite token store, and [`StoreConfig`] (a store URL and its encryption key) | [`store`] |
 //! | `postgres` | the PostgreSQL token store | [`store`] |
+//! | `postgres-tls` | the PostgreSQL token store over TLS (`sslmode=require`/`verify-full`; rustls on ring) | [`store`] |
 //! | `sandbox` | the offline emulator, for tests and demos | [`sandbox`] |
 //! | `mock` | mockall mocks of the traits, and `FaultyStore` (a token store that fails, delays or blocks chosen calls) | [`mock`] |
 //! | `axum` | an install flow to mount in an axum app | [`install`] |
 //!
 //! No feature pulls in what it does not need: a build with only `slack` compiles neither Notion,
 //! nor sqlx, nor axum.
+//!
+//! # TLS, and your own `reqwest`
+//!
+//! Cargo unifies a crate's features across your whole build: what this crate asks of reqwest
+//! 0.13, your own `reqwest` gets too. It asks for reqwest's `rustls` feature (rustls with the
+//! crypto provider your application installed as the process's default, if any, else
+//! aws-lc-rs; the system's root certificates) and installs no provider, so your `reqwest` keeps
+//! working whatever its features:
+//!
+//! | Your `reqwest` 0.13 | Your `Client::new()` | This crate's transport |
+//! | --- | --- | --- |
+//! | none (the facade alone) | — | rustls on aws-lc-rs |
+//! | default features | works (aws-lc-rs) | rustls on aws-lc-rs |
+//! | `default-features = false`, `rustls` | works (aws-lc-rs) | rustls on aws-lc-rs |
+//! | `default-features = false`, `json` only | works, and gains HTTPS | rustls on aws-lc-rs |
+//! | `rustls-no-provider`, a provider installed | works (yours) | rustls on your provider |
+//!
+//! The cost is aws-lc-sys's C build (a C compiler), which an application with reqwest's default
+//! features pays anyway. reqwest offers no ring feature, and its `rustls-no-provider` would make a
+//! provider-less `Client::new()` in your code panic. The `postgres-tls` feature adds ring (sqlx's
+//! rustls on ring). A `reqwest::Client` of your own can also carry the calls:
+//! `ReqwestTransport::from_client` (it never lets a redirect carry credentials away).
 //!
 //! Pick the provider at run time from configuration ([`ProviderConfig`]), and write the rest
 //! against `Arc<dyn TokenProvider>`:
@@ -34,6 +57,9 @@ mod config;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod install;
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
+pub use config::StoreConfig;
 pub use config::{ProviderConfig, ProviderKind};
 pub use oauth_core::*;
 pub use oauth_manager::{EventHook, ManagerConfig, TokenEvent, TokenManager, TokenManagerBuilder};

@@ -44,10 +44,8 @@ async fn app(sandbox: &SandboxHandle, kind: ProviderKind, pkce: bool) -> App {
     }
 }
 
-/// A plain `reqwest::Client`: reqwest is built without a crypto provider (oauth-core's
-/// transports carry their own), so the test process installs ring.
+/// A plain `reqwest::Client`, as an application builds one.
 fn http_client(redirects: reqwest::redirect::Policy) -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .redirect(redirects)
         .build()

@@ -60,11 +60,8 @@ fn scopes(kind: ProviderKind) -> Scopes {
     }
 }
 
-/// A browser that does not follow redirects, so that each hop can be looked at. reqwest is built
-/// without a crypto provider (oauth-core's transports carry their own): the test process installs
-/// ring for this plain client.
+/// A browser that does not follow redirects, so that each hop can be looked at.
 fn browser() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(PATIENCE)

@@ -131,8 +131,6 @@ async fn scenario(target: Target, concurrency: usize, secs: u64, url: Option<&st
         None => Some(Sandbox::builder().start().await.unwrap()),
     };
     let base: Arc<str> = Arc::from(url.unwrap_or_else(|| local.as_ref().unwrap().base_url()));
-    // reqwest is built without a crypto provider (see the workspace manifest).
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()

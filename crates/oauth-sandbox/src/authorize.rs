@@ -173,6 +173,7 @@ fn authorize_inner(
             identity,
             issued_at: now,
             used: false,
+            born: std::time::Instant::now(),
         },
     );
     let mut params = vec![("code", code.as_str())];

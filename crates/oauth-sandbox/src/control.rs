@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::model::{
-    App, AuthorizeOutcome, Consent, Counters, ExternalToken, Fault, RecordedRequest,
+    App, AuthorizeOutcome, Consent, Counters, ExternalToken, Fault, RecordedRequest, Stats,
 };
 use crate::state::Shared;
 
@@ -139,6 +139,12 @@ impl Control {
             .filter(|r| r.path == path)
             .cloned()
             .collect()
+    }
+
+    /// What the sandbox holds now (codes, tokens, grants, log) and its connection gauges, to
+    /// check it against its [`Limits`](crate::Limits).
+    pub fn stats(&self) -> Stats {
+        self.shared.lock().stats(&self.shared.connections)
     }
 
     /// Empties the request log.
@@ -313,6 +319,10 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
                     ),
                 }
             }),
+        )
+        .route(
+            "/_sandbox/stats",
+            get(|State(s): St| async move { Json(ctl(&s).stats()) }),
         )
         .route(
             "/_sandbox/reset",

@@ -33,8 +33,6 @@
 //! let code = outcome.code.ok_or("no code")?;
 //!
 //! // Your client (here plain reqwest) talks to {base}/api/... as it would to slack.com/api/...
-//! # // This workspace builds reqwest without a crypto provider: install one for `Client::new`.
-//! # let _ = rustls::crypto::ring::default_provider().install_default();
 //! let body = format!(
 //!     "client_id={DEFAULT_SLACK_CLIENT_ID}&client_secret={DEFAULT_SLACK_CLIENT_SECRET}&code={code}"
 //! );
@@ -100,11 +98,13 @@
 //! | `GET`/`DELETE /_sandbox/counters` | [`Counters`] / reset | [`Control::counters`] |
 //! | `GET`/`DELETE /_sandbox/requests` | request log ([`RecordedRequest`], body base64) / clear | [`Control::requests`] |
 //! | `POST /_sandbox/authorize` `{"url":"/oauth/v2/authorize?…"}` | run an authorize URL, get an [`AuthorizeOutcome`] | [`Control::authorize`] |
+//! | `GET /_sandbox/stats` | codes, tokens, grants and log held, connections open, peak, refused ([`Stats`]) | [`Control::stats`] |
 //! | `POST /_sandbox/reset` | forget codes, tokens, consents, faults, log, counters, clock offset (apps stay) | [`Control::reset`] |
 //! | `GET`/`POST /_sandbox/external-tokens` | [`ExternalToken`]s for `apps.auth.external.*` | [`Control::add_external_token`] |
 //!
 //! Every request to a non-control path is logged (method, path, query, all headers, raw
-//! `Authorization`, content type, raw body, app, operation, status, fault) and counted per path;
+//! `Authorization`, content type, raw body (its first 4 KiB by default, and its length), app,
+//! operation, status, fault) and counted per path;
 //! processed requests are counted per operation and per app (`notion.token.authorization_code`,
 //! `notion.token.refresh_token`, `notion.introspect`, `notion.revoke`,
 //! `slack.oauth.v2.access.authorization_code`, `slack.oauth.v2.access.refresh_token`,
@@ -182,15 +182,25 @@
 //! Notion's REST API beyond OAuth; real rate limits (only injected faults); `multipart/form-data`
 //! bodies; `oauth.v2.user.access`, the `assertion` grant, GovSlack; org-wide installs
 //! (`is_enterprise_install: true`, `team: null`) and `incoming_webhook` blocks; the rule that
-//! PKCE desktop redirects may not request bot scopes. The state only grows (about 0.5 KiB per
-//! minted token pair, so a long benchmark at 20 000 refreshes/s uses about 10 MiB/s); the request
-//! log is bounded ([`SandboxBuilder::request_log_capacity`]).
+//! PKCE desktop redirects may not request bot scopes.
+//!
+//! # Bounds
+//!
+//! The sandbox is a server you may leave running in CI, so what it keeps and serves is bounded:
+//! the request log (entries, and bytes of each body), the request body size, connections at once
+//! (one more is answered 503), the time to send a request's head (also the idle time of a
+//! kept-alive connection) and its body, and how long dead codes and tokens are remembered. Each
+//! bound has a default and is overridable ([`Limits`], [`SandboxBuilder::limits`], the binary's
+//! `--limit NAME=VALUE`); [`Control::stats`] (`GET /_sandbox/stats`) shows what it holds.
 //!
 //! The RSA key in `keys/sandbox-test-key.pem` ([`SANDBOX_TEST_KEY_PEM`]) is public and for tests
 //! only. Tokens come from a fast non-cryptographic generator: never use the sandbox outside tests.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod authorize;
 mod control;
+mod limits;
 mod model;
 mod notion;
 mod oidc;
@@ -201,20 +211,19 @@ mod wire;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use control::{Control, ControlError};
+pub use limits::Limits;
 pub use model::{
     App, AuthorizeOutcome, Consent, Counters, DEFAULT_NOTION_CLIENT_ID,
     DEFAULT_NOTION_CLIENT_SECRET, DEFAULT_NOTION_REDIRECT_URIS, DEFAULT_SLACK_APP_ID,
     DEFAULT_SLACK_CLIENT_ID, DEFAULT_SLACK_CLIENT_SECRET, DEFAULT_SLACK_REDIRECT_URIS,
     DEFAULT_SLACK_REFRESH_GRACE_SECS, ExternalToken, Fault, FaultKind, OpCount, Provider,
-    RecordedRequest, TeamInfo, default_apps,
+    RecordedRequest, Stats, TeamInfo, default_apps,
 };
 pub use notion::NOTION_VERSIONS;
 pub use oidc::{SANDBOX_KEY_ID, SANDBOX_TEST_KEY_PEM, jwks};
@@ -249,7 +258,7 @@ impl Sandbox {
         SandboxBuilder {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             apps: default_apps(),
-            log_capacity: 10_000,
+            limits: Limits::default(),
             notion_grant_style: NotionGrantErrorStyle::default(),
         }
     }
@@ -260,7 +269,7 @@ impl Sandbox {
 pub struct SandboxBuilder {
     addr: SocketAddr,
     apps: Vec<App>,
-    log_capacity: usize,
+    limits: Limits,
     notion_grant_style: NotionGrantErrorStyle,
 }
 
@@ -287,10 +296,19 @@ impl SandboxBuilder {
         self
     }
 
-    /// Keeps at most this many requests in the log (default 10 000; 0 disables the log).
+    /// Keeps at most this many requests in the log (default 10 000; 0 disables the log): the
+    /// same as [`Limits::request_log_capacity`].
     #[must_use]
     pub fn request_log_capacity(mut self, n: usize) -> Self {
-        self.log_capacity = n;
+        self.limits.request_log_capacity = n;
+        self
+    }
+
+    /// Sets the bounds on memory, connections and time ([`Limits`], whose docs list the
+    /// defaults).
+    #[must_use]
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -317,60 +335,21 @@ impl SandboxBuilder {
             source,
         })?;
         let shared = Arc::new(state::Shared {
-            inner: Mutex::new(state::Inner::new(self.apps, self.log_capacity)),
+            inner: Mutex::new(state::Inner::new(self.apps, self.limits)),
             base_url: format!("http://{addr}"),
             jwt_key: oidc::encoding_key()?,
             notion_grant_style: self.notion_grant_style,
+            connections: Arc::default(),
         });
         let (tx, rx) = oneshot::channel();
         let router = server::router(Arc::clone(&shared));
-        let task = tokio::spawn(serve(listener, router, rx));
+        let task = tokio::spawn(server::serve(listener, router, Arc::clone(&shared), rx));
         Ok(SandboxHandle {
             addr,
             control: Control { shared },
             shutdown: Some(tx),
             task: Some(task),
         })
-    }
-}
-
-async fn serve(listener: TcpListener, router: axum::Router, mut stop: oneshot::Receiver<()>) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let inner = hyper_util::service::TowerToHyperService::new(router);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else {
-                    // Transient accept errors (e.g. too many open files): back off briefly.
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    continue;
-                };
-                let _ = stream.set_nodelay(true);
-                let inner = inner.clone();
-                let svc = hyper::service::service_fn(move |req| {
-                    let fut = hyper::service::Service::call(&inner, req);
-                    async move {
-                        let resp = fut.await.map_err(|e| match e {})?;
-                        if resp.extensions().get::<server::DropConnection>().is_some() {
-                            return Err(server::Dropped);
-                        }
-                        Ok(resp)
-                    }
-                });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc);
-                let watched = graceful.watch(conn);
-                tokio::spawn(async move {
-                    let _ = watched.await;
-                });
-            }
-            _ = &mut stop => break,
-        }
-    }
-    drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(Duration::from_secs(5)) => {}
     }
 }
 

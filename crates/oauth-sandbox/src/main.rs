@@ -1,33 +1,50 @@
 //! `oauth-sandbox`: runs the Notion/Slack OAuth emulator until SIGINT or SIGTERM.
 //!
-//! Usage: `oauth-sandbox [--addr 127.0.0.1:8787]` (default `127.0.0.1:8787`). Prints
-//! `listening on http://ADDR` once ready, then the default apps' credentials.
+//! Usage: `oauth-sandbox [--addr 127.0.0.1:8787] [--limit NAME=VALUE]…` (default address
+//! `127.0.0.1:8787`; the limits and their defaults are [`oauth_sandbox::Limits`]'s, e.g.
+//! `--limit max_connections=64 --limit idle_timeout_secs=5`). Prints `listening on http://ADDR`
+//! once ready, then the default apps' credentials.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use oauth_sandbox::{Sandbox, SandboxHandle};
+use oauth_sandbox::{Limits, Sandbox, SandboxHandle};
 
-fn parse_addr() -> Result<SocketAddr, String> {
+const USAGE: &str = "usage: oauth-sandbox [--addr 127.0.0.1:8787] [--limit NAME=VALUE]...
+limits (defaults): request_log_capacity (10000), request_log_body_bytes (4096),
+  max_request_body_bytes (1048576), max_connections (512), idle_timeout_secs (30),
+  body_timeout_secs (10), state_retention_secs (60)";
+
+fn parse_args() -> Result<(SocketAddr, Limits), String> {
     let mut args = std::env::args().skip(1);
     let mut addr = SocketAddr::from(([127, 0, 0, 1], 8787));
+    let mut limits = Limits::default();
     while let Some(a) = args.next() {
-        let value = if a == "--addr" {
-            args.next().ok_or("--addr needs a value")?
-        } else if let Some(v) = a.strip_prefix("--addr=") {
-            v.to_owned()
-        } else if a == "--help" || a == "-h" {
-            return Err("usage: oauth-sandbox [--addr 127.0.0.1:8787]".into());
-        } else {
-            return Err(format!(
-                "unknown argument {a}; usage: oauth-sandbox [--addr 127.0.0.1:8787]"
-            ));
+        let (flag, value) = match a.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => (flag.to_owned(), value.to_owned()),
+            _ if a == "--help" || a == "-h" => return Err(USAGE.into()),
+            _ if a == "--addr" || a == "--limit" => {
+                let value = args.next().ok_or(format!("{a} needs a value\n{USAGE}"))?;
+                (a, value)
+            }
+            _ => return Err(format!("unknown argument {a}\n{USAGE}")),
         };
-        addr = value
-            .parse()
-            .map_err(|e| format!("bad --addr {value}: {e}"))?;
+        match flag.as_str() {
+            "--addr" => {
+                addr = value
+                    .parse()
+                    .map_err(|e| format!("bad --addr {value}: {e}"))?;
+            }
+            "--limit" => {
+                let (name, value) = value
+                    .split_once('=')
+                    .ok_or(format!("--limit takes NAME=VALUE\n{USAGE}"))?;
+                limits.set(name, value)?;
+            }
+            _ => return Err(format!("unknown argument {flag}\n{USAGE}")),
+        }
     }
-    Ok(addr)
+    Ok((addr, limits))
 }
 
 #[allow(clippy::print_stdout)]
@@ -47,12 +64,13 @@ fn announce(handle: &SandboxHandle) {
     let _ = std::io::stdout().flush();
 }
 
-async fn run(addr: SocketAddr) -> Result<(), String> {
+async fn run(addr: SocketAddr, limits: Limits) -> Result<(), String> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     let handle = Sandbox::builder()
         .addr(addr)
+        .limits(limits)
         .start()
         .await
         .map_err(|e| e.to_string())?;
@@ -66,8 +84,8 @@ async fn run(addr: SocketAddr) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let addr = match parse_addr() {
-        Ok(a) => a,
+    let (addr, limits) = match parse_args() {
+        Ok(parsed) => parsed,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(2);
@@ -83,7 +101,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(addr)) {
+    match rt.block_on(run(addr, limits)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("oauth-sandbox: {e}");

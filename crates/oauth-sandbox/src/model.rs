@@ -406,9 +406,13 @@ pub struct RecordedRequest {
     pub authorization: Option<String>,
     /// The raw `Content-Type` header.
     pub content_type: Option<String>,
-    /// The raw body bytes (base64 in the JSON form).
+    /// The raw body bytes (base64 in the JSON form), cut at the log's
+    /// [`Limits::request_log_body_bytes`](crate::Limits::request_log_body_bytes).
     #[serde(with = "b64")]
     pub body: Vec<u8>,
+    /// The length of the body received (more than `body.len()` when the log cut it).
+    #[serde(default)]
+    pub body_len: usize,
     /// Provider of the path.
     pub provider: Option<Provider>,
     /// Client id the request was attributed to, if any.
@@ -423,6 +427,11 @@ pub struct RecordedRequest {
 }
 
 impl RecordedRequest {
+    /// Whether the log kept only the start of the body.
+    pub fn body_truncated(&self) -> bool {
+        self.body_len > self.body.len()
+    }
+
     /// The body as UTF-8 text, if it is.
     pub fn body_text(&self) -> Option<&str> {
         std::str::from_utf8(&self.body).ok()
@@ -538,4 +547,26 @@ pub struct AuthorizeOutcome {
     pub state: Option<String>,
     /// The `error` in the redirect, or the error shown on the error page.
     pub error: Option<String>,
+}
+
+/// What the sandbox holds now, against its [`Limits`](crate::Limits) (`GET /_sandbox/stats`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Authorization codes remembered (live, or dead for less than the retention).
+    pub codes: usize,
+    /// Tokens remembered (live, or dead for less than the retention).
+    pub tokens: usize,
+    /// Grants that a token still leads to.
+    pub grants: usize,
+    /// Requests in the log.
+    pub log_entries: usize,
+    /// Body bytes kept in the log.
+    pub log_body_bytes: usize,
+    /// Connections open now.
+    pub connections_open: usize,
+    /// The most connections open at once so far.
+    pub connections_peak: usize,
+    /// Connections refused (503) because `max_connections` were open.
+    pub connections_refused: u64,
 }

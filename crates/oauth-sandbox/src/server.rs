@@ -1,7 +1,14 @@
-//! HTTP plumbing: routing, faults, the request log, and the accept loop.
+//! HTTP plumbing: routing, faults, the request log, and the accept loop with its bounds
+//! (connections, timeouts, body size).
 
 use std::sync::Arc;
 use std::time::Duration;
+
+use http_body_util::{BodyExt as _, Limited};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::AsyncWriteExt as _;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
 
 use axum::Router;
 use axum::body::Body;
@@ -11,6 +18,7 @@ use http::{HeaderValue, Method, StatusCode};
 use serde_json::json;
 
 use crate::authorize::authorize;
+use crate::limits::Limits;
 use crate::model::{FaultKind, Provider, RecordedRequest};
 use crate::state::{Flow, Inner, Shared};
 use crate::wire::{Reply, Req};
@@ -23,8 +31,6 @@ pub(crate) struct DropConnection;
 #[derive(Debug, thiserror::Error)]
 #[error("connection dropped by an injected fault")]
 pub(crate) struct Dropped;
-
-const MAX_BODY: usize = 16 * 1024 * 1024;
 
 pub(crate) fn provider_of(path: &str) -> Option<Provider> {
     if path.starts_with("/v1/") {
@@ -224,13 +230,9 @@ fn dropped() -> Response {
 /// The handler for every non-control path.
 async fn provider_handler(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => {
-            let mut r = Response::new(Body::from("request body too large"));
-            *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-            return r;
-        }
+    // The accept loop has read the body already, within the limits.
+    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+        return dropped();
     };
     let path = parts.uri.path().to_owned();
     let provider = provider_of(&path);
@@ -259,6 +261,7 @@ async fn provider_handler(State(shared): State<Arc<Shared>>, req: Request) -> Re
         authorization: header(http::header::AUTHORIZATION),
         content_type: header(http::header::CONTENT_TYPE),
         body: body.to_vec(),
+        body_len: body.len(),
         provider,
         app: None,
         operation: None,
@@ -275,6 +278,7 @@ async fn provider_handler(State(shared): State<Arc<Shared>>, req: Request) -> Re
 
     let fault = {
         let mut inner = shared.lock();
+        inner.expire_old_state();
         rec.time = inner.now();
         let fault = inner.take_fault(&req.path);
         if let Some(f) = &fault {
@@ -331,4 +335,124 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     crate::control::routes()
         .fallback(provider_handler)
         .with_state(shared)
+}
+
+/// The accept loop: at most `limits.max_connections` connections served at once (one more gets a
+/// 503 and is closed), each closed when its client takes longer than `limits.idle_timeout` to
+/// send a request's head or `limits.body_timeout` to send its body; a body over
+/// `limits.max_request_body_bytes` gets a 413. Stops when `stop` fires, letting in-flight
+/// requests finish for at most 5 s.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shared: Arc<Shared>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let limits = shared.lock().limits.clone();
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let inner = hyper_util::service::TowerToHyperService::new(router);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((mut stream, _)) = accepted else {
+                    // Transient accept errors (e.g. too many open files): back off briefly.
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                };
+                let Some(admitted) = shared.connections.try_open(limits.max_connections) else {
+                    tokio::spawn(async move {
+                        let _ = stream.write_all(&connection_limit_reply()).await;
+                        let _ = stream.shutdown().await;
+                    });
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let (inner, body_limits) = (inner.clone(), limits.clone());
+                let svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let inner = inner.clone();
+                    let limits = body_limits.clone();
+                    async move {
+                        let req = match read_body(req, &limits).await {
+                            Ok(req) => req,
+                            Err(refusal) => return Ok(refusal),
+                        };
+                        let resp = hyper::service::Service::call(&inner, req)
+                            .await
+                            .map_err(|e| match e {})?;
+                        if resp.extensions().get::<DropConnection>().is_some() {
+                            return Err(Dropped);
+                        }
+                        Ok(resp)
+                    }
+                });
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(limits.idle_timeout)
+                    .serve_connection(TokioIo::new(stream), svc);
+                let watched = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = watched.await;
+                    drop(admitted);
+                });
+            }
+            _ = &mut stop => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(Duration::from_secs(5)) => {}
+    }
+}
+
+/// The answer to a connection over `max_connections`, written without reading its request.
+fn connection_limit_reply() -> Vec<u8> {
+    let body = "the sandbox serves max_connections connections at once; retry";
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\nretry-after: 1\r\n\
+         connection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Reads a request's body within the body limits; a refusal is the response to send (408 or 413,
+/// closing the connection).
+async fn read_body(
+    req: http::Request<hyper::body::Incoming>,
+    limits: &Limits,
+) -> Result<Request, Response> {
+    let (parts, body) = req.into_parts();
+    let refusal = |status: StatusCode, text: &'static str| {
+        let mut r = Response::new(Body::from(text));
+        *r.status_mut() = status;
+        r.headers_mut()
+            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        r
+    };
+    let collected = tokio::time::timeout(
+        limits.body_timeout,
+        Limited::new(body, limits.max_request_body_bytes).collect(),
+    )
+    .await;
+    match collected {
+        Ok(Ok(body)) => Ok(Request::from_parts(parts, Body::from(body.to_bytes()))),
+        Ok(Err(e))
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(refusal(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body over the sandbox's max_request_body_bytes",
+            ))
+        }
+        Ok(Err(_)) => Err(refusal(
+            StatusCode::BAD_REQUEST,
+            "the request body could not be read",
+        )),
+        Err(_) => Err(refusal(
+            StatusCode::REQUEST_TIMEOUT,
+            "the request body did not arrive within the sandbox's body_timeout",
+        )),
+    }
 }

@@ -1,13 +1,15 @@
 //! The sandbox's mutable state: apps, codes, grants, tokens, clock, faults, log, counters.
 
+use std::collections::HashSet;
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::EncodingKey;
 
+use crate::limits::{Connections, Limits};
 use crate::model::{
-    App, Consent, Counters, ExternalToken, Fault, FaultKind, RecordedRequest, TeamInfo,
+    App, Consent, Counters, ExternalToken, Fault, FaultKind, RecordedRequest, Stats, TeamInfo,
 };
 
 /// Authorization code lifetime: 10 minutes.
@@ -62,6 +64,8 @@ pub(crate) struct CodeRec {
     pub(crate) identity: Identity,
     pub(crate) issued_at: i64,
     pub(crate) used: bool,
+    /// When it was made, in real time (for [`Limits::state_retention`]).
+    pub(crate) born: Instant,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +110,8 @@ pub(crate) struct TokenRec {
     pub(crate) used_at: Option<i64>,
     /// The (access, refresh) pair this refresh token minted.
     pub(crate) replay: Option<(String, String)>,
+    /// When it was made, in real time (for [`Limits::state_retention`]).
+    pub(crate) born: Instant,
 }
 
 /// Why a token does not work.
@@ -126,7 +132,9 @@ pub(crate) struct Inner {
     pub(crate) consents: VecDeque<Consent>,
     pub(crate) faults: HashMap<String, VecDeque<(FaultKind, u32)>>,
     pub(crate) log: VecDeque<RecordedRequest>,
-    pub(crate) log_capacity: usize,
+    pub(crate) limits: Limits,
+    /// When dead state was last looked for.
+    last_sweep: Instant,
     pub(crate) seq: u64,
     pub(crate) counters: Counters,
     pub(crate) clock_offset: i64,
@@ -141,6 +149,7 @@ pub(crate) struct Shared {
     pub(crate) base_url: String,
     pub(crate) jwt_key: EncodingKey,
     pub(crate) notion_grant_style: NotionGrantErrorStyle,
+    pub(crate) connections: Arc<Connections>,
 }
 
 impl Shared {
@@ -161,7 +170,7 @@ fn real_now() -> i64 {
 const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 impl Inner {
-    pub(crate) fn new(apps: Vec<App>, log_capacity: usize) -> Self {
+    pub(crate) fn new(apps: Vec<App>, limits: Limits) -> Self {
         let mut seed = [0u8; 8];
         // Randomness only makes tokens unpredictable across runs; a failure falls back to the time.
         if getrandom::fill(&mut seed).is_err() {
@@ -175,7 +184,8 @@ impl Inner {
             consents: VecDeque::new(),
             faults: HashMap::new(),
             log: VecDeque::new(),
-            log_capacity,
+            limits,
+            last_sweep: Instant::now(),
             seq: 0,
             counters: Counters::default(),
             clock_offset: 0,
@@ -355,6 +365,7 @@ impl Inner {
                 revoked: false,
                 used_at: None,
                 replay: None,
+                born: Instant::now(),
             },
         );
         if kind == TokenKind::Access
@@ -496,12 +507,107 @@ impl Inner {
         if let Some(f) = &req.fault {
             *self.counters.faults_applied.entry(f.clone()).or_default() += 1;
         }
-        if self.log_capacity == 0 {
+        if self.limits.request_log_capacity == 0 {
             return;
         }
-        while self.log.len() >= self.log_capacity {
+        req.body_len = req.body.len();
+        req.body.truncate(self.limits.request_log_body_bytes);
+        req.body.shrink_to_fit();
+        while self.log.len() >= self.limits.request_log_capacity {
             self.log.pop_front();
         }
         self.log.push_back(req);
+    }
+
+    /// Forgets dead state older than [`Limits::state_retention`], at most once a second (every
+    /// time when the retention is shorter).
+    pub(crate) fn expire_old_state(&mut self) {
+        let retention = self.limits.state_retention;
+        if self.last_sweep.elapsed() < retention.min(Duration::from_secs(1)) {
+            return;
+        }
+        self.last_sweep = Instant::now();
+        let now = self.now();
+        self.codes.retain(|_, code| {
+            let dead = code.used || now - code.issued_at >= CODE_TTL_SECS;
+            !(dead && code.born.elapsed() >= retention)
+        });
+        let dead: Vec<String> = self
+            .tokens
+            .iter()
+            .filter(|(token, rec)| rec.born.elapsed() >= retention && self.is_dead(token, rec, now))
+            .map(|(token, _)| token.clone())
+            .collect();
+        for token in dead {
+            self.tokens.remove(&token);
+        }
+        // A grant no token leads to any more cannot be reached: keep only its place (grants are
+        // numbered by their position), not its contents.
+        let reachable: HashSet<usize> = self.tokens.values().map(|rec| rec.grant).collect();
+        for (index, grant) in self.grants.iter_mut().enumerate() {
+            if !reachable.contains(&index) && !grant.is_forgotten() {
+                grant.forget();
+            }
+        }
+    }
+
+    /// Whether a token can no longer be used: revoked, expired, of a revoked grant, or a spent
+    /// refresh token past its app's grace period.
+    fn is_dead(&self, token: &str, rec: &TokenRec, now: i64) -> bool {
+        if self.token_state(token, rec.kind).0 != TokenState::Live {
+            return true;
+        }
+        let Some(used_at) = rec.used_at else {
+            return false;
+        };
+        let grace = self
+            .grants
+            .get(rec.grant)
+            .and_then(|g| self.apps.get(&g.client_id))
+            .map_or(0, |app| {
+                i64::try_from(app.refresh_grace_secs).unwrap_or(i64::MAX)
+            });
+        now >= used_at.saturating_add(grace)
+    }
+
+    /// The sizes of the state and the log, and the connection gauges.
+    pub(crate) fn stats(&self, connections: &Connections) -> Stats {
+        let (open, peak, refused) = connections.read();
+        Stats {
+            codes: self.codes.len(),
+            tokens: self.tokens.len(),
+            grants: self.grants.iter().filter(|g| !g.is_forgotten()).count(),
+            log_entries: self.log.len(),
+            log_body_bytes: self.log.iter().map(|r| r.body.len()).sum(),
+            connections_open: open,
+            connections_peak: peak,
+            connections_refused: refused,
+        }
+    }
+}
+
+impl Grant {
+    /// Drops what the grant holds (it stays in its place, revoked).
+    fn forget(&mut self) {
+        self.revoked = true;
+        self.access = Vec::new();
+        self.scopes = Vec::new();
+        self.legacy_token = None;
+        self.identity = Identity {
+            team_id: String::new(),
+            team_name: String::new(),
+            user_id: String::new(),
+            user_name: String::new(),
+            user_email: String::new(),
+            enterprise: None,
+            teams: Vec::new(),
+        };
+        self.client_id = String::new();
+        self.bot_id = String::new();
+        self.bot_user_id = String::new();
+    }
+
+    fn is_forgotten(&self) -> bool {
+        self.revoked && self.client_id.is_empty()
     }
 }

@@ -98,4 +98,23 @@ fn bad_arguments_exit_with_usage() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
+    for (args, says) in [
+        (
+            &["--limit", "max_sockets=1"][..],
+            "unknown limit `max_sockets`",
+        ),
+        (&["--limit=max_connections"][..], "--limit takes NAME=VALUE"),
+        (
+            &["--limit", "idle_timeout_secs=soon"][..],
+            "not a number of seconds",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_oauth-sandbox"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
 }

@@ -68,19 +68,73 @@ async fn conforms_with_encryption() {
 }
 
 #[cfg(unix)]
-#[tokio::test]
-async fn the_file_is_created_owner_only_in_wal_mode() {
+fn mode(path: impl AsRef<std::path::Path>) -> u32 {
     use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_file_and_its_directories_are_created_owner_only_in_wal_mode() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/dir/tokens.sqlite3");
     let store = SqliteTokenStore::open(&path).await.unwrap();
     store.save(&key(), &tokens()).await.unwrap();
-    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600, "owner-only, got {mode:o}");
-    assert!(
-        std::path::Path::new(&format!("{}-wal", path.display())).exists(),
-        "WAL journaling"
-    );
+    assert_eq!(mode(&path), 0o600, "owner-only, got {:o}", mode(&path));
+    for created in ["nested", "nested/dir"] {
+        let got = mode(dir.path().join(created));
+        assert_eq!(got, 0o700, "{created}: got {got:o}");
+    }
+    for journal in ["-wal", "-shm"] {
+        let file = format!("{}{journal}", path.display());
+        assert!(std::path::Path::new(&file).exists(), "WAL journaling");
+        assert_eq!(mode(&file), 0o600, "{journal} follows the database");
+    }
+}
+
+/// A database, `-wal` and `-shm` that other users may read (made by another tool, or before
+/// this check existed) are set to 0600 when the store is opened.
+#[cfg(unix)]
+#[tokio::test]
+async fn an_existing_store_open_to_other_users_is_made_owner_only_on_open() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.sqlite3");
+    // The first store keeps the database open, so that its -wal and -shm stay.
+    let first = SqliteTokenStore::open(&path).await.unwrap();
+    first.save(&key(), &tokens()).await.unwrap();
+    let files: Vec<String> = ["", "-wal", "-shm"]
+        .iter()
+        .map(|suffix| format!("{}{suffix}", path.display()))
+        .collect();
+    for (file, loose) in files.iter().zip([0o644, 0o666, 0o604]) {
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(loose)).unwrap();
+    }
+
+    let second = SqliteTokenStore::open(&path).await.unwrap();
+
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{file}: got {:o}", mode(file));
+    }
+    // Both still work on the same data.
+    assert!(second.get(&key()).await.unwrap().is_some());
+    first.save(&key(), &tokens()).await.unwrap();
+}
+
+/// An existing directory is the user's: its mode is left as it is.
+#[cfg(unix)]
+#[tokio::test]
+async fn an_existing_directory_keeps_its_mode() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
+    SqliteTokenStore::open(shared.join("tokens.sqlite3"))
+        .await
+        .unwrap();
+    assert_eq!(mode(&shared), 0o755);
+    assert_eq!(mode(shared.join("tokens.sqlite3")), 0o600);
 }
 
 #[tokio::test]

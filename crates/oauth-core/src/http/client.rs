@@ -115,6 +115,7 @@ impl HttpClient {
     /// A client over the default [`ReqwestTransport`](super::ReqwestTransport) and the default
     /// retry policy.
     #[cfg(feature = "reqwest")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
     pub fn with_default_transport() -> Result<Self> {
         Ok(Self::new(
             Arc::new(super::ReqwestTransport::new()?),

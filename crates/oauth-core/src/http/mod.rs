@@ -23,6 +23,7 @@ use crate::token::ProviderId;
 
 pub use client::{Attempts, Call, HttpClient, Idempotency};
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use reqwest_transport::{DEFAULT_USER_AGENT, ReqwestTransport, ReqwestTransportBuilder};
 pub use retry::{Decision, Outcome, ResponseClass, RetryPolicy, classify_status};
 

@@ -1,13 +1,11 @@
-//! The default transport, on reqwest with rustls (ring crypto provider, platform verifier).
+//! The default transport, on reqwest with rustls (reqwest's own TLS set-up: the application's
+//! crypto provider if it installed one, else aws-lc-rs; the platform's certificate verifier).
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-
-use rustls::pki_types::CertificateDer;
 
 use super::{DEFAULT_MAX_RESPONSE_BYTES, HttpRequest, HttpResponse, HttpTransport};
 use crate::error::{Error, RequestSent, Result, TransportError, TransportErrorKind};
@@ -23,13 +21,18 @@ pub const DEFAULT_USER_AGENT: &str = concat!(
 /// The default [`HttpTransport`]: reqwest with rustls, a connection pool, connect and total
 /// timeouts, a response-size cap (1 MiB by default) and a `User-Agent` naming this crate.
 ///
-/// TLS: rustls with the *ring* crypto provider, set on this transport's own TLS configuration
-/// (no process-wide default provider is installed, so an application that installs its own keeps
-/// it), TLS 1.2 and 1.3, server certificates checked by the platform's verifier against the
+/// TLS: rustls as reqwest sets it up with its `rustls` feature: the crypto provider the
+/// application installed as the process's default, if any, else aws-lc-rs (this crate installs
+/// none); TLS 1.2 and 1.3; server certificates checked by the platform's verifier against the
 /// system's root certificates plus any added with
-/// [`ReqwestTransportBuilder::add_root_certificate`], HTTP/1.1 (ALPN `http/1.1`), SNI on, and no
-/// TLS early data (0-RTT), so a request is never written before the handshake has completed: a
+/// [`ReqwestTransportBuilder::add_root_certificate`]; HTTP/1.1 only (ALPN `http/1.1`); SNI on;
+/// no TLS early data (0-RTT), so a request is never written before the handshake has completed: a
 /// failed handshake is a [`TransportErrorKind::Connect`] error with [`RequestSent::No`].
+///
+/// Redirects are never followed with credentials: this transport's own client follows none (a
+/// 3xx answer is returned as it is), and a request body is handed to reqwest as a stream that
+/// cannot be replayed, so that a client given to [`from_client`](Self::from_client) cannot resend
+/// it on a 307 or 308 either (see there).
 ///
 /// ```
 /// use std::time::Duration;
@@ -43,63 +46,8 @@ pub const DEFAULT_USER_AGENT: &str = concat!(
 pub struct ReqwestTransport {
     client: reqwest::Client,
     max_response_bytes: usize,
-    urls: Arc<UrlCache>,
     /// The client's total timeout per attempt, when this crate built the client.
     attempt_bound: Option<Duration>,
-}
-
-/// The URLs of recent requests, parsed once: a provider calls the same few endpoints over and
-/// over, and parsing a URL costs more than the rest of building a request.
-///
-/// A short list, looked up by comparing the URI's text piece by piece (scheme, authority, path
-/// and query): cheaper than hashing a `Uri`, whose hash folds the case of every byte. Two
-/// spellings of one URL (a host in another case) take two entries, each correct.
-#[derive(Debug, Default)]
-struct UrlCache {
-    parsed: RwLock<Vec<(http::Uri, reqwest::Url)>>,
-}
-
-/// Whether two URIs are the same text.
-fn same_text(a: &http::Uri, b: &http::Uri) -> bool {
-    a.path_and_query().map(http::uri::PathAndQuery::as_str)
-        == b.path_and_query().map(http::uri::PathAndQuery::as_str)
-        && a.authority().map(http::uri::Authority::as_str)
-            == b.authority().map(http::uri::Authority::as_str)
-        && a.scheme_str() == b.scheme_str()
-}
-
-impl UrlCache {
-    /// At most this many URLs are kept; the cache starts afresh when full.
-    const CAPACITY: usize = 32;
-
-    fn url(&self, uri: &http::Uri) -> std::result::Result<reqwest::Url, TransportError> {
-        let cached = self.parsed.read().ok().and_then(|parsed| {
-            parsed
-                .iter()
-                .find(|(known, _)| same_text(known, uri))
-                .map(|(_, url)| url.clone())
-        });
-        if let Some(url) = cached {
-            return Ok(url);
-        }
-        let url = reqwest::Url::parse(&uri.to_string()).map_err(|e| {
-            TransportError::new(
-                TransportErrorKind::Request,
-                RequestSent::No,
-                "invalid request URL",
-            )
-            .with_source(e)
-        })?;
-        if let Ok(mut parsed) = self.parsed.write() {
-            if parsed.len() >= Self::CAPACITY {
-                parsed.clear();
-            }
-            if !parsed.iter().any(|(known, _)| same_text(known, uri)) {
-                parsed.push((uri.clone(), url.clone()));
-            }
-        }
-        Ok(url)
-    }
 }
 
 /// Configures a [`ReqwestTransport`].
@@ -109,7 +57,7 @@ pub struct ReqwestTransportBuilder {
     timeout: Duration,
     max_response_bytes: usize,
     user_agent: String,
-    extra_roots: Vec<CertificateDer<'static>>,
+    extra_roots: Vec<Vec<u8>>,
 }
 
 impl Default for ReqwestTransportBuilder {
@@ -165,99 +113,71 @@ impl ReqwestTransportBuilder {
     /// # Ok::<(), oauth_core::Error>(())
     /// ```
     pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
-        self.extra_roots.push(CertificateDer::from(der.into()));
+        self.extra_roots.push(der.into());
         self
     }
 
     /// Builds the transport.
     ///
     /// Fails with [`Error::Configuration`] if a certificate passed to
-    /// [`add_root_certificate`](Self::add_root_certificate) is not one, if no root certificate
-    /// can be loaded (none on the system and none added), or if reqwest cannot build its client.
+    /// [`add_root_certificate`](Self::add_root_certificate) is not one, if certificate
+    /// verification cannot be set up (no root certificate on the system and none added), or if
+    /// reqwest cannot build its client.
     pub fn build(self) -> Result<ReqwestTransport> {
-        let tls = tls_config(self.extra_roots)?;
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(self.connect_timeout)
             .timeout(self.timeout)
             .user_agent(self.user_agent)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| {
-                Error::configuration(format!("cannot build the HTTP client: {}", e.without_url()))
-            })?;
+            // A user's reqwest with its `http2` feature is the same crate as ours: ALPN would
+            // offer h2. The retry rules are written for HTTP/1.1's failure modes.
+            .http1_only()
+            .redirect(reqwest::redirect::Policy::none());
+        for (index, der) in self.extra_roots.into_iter().enumerate() {
+            builder = builder.add_root_certificate(root_certificate(index, der)?);
+        }
+        let client = builder.build().map_err(|e| {
+            Error::configuration(format!(
+                "cannot build the HTTP client ({}): if it is about certificates, install the \
+                 system's CA certificates (e.g. the ca-certificates package) or add the roots to \
+                 trust with ReqwestTransportBuilder::add_root_certificate",
+                error_chain(&e.without_url())
+            ))
+        })?;
         Ok(ReqwestTransport {
             client,
             max_response_bytes: self.max_response_bytes,
-            urls: Arc::default(),
             attempt_bound: Some(self.timeout),
         })
     }
 }
 
-/// The TLS configuration handed to reqwest: what reqwest's own rustls set-up would build, but on
-/// ring, without reading or installing a process-wide default provider.
-fn tls_config(extra_roots: Vec<CertificateDer<'static>>) -> Result<rustls::ClientConfig> {
-    // Each added root is checked on its own, so that the error names the one at fault.
-    for (index, root) in extra_roots.iter().enumerate() {
-        rustls::RootCertStore::empty()
-            .add(root.clone())
-            .map_err(|e| {
-                Error::configuration(format!(
-                    "root certificate #{} passed to ReqwestTransportBuilder::add_root_certificate \
-                     is not a usable DER X.509 certificate ({e}): pass the certificate's DER \
-                     bytes (decode a PEM file first)",
-                    index + 1
-                ))
-            })?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = platform_verifier(extra_roots, provider.clone()).map_err(|e| {
+/// One root certificate for reqwest, checked first so that the error names the one at fault
+/// (reqwest would only report that the client cannot be built).
+fn root_certificate(index: usize, der: Vec<u8>) -> Result<reqwest::Certificate> {
+    let refused = |reason: String| {
         Error::configuration(format!(
-            "cannot set up TLS certificate verification ({e}): install the system's CA \
-             certificates (e.g. the ca-certificates package) or add the roots to trust with \
-             ReqwestTransportBuilder::add_root_certificate"
+            "root certificate #{} passed to ReqwestTransportBuilder::add_root_certificate is not \
+             a usable DER X.509 certificate ({reason}): pass the certificate's DER bytes (decode \
+             a PEM file first)",
+            index + 1
         ))
-    })?;
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| {
-            Error::configuration(format!(
-                "the ring TLS provider supports none of the default TLS versions ({e}): \
-                 this is a bug in the TLS set-up of oauth-core, please report it"
-            ))
-        })?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    // As reqwest sets them: the client speaks HTTP/1.1 only (no `http2` feature), SNI on.
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    config.enable_sni = true;
-    // No 0-RTT: a request written before the handshake completes could be replayed, and a failed
-    // handshake could no longer be reported as "request not sent".
-    config.enable_early_data = false;
-    Ok(config)
+    };
+    rustls::RootCertStore::empty()
+        .add(rustls::pki_types::CertificateDer::from(der.as_slice()))
+        .map_err(|e| refused(e.to_string()))?;
+    reqwest::Certificate::from_der(&der).map_err(|e| refused(e.without_url().to_string()))
 }
 
-/// The platform's verifier (system roots) plus the extra roots, where the platform's verifier
-/// can take extra roots.
-fn platform_verifier(
-    extra_roots: Vec<CertificateDer<'static>>,
-    provider: Arc<rustls::crypto::CryptoProvider>,
-) -> std::result::Result<rustls_platform_verifier::Verifier, rustls::Error> {
-    if extra_roots.is_empty() {
-        return rustls_platform_verifier::Verifier::new(provider);
+/// An error and its sources, as one line.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(source) = next {
+        text.push_str(": ");
+        text.push_str(&source.to_string());
+        next = source.source();
     }
-    #[cfg(any(all(unix, not(target_os = "android")), target_os = "windows"))]
-    {
-        rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider)
-    }
-    #[cfg(not(any(all(unix, not(target_os = "android")), target_os = "windows")))]
-    {
-        Err(rustls::Error::General(
-            "the platform verifier cannot trust extra root certificates on this platform".into(),
-        ))
-    }
+    text
 }
 
 impl ReqwestTransport {
@@ -271,14 +191,20 @@ impl ReqwestTransport {
         ReqwestTransportBuilder::default()
     }
 
-    /// Uses the caller's own client (its timeouts, proxy and TLS settings apply; it should not
-    /// follow redirects). The 1 MiB size cap still applies.
+    /// Uses the caller's own client (its timeouts, proxy and TLS settings apply). The 1 MiB size
+    /// cap still applies.
     ///
-    /// This crate compiles reqwest with its `rustls-no-provider` feature: reqwest's
-    /// `ClientBuilder::build` panics when it has to choose a crypto provider itself and the
-    /// application has installed no process-wide default. Give your client one: enable reqwest's
-    /// `rustls` feature (aws-lc-rs) in your own manifest, install a default provider at the start
-    /// of `main`, or pass a `rustls::ClientConfig` to `ClientBuilder::tls_backend_preconfigured`.
+    /// The client may follow redirects (reqwest's default policy does); credentials still never
+    /// go to the redirect's target:
+    /// - a 307 or 308 (which resend the method and the body) is not followed, since the request
+    ///   body (a client secret, a code, a refresh token) cannot be replayed: the 307 or 308 comes
+    ///   back as the answer, which a provider's decoder refuses;
+    /// - a 301, 302 or 303 is followed by reqwest as a `GET` without the body, and without the
+    ///   `Authorization` header when it leads to another origin (scheme, host or port); the answer
+    ///   is then refused with [`TransportErrorKind::Redirected`], so a redirect target's answer is
+    ///   never taken for the provider's.
+    ///
+    /// Build the client with `reqwest::redirect::Policy::none()` to see every 3xx as it is.
     ///
     /// reqwest does not tell a client's timeout, so such a transport reports no
     /// [`attempt_time_bound`](HttpTransport::attempt_time_bound): set it with
@@ -287,7 +213,6 @@ impl ReqwestTransport {
         Self {
             client,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
-            urls: Arc::default(),
             attempt_bound: None,
         }
     }
@@ -381,8 +306,12 @@ impl HttpTransport for ReqwestTransport {
         Self: 'async_trait,
     {
         Box::pin(async move {
-            let pending = self.start(request)?;
-            self.receive(pending.await.map_err(map_error)?).await
+            let (sent_to, pending) = self.start(request)?;
+            let response = pending.await.map_err(map_error)?;
+            if *response.url() != sent_to {
+                return Err(redirected(&response));
+            }
+            self.receive(response).await
         })
     }
 
@@ -391,23 +320,49 @@ impl HttpTransport for ReqwestTransport {
     }
 }
 
+/// The error for an answer that came from a redirect's target (a client given to
+/// [`ReqwestTransport::from_client`] followed a 301, 302 or 303).
+fn redirected(response: &reqwest::Response) -> TransportError {
+    // The target's URL is not quoted: the server chose it, and it may carry anything.
+    TransportError::new(
+        TransportErrorKind::Redirected,
+        RequestSent::Maybe,
+        "the server answered with a redirect, which the HTTP client followed as a GET without \
+         the request's body; the answer is refused: check the endpoint URL, and \
+         build the client given to ReqwestTransport::from_client with \
+         reqwest::redirect::Policy::none()",
+    )
+    .with_status(response.status())
+}
+
 impl ReqwestTransport {
-    /// Hands `request` to reqwest.
+    /// Hands `request` to reqwest; gives the URL it is sent to, to tell a followed redirect.
     fn start(
         &self,
         request: HttpRequest,
     ) -> std::result::Result<
-        impl Future<Output = reqwest::Result<reqwest::Response>> + Send + use<>,
+        (
+            reqwest::Url,
+            impl Future<Output = reqwest::Result<reqwest::Response>> + Send + use<>,
+        ),
         TransportError,
     > {
         let (parts, body) = request.into_parts();
-        let url = self.urls.url(&parts.uri)?;
+        let url = reqwest::Url::parse(&parts.uri.to_string()).map_err(|e| {
+            TransportError::new(
+                TransportErrorKind::Request,
+                RequestSent::No,
+                "invalid request URL",
+            )
+            .with_source(e)
+        })?;
         // The request is made whole and its headers moved in (a `RequestBuilder` would copy them
-        // one by one into a map of its own).
-        let mut request = reqwest::Request::new(parts.method, url);
+        // one by one into a map of its own). The body goes as a stream, which reqwest cannot
+        // replay: a client that follows redirects does not resend it on a 307 or 308.
+        let mut request = reqwest::Request::new(parts.method, url.clone());
         *request.headers_mut() = parts.headers;
-        *request.body_mut() = Some(body.into());
-        Ok(self.client.execute(request))
+        *request.body_mut() = Some(reqwest::Body::wrap(http_body_util::Full::new(body)));
+        Ok((url, self.client.execute(request)))
     }
 
     /// Reads the answer's body, within the size cap. (An `async` block rather than an
@@ -467,45 +422,6 @@ impl ReqwestTransport {
             *answer.version_mut() = response.version();
             *answer.headers_mut() = std::mem::take(response.headers_mut());
             Ok(answer)
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_url_cache_answers_each_uri_with_its_own_url() {
-        let cache = UrlCache::default();
-        let uris = [
-            "https://slack.com/api/oauth.v2.access",
-            "https://slack.com/api/auth.test",
-            "https://slack.com/api/auth.test?x=1",
-            "https://slack.com:8443/api/auth.test",
-            "http://slack.com/api/auth.test",
-            "https://SLACK.com/api/auth.test",
-            "https://api.notion.com/v1/oauth/token",
-        ];
-        // Twice over: the second round is answered from the cache, and must say the same.
-        for _ in 0..2 {
-            for text in uris {
-                let uri: http::Uri = text.parse().unwrap();
-                let url = cache.url(&uri).unwrap();
-                assert_eq!(url, reqwest::Url::parse(text).unwrap(), "{text}");
-            }
-        }
-        assert_eq!(cache.parsed.read().unwrap().len(), uris.len());
-    }
-
-    #[test]
-    fn the_url_cache_starts_afresh_when_full_and_stays_right() {
-        let cache = UrlCache::default();
-        for n in 0..(UrlCache::CAPACITY * 3) {
-            let text = format!("https://example.com/{n}");
-            let uri: http::Uri = text.parse().unwrap();
-            assert_eq!(cache.url(&uri).unwrap().as_str(), text);
-            assert!(cache.parsed.read().unwrap().len() <= UrlCache::CAPACITY);
         }
     }
 }

@@ -173,7 +173,12 @@ impl RetryPolicy {
             Outcome::Response(ResponseClass::Transient) if idempotent => self.backoff(attempt),
             Outcome::Response(ResponseClass::Transient) => return Decision::Stop,
             Outcome::Transport(error) => match (error.kind(), error.request_sent()) {
-                (TransportErrorKind::BodyTooLarge | TransportErrorKind::Request, _) => {
+                (
+                    TransportErrorKind::BodyTooLarge
+                    | TransportErrorKind::Request
+                    | TransportErrorKind::Redirected,
+                    _,
+                ) => {
                     return Decision::Stop;
                 }
                 (_, RequestSent::No) => self.backoff(attempt),
@@ -235,6 +240,8 @@ mod tests {
             TransportError::new(TransportErrorKind::Timeout, RequestSent::Maybe, "timeout");
         let too_large =
             TransportError::new(TransportErrorKind::BodyTooLarge, RequestSent::Maybe, "big");
+        let redirected =
+            TransportError::new(TransportErrorKind::Redirected, RequestSent::Maybe, "moved");
         let limited = Outcome::Response(ResponseClass::RateLimited { retry_after: None });
         let transient = Outcome::Response(ResponseClass::Transient);
         let final_ = Outcome::Response(ResponseClass::Final);
@@ -254,6 +261,8 @@ mod tests {
             (SingleUse, Outcome::Transport(&timeout), false),
             (Idempotent, Outcome::Transport(&too_large), false),
             (SingleUse, Outcome::Transport(&too_large), false),
+            (Idempotent, Outcome::Transport(&redirected), false),
+            (SingleUse, Outcome::Transport(&redirected), false),
         ];
         for (idempotency, outcome, expected) in table {
             assert_eq!(

@@ -4,6 +4,7 @@
 mod authorization;
 mod http_retry;
 mod redaction;
+mod redirects;
 mod store;
 mod support;
 mod tls;

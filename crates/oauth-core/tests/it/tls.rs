@@ -137,7 +137,8 @@ async fn a_server_certified_by_an_added_root_is_reached_end_to_end() {
         })
         .collect();
     assert_eq!(server.handshakes(), expected);
-    // The ring provider is the transport's own: none was installed for the whole process.
+    // The transport's provider (aws-lc-rs, reqwest's default) was not installed for the whole
+    // process: the application's choice stays open.
     assert!(rustls::crypto::CryptoProvider::get_default().is_none());
 }
 

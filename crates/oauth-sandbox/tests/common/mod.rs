@@ -75,8 +75,6 @@ impl Ctx {
 
     pub async fn with(b: oauth_sandbox::SandboxBuilder) -> Self {
         let sb = b.start().await.unwrap();
-        // reqwest is built without a crypto provider (see the workspace manifest).
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
