@@ -85,6 +85,7 @@ mod callback;
 mod clock;
 mod error;
 pub mod http;
+mod installation;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;
@@ -108,17 +109,20 @@ pub use error::{
     MAX_QUOTED_ERROR_CODE, ProviderError, RequestSent, Result, TransportError, TransportErrorKind,
     UndecodableResponse, advice,
 };
+pub use installation::{
+    Grant, GrantedTokens, Installation, InstallationKey, InstallationSecrets, KeyParseError,
+    Principal, TokenKey,
+};
 pub use provider::{CodeExchange, Introspect, Revoke, TokenGrant, TokenProvider};
 pub use scope::Scopes;
 pub use secret::{
-    AccessToken, AuthorizationCode, ClientSecret, ExposeSecrets, PkceVerifier, RefreshToken,
+    AccessToken, AuthorizationCode, ClientSecret, ExposeSecrets, InstallationSecret, PkceVerifier,
+    RefreshToken,
 };
 pub use state::{
     DEFAULT_MAX_PENDING, DEFAULT_STATE_TTL, MemoryStateStore, PendingAuthorization, StateStore,
 };
-pub use store::{
-    CasOutcome, InstallationKey, Lease, MemoryTokenStore, StoredInstallation, TokenStore,
-};
+pub use store::{CasOutcome, Lease, MemoryTokenStore, StoredInstallation, TokenStore};
 pub use token::{Grantee, ProviderExtras, ProviderId, TokenInfo, TokenSet, TokenType, expiry_from};
 
 /// The `url` crate, re-exported: authorization URLs are [`url::Url`]s.

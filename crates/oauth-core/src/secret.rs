@@ -101,6 +101,11 @@ secret_type! {
     /// A PKCE code verifier (RFC 7636). Build one with [`PkceVerifier::generate`].
     PkceVerifier
 }
+secret_type! {
+    /// A secret of an installation that is not a token: Slack's incoming-webhook URL (which lets
+    /// anyone who has it post to the channel).
+    InstallationSecret
+}
 
 /// Serializes the secrets inside `T` **in the clear**.
 ///

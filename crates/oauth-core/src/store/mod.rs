@@ -21,61 +21,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
+pub use crate::installation::InstallationKey;
 use crate::token::{ProviderId, TokenSet};
-
-/// Identifies one installation: a provider and a provider-defined key (Slack: enterprise, team and
-/// user ids; Notion: the bot id).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct InstallationKey {
-    provider: ProviderId,
-    key: String,
-}
-
-impl InstallationKey {
-    /// An installation key.
-    pub fn new(provider: ProviderId, key: impl Into<String>) -> Self {
-        Self {
-            provider,
-            key: key.into(),
-        }
-    }
-
-    /// The default key for a token set: the non-empty ids among the grantee's enterprise,
-    /// workspace and bot (or, without a bot, user), joined by `:`. Providers may define their own.
-    pub fn for_tokens(tokens: &TokenSet) -> Self {
-        let g = &tokens.grantee;
-        let parts: Vec<&str> = [
-            g.enterprise_id.as_deref(),
-            g.workspace_id.as_deref(),
-            g.bot_id.as_deref().or(g.user_id.as_deref()),
-        ]
-        .into_iter()
-        .flatten()
-        .filter(|p| !p.is_empty())
-        .collect();
-        Self::new(tokens.provider.clone(), parts.join(":"))
-    }
-
-    /// The provider.
-    pub fn provider(&self) -> &ProviderId {
-        &self.provider
-    }
-
-    /// The provider-defined key.
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-}
-
-impl fmt::Display for InstallationKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.provider, self.key)
-    }
-}
 
 /// An installation as stored, with the version that guards its next write.
 #[derive(Clone, Debug, PartialEq)]
