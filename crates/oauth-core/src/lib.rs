@@ -83,6 +83,7 @@ mod authorize;
 mod callback;
 mod clock;
 mod error;
+mod error_codes;
 pub mod http;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
@@ -97,6 +98,7 @@ mod token;
 
 pub use authorize::{
     AuthorizationRequest, CsrfState, PkceChallenge, ScopeSeparator, check_redirect_uri,
+    exchange_redirect_uri,
 };
 pub use callback::{
     CallbackParams, CallbackResponse, MAX_CALLBACK_QUERY, VerifiedCallback, verify_callback,
