@@ -7,10 +7,10 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use oauth_core::{Error, ErrorKind, TokenType};
-use oauth_notion::decode::{
-    decode_error, decode_introspect_response, decode_revoke_response, decode_token_response,
+use oauth_notion::{
+    ErrorShape, IntrospectResponse, NotionClient, NotionError, NotionErrorCode, NotionExtras,
+    NotionResponse, Owner, RevokeResponse, TokenResponse,
 };
-use oauth_notion::{ErrorShape, NotionClient, NotionError, NotionErrorCode, NotionExtras, Owner};
 
 fn corpus_dir() -> PathBuf {
     PathBuf::from(concat!(
@@ -25,6 +25,26 @@ fn response(status: u16, headers: &[(&str, &str)], body: &str) -> http::Response
         builder = builder.header(*name, *value);
     }
     builder.body(Bytes::from(body.to_owned())).unwrap()
+}
+
+fn decode_token_response(response: &http::Response<Bytes>) -> Result<TokenResponse, Error> {
+    TokenResponse::decode(response, SystemTime::UNIX_EPOCH)
+}
+
+fn decode_introspect_response(
+    response: &http::Response<Bytes>,
+) -> Result<IntrospectResponse, Error> {
+    IntrospectResponse::decode(response, SystemTime::UNIX_EPOCH)
+}
+
+fn decode_revoke_response(response: &http::Response<Bytes>) -> Result<RevokeResponse, Error> {
+    RevokeResponse::decode(response, SystemTime::UNIX_EPOCH)
+}
+
+/// The error a token-endpoint answer of an error status decodes to.
+fn decode_error(operation: &str, response: &http::Response<Bytes>) -> Error {
+    assert_eq!(operation, TokenResponse::OPERATION);
+    decode_token_response(response).expect_err("an error answer")
 }
 
 fn notion_error(error: &Error) -> &NotionError {
@@ -73,16 +93,12 @@ fn shared_corpus() {
                 assert!(tokens.grantee.bot_id.is_some(), "{file}");
                 // The owner kept in the extras reads back as the decoded one.
                 assert!(owner.is_some(), "{file}");
-                assert_eq!(NotionExtras::of(&tokens).owner, owner, "{file}");
+                assert_eq!(NotionExtras::from_token_set(&tokens).owner, owner, "{file}");
             }
             "error" => {
                 let expected = entry["error_code"].as_str().unwrap();
                 let error = decode_error("oauth/token", &response(status_of(file), &[], &body));
-                assert_eq!(
-                    notion_error(&error).error_code().as_str(),
-                    expected,
-                    "{file}"
-                );
+                assert_eq!(notion_error(&error).code().as_str(), expected, "{file}");
             }
             other => panic!("{file}: unknown kind {other}"),
         }
@@ -100,7 +116,9 @@ fn legacy_workspace_owner_and_missing_fields() {
     let tokens = NotionClient::token_set(decoded, SystemTime::now());
     assert_eq!(tokens.grantee.user_id, None);
     assert_eq!(
-        NotionExtras::of(&tokens).workspace_icon.as_deref(),
+        NotionExtras::from_token_set(&tokens)
+            .workspace_icon
+            .as_deref(),
         Some("🦀")
     );
     assert!(tokens.expires_at.is_none(), "Notion sends no expires_in");
@@ -118,7 +136,7 @@ fn user_owner_maps_into_the_grantee() {
     assert_eq!(tokens.grantee.user_id.as_deref(), Some("u1"));
     assert_eq!(tokens.grantee.workspace_name.as_deref(), Some("Ada's"));
     assert!(tokens.refresh_token.is_none(), "null refresh token");
-    let extras = NotionExtras::of(&tokens);
+    let extras = NotionExtras::from_token_set(&tokens);
     let user = extras.owner.as_ref().and_then(Owner::user).unwrap();
     assert_eq!(
         user.person.as_ref().and_then(|p| p.email.as_deref()),
@@ -335,7 +353,7 @@ fn error_bodies() {
     for (status, headers, body, code, kind, shape, request_id) in cases {
         let error = decode_error("oauth/token", &response(*status, headers, body));
         let notion = notion_error(&error);
-        assert_eq!(notion.error_code().as_str(), *code, "{body}");
+        assert_eq!(notion.code().as_str(), *code, "{body}");
         assert_eq!(error.kind(), *kind, "{body}");
         assert_eq!(notion.shape(), *shape, "{body}");
         assert_eq!(
@@ -369,7 +387,7 @@ fn error_details_are_kept() {
         "workspace"
     );
     assert_eq!(notion.message(), Some("m"));
-    assert_eq!(notion.error_code(), &NotionErrorCode::RateLimited);
+    assert_eq!(notion.code(), &NotionErrorCode::RateLimited);
     let error = decode_error(
         "oauth/token",
         &response(
@@ -453,4 +471,58 @@ fn introspect_and_revoke_bodies() {
             .as_deref(),
         Some("r")
     );
+}
+
+/// Owners of odd shapes: the grant decodes, and the grantee's user is the string at `user.id`
+/// (`None` when there is none).
+#[test]
+fn odd_owners_decode_and_name_their_user() {
+    let check = |owner: &str, user_id: Option<&str>| {
+        let body = format!(
+            r#"{{"access_token":"secret_a","bot_id":"b","workspace_id":"w","owner":{owner}}}"#
+        );
+        let decoded = decode_token_response(&response(200, &[], &body)).expect(&body);
+        let tokens = NotionClient::token_set(decoded, SystemTime::UNIX_EPOCH);
+        assert_eq!(tokens.grantee.user_id.as_deref(), user_id, "{owner}");
+    };
+    check("null", None);
+    check(r#"{"type":"user","user":{"id":"u1","name":7}}"#, Some("u1"));
+    check(r#"{"type":"user","user":"u1"}"#, None);
+    check(r#"{"type":"bot","bot":{}}"#, None);
+    check(r#"{"type":"user","user":null}"#, None);
+    check(r#"{"type":"user","user":{"id":null}}"#, None);
+    check(
+        r#"{"type":"user","user":{"id":"u1","id":"u2"}}"#,
+        Some("u2"),
+    );
+    check(
+        r#"{"type":"user","user":{"id":"u1"},"user":{"id":"u2"}}"#,
+        Some("u2"),
+    );
+    check(
+        r#"{"type":"user","\u0075ser":{"\u0069d":"u\u0031"}}"#,
+        Some("u1"),
+    );
+    check(r#"{"type":"workspace","workspace":true}"#, None);
+    check("[]", None);
+    check(r#""u1""#, None);
+}
+
+/// An owner nested deeper than serde_json builds a tree: the grant is kept, with its tokens, and
+/// without an owner.
+#[test]
+fn an_owner_too_deep_for_a_tree_does_not_lose_the_grant() {
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    for owner in [
+        deep.clone(),
+        format!(r#"{{"type":"user","user":{{"id":"u1","x":{deep}}}}}"#),
+    ] {
+        let body = format!(r#"{{"access_token":"secret_a","refresh_token":"r","owner":{owner}}}"#);
+        let decoded = decode_token_response(&response(200, &[], &body)).expect("a token response");
+        assert!(decoded.owner.is_none());
+        let tokens = NotionClient::token_set(decoded, SystemTime::UNIX_EPOCH);
+        assert!(tokens.refresh_token.is_some());
+        assert!(tokens.extras.get("owner").is_none() && tokens.extras.is_empty());
+        assert_eq!(tokens.grantee.user_id, None);
+    }
 }

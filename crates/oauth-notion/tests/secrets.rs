@@ -13,7 +13,7 @@ use oauth_core::{
     AccessToken, AuthorizationCode, AuthorizationRequest, CodeExchange, Introspect, Revoke,
     TokenGrant,
 };
-use oauth_notion::NotionClient;
+use oauth_notion::{CreateTokenRequest, NotionClient};
 use oauth_sandbox::{
     DEFAULT_NOTION_CLIENT_ID, DEFAULT_NOTION_CLIENT_SECRET, Fault, FaultKind, Sandbox,
 };
@@ -98,7 +98,9 @@ async fn no_secret_in_debug_errors_or_traces() {
     );
     shown.push(format!("{rotated:?}"));
     let raw = notion
-        .create_token(&AuthorizationCode::new(code.clone()), None, None)
+        .create_token(&CreateTokenRequest::new(AuthorizationCode::new(
+            code.clone(),
+        )))
         .await
         .unwrap_err();
     shown.push(format!("{raw} {raw:?}"));

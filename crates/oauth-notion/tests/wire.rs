@@ -12,7 +12,9 @@ use oauth_core::{
     AccessToken, AuthorizationCode, AuthorizationRequest, CodeExchange, CsrfState, ErrorKind,
     Introspect, RefreshToken, Revoke, Scopes, TokenGrant, TokenProvider,
 };
-use oauth_notion::{DEFAULT_NOTION_VERSION, EXTERNAL_ACCOUNT, ExternalAccount, NotionClient};
+use oauth_notion::{
+    CreateTokenRequest, DEFAULT_NOTION_VERSION, EXTERNAL_ACCOUNT, ExternalAccount, NotionClient,
+};
 use serde_json::json;
 
 const CLIENT_ID: &str = "463558a3-725e-4f37-b6d3-0889894f68de";
@@ -122,7 +124,9 @@ async fn code_exchange_with_explicit_redirect_and_external_account() {
         name: "n".into(),
     };
     notion
-        .create_token(&AuthorizationCode::new("c"), None, Some(&account))
+        .create_token(
+            &CreateTokenRequest::new(AuthorizationCode::new("c")).external_account(account),
+        )
         .await
         .unwrap();
     check(
