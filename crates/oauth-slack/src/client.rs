@@ -4,17 +4,15 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use oauth_core::http::{HttpClient, HttpTransport, RetryPolicy, basic_auth, check_endpoint};
-use oauth_core::{ClientSecret, Clock, Error, Result, SystemClock, check_redirect_uri};
+use oauth_core::http::{
+    HttpClient, HttpTransport, RetryPolicy, basic_auth, endpoint_uri, parse_base_url,
+};
+use oauth_core::{
+    ClientSecret, Clock, Error, Result, SystemClock, check_redirect_uri, exchange_redirect_uri,
+};
 use url::Url;
 
-use crate::wire::{Credential, Form, SlackResponse};
-use crate::{
-    AppsAuthExternalDeleteResponse, AppsAuthExternalGetResponse, AuthRevokeResponse,
-    AuthTeamsListResponse, AuthTestResponse, OauthAccessResponse, OauthV2AccessResponse,
-    OauthV2ExchangeResponse, OauthV2RefreshResponse, OpenIdConnectTokenResponse,
-    OpenIdConnectUserInfoResponse,
-};
+use crate::wire::{Credential, Form};
 
 /// The default Web API base: `https://slack.com/api/`.
 pub const DEFAULT_API_BASE_URL: &str = "https://slack.com/api/";
@@ -71,8 +69,6 @@ struct Inner {
     client_secret: Option<ClientSecret>,
     redirect_uri: Option<String>,
     api_base: Url,
-    /// The URI of each method this crate calls, built once (see [`SlackClient::method_uri`]).
-    method_uris: Vec<(&'static str, http::Uri)>,
     authorize_base: Url,
     client_auth: ClientAuth,
     /// With [`ClientAuth::Basic`]: the `Authorization: Basic …` value (marked sensitive), worked
@@ -151,20 +147,12 @@ impl SlackClient {
         self.inner.allow_insecure_http
     }
 
-    /// The `redirect_uri` of a code exchange: `given` (checked with [`check_redirect_uri`], so a
-    /// bad one fails before anything is sent and the code is not spent), else the client's
-    /// default (checked at build).
+    /// The `redirect_uri` of a code exchange ([`exchange_redirect_uri`]).
     pub(crate) fn exchange_redirect_uri<'a>(
         &'a self,
         given: Option<&'a str>,
     ) -> Result<Option<&'a str>> {
-        match given {
-            Some(redirect_uri) => {
-                check_redirect_uri(redirect_uri, self.inner.allow_insecure_http)?;
-                Ok(Some(redirect_uri))
-            }
-            None => Ok(self.redirect_uri()),
-        }
+        exchange_redirect_uri(given, self.redirect_uri(), self.inner.allow_insecure_http)
     }
 
     pub(crate) fn http(&self) -> &HttpClient {
@@ -175,13 +163,9 @@ impl SlackClient {
         self.inner.clock.now()
     }
 
-    /// The URI of a Web API method: the API base (which ends with `/` and has no query, see
-    /// `parse_base`) followed by the method name, without a URL join on every call.
+    /// The URI of a Web API method: the API base followed by the method name.
     pub(crate) fn method_uri(&self, method: &str) -> Result<http::Uri> {
-        match self.inner.method_uris.iter().find(|(m, _)| *m == method) {
-            Some((_, uri)) => Ok(uri.clone()),
-            None => join_method(&self.inner.api_base, method),
-        }
+        endpoint_uri(&self.inner.api_base, method)
     }
 
     pub(crate) fn browser_url(&self, path: &str) -> Result<Url> {
@@ -329,43 +313,26 @@ impl SlackClientBuilder {
                 "HTTP Basic client authentication needs a client secret",
             ));
         }
-        let api_base = parse_base("API base", &self.api_base, self.allow_insecure_http)?;
-        let authorize_base = parse_base(
-            "authorize base",
+        let api_base = parse_base_url("Slack API base", &self.api_base, self.allow_insecure_http)?;
+        let authorize_base = parse_base_url(
+            "Slack authorize base",
             &self.authorize_base,
             self.allow_insecure_http,
         )?;
         if let Some(redirect_uri) = &self.redirect_uri {
             check_redirect_uri(redirect_uri, self.allow_insecure_http)?;
         }
-        let http = match (self.http, self.transport) {
-            (Some(http), _) => http,
-            (None, transport) => {
-                let http = match transport {
-                    Some(transport) => HttpClient::new(transport, RetryPolicy::default()),
-                    None => default_http()?,
-                };
-                match self.retry {
-                    Some(retry) => http.with_retry_policy(retry),
-                    None => http,
-                }
-            }
-        };
+        let http = HttpClient::configured(self.http, self.transport, self.retry)?;
         let basic = match (&self.client_secret, self.client_auth) {
             (Some(secret), ClientAuth::Basic) => Some(basic_auth(&self.client_id, secret)?),
             _ => None,
         };
-        let method_uris = METHODS
-            .iter()
-            .map(|method| Ok((*method, join_method(&api_base, method)?)))
-            .collect::<Result<_>>()?;
         Ok(SlackClient {
             inner: Arc::new(Inner {
                 client_id: self.client_id,
                 client_secret: self.client_secret,
                 redirect_uri: self.redirect_uri,
                 api_base,
-                method_uris,
                 authorize_base,
                 client_auth: self.client_auth,
                 basic,
@@ -377,64 +344,12 @@ impl SlackClientBuilder {
     }
 }
 
-/// Every Web API method the client calls.
-const METHODS: [&str; 11] = [
-    OauthV2RefreshResponse::METHOD,
-    OauthV2AccessResponse::METHOD,
-    OauthV2ExchangeResponse::METHOD,
-    OauthAccessResponse::METHOD,
-    OpenIdConnectTokenResponse::METHOD,
-    OpenIdConnectUserInfoResponse::METHOD,
-    AuthTestResponse::METHOD,
-    AuthRevokeResponse::METHOD,
-    AuthTeamsListResponse::METHOD,
-    AppsAuthExternalGetResponse::METHOD,
-    AppsAuthExternalDeleteResponse::METHOD,
-];
-
-/// `<api base><method>`: the base ends with `/` and has no query, so appending is joining.
-fn join_method(api_base: &Url, method: &str) -> Result<http::Uri> {
-    format!("{}{method}", api_base.as_str())
-        .parse()
-        .map_err(|e| Error::configuration(format!("cannot build the URL of {method}: {e}")))
-}
-
-#[cfg(feature = "reqwest")]
-fn default_http() -> Result<HttpClient> {
-    HttpClient::with_default_transport()
-}
-
-#[cfg(not(feature = "reqwest"))]
-fn default_http() -> Result<HttpClient> {
-    Err(Error::configuration(
-        "no HTTP transport: enable the `reqwest` feature or pass one to the builder",
-    ))
-}
-
-/// Parses a base URL, makes it end with `/` (so that method names join under it) and refuses
-/// plain http off loopback.
-fn parse_base(what: &str, value: &str, allow_insecure_http: bool) -> Result<Url> {
-    let mut text = value.trim().to_owned();
-    if !text.ends_with('/') {
-        text.push('/');
-    }
-    let url = Url::parse(&text)
-        .map_err(|e| Error::configuration(format!("the Slack {what} URL is invalid: {e}")))?;
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::configuration(format!(
-            "the Slack {what} URL may not have a query or fragment"
-        )));
-    }
-    check_endpoint(&url, allow_insecure_http)?;
-    Ok(url)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn base(value: &str) -> Result<String> {
-        parse_base("API base", value, false).map(|u| u.to_string())
+        parse_base_url("API base", value, false).map(|u| u.to_string())
     }
 
     #[test]
@@ -450,7 +365,7 @@ mod tests {
         assert!(base("http://slack.example/api/").is_err());
         assert!(base("ftp://slack.com/api/").is_err());
         assert!(base("https://slack.com/api/?x=1").is_err());
-        assert!(parse_base("API base", "http://slack.example/api/", true).is_ok());
+        assert!(parse_base_url("API base", "http://slack.example/api/", true).is_ok());
     }
 
     #[test]

@@ -160,9 +160,6 @@ mod types;
 mod verify;
 mod wire;
 
-#[cfg(test)]
-mod test_corpus;
-
 use oauth_core::ProviderId;
 
 /// The provider id of Slack, `"slack"`.

@@ -14,8 +14,7 @@ use serde::Deserialize;
 use crate::PROVIDER;
 use crate::client::SlackClient;
 use crate::types::{
-    Enterprise, IncomingWebhook, SlackTokenExtras, Team, WebhookChannel, grantee, grantee_of,
-    nullable_ref,
+    Enterprise, IncomingWebhook, SlackTokenExtras, Team, WebhookChannel, grantee, nullable_ref,
 };
 use crate::wire::{Credential, Form, SlackResponse, decode_response};
 
@@ -343,11 +342,11 @@ struct RawOauthV2 {
 }
 
 impl RawOauthV2 {
-    /// The Slack extras of this answer, with `app_id` (this answer's, copied or taken).
-    fn extras_with(&self, app_id: Option<String>) -> ProviderExtras {
+    /// The Slack extras of this answer.
+    fn extras(&self) -> ProviderExtras {
         let mut extras = ProviderExtras::new();
         SlackTokenExtras {
-            app_id,
+            app_id: self.app_id.clone(),
             is_enterprise_install: self.is_enterprise_install.unwrap_or(false),
             incoming_webhook: self.incoming_webhook.as_ref().map(webhook_channel),
         }
@@ -388,11 +387,11 @@ fn token_set(parts: TokenParts<'_>, received_at: SystemTime) -> TokenSet {
 }
 
 impl SlackResponse for OauthV2AccessResponse {
-    const METHOD: &'static str = "oauth.v2.access";
+    const OPERATION: &'static str = "oauth.v2.access";
 
     fn decode(response: &HttpResponse, received_at: SystemTime) -> Result<Self> {
-        let mut raw: RawOauthV2 = decode_response(Self::METHOD, response)?;
-        let extras = raw.extras_with(raw.app_id.clone());
+        let mut raw: RawOauthV2 = decode_response(Self::OPERATION, response)?;
+        let extras = raw.extras();
         let base = grantee(raw.team.as_ref(), raw.enterprise.as_ref());
         let installer = raw.authed_user.as_ref().map(|u| u.id.clone());
         let bot = raw.take_bot_tokens(received_at).map(|mut tokens| {
@@ -439,7 +438,7 @@ impl SlackResponse for OauthV2AccessResponse {
         if decoded.primary_tokens().is_none() {
             return Err(undecodable(
                 &PROVIDER,
-                Self::METHOD,
+                Self::OPERATION,
                 response,
                 "the answer has neither a bot nor a user access token",
             ));
@@ -453,21 +452,27 @@ fn decode_flat(
     response: &HttpResponse,
     received_at: SystemTime,
 ) -> Result<OauthV2TokenResponse> {
-    let raw: RawOauthV2 = decode_response(method, response)?;
-    let app_id = raw.app_id.clone();
-    let team = raw.team.clone();
-    let enterprise = raw.enterprise.clone();
-    let is_enterprise_install = raw.is_enterprise_install.unwrap_or(false);
-    let bot_user_id = raw.bot_user_id.clone();
-    let user_id = raw.user_id.clone();
-    let tokens = raw.into_token_set(method, response, received_at)?;
+    let mut raw: RawOauthV2 = decode_response(method, response)?;
+    let extras = raw.extras();
+    let Some(mut tokens) = raw.take_bot_tokens(received_at) else {
+        return Err(undecodable(
+            &PROVIDER,
+            method,
+            response,
+            "missing field `access_token`",
+        ));
+    };
+    tokens.grantee = grantee(raw.team.as_ref(), raw.enterprise.as_ref());
+    tokens.grantee.bot_id = raw.bot_user_id.clone();
+    tokens.grantee.user_id = raw.user_id.clone();
+    tokens.extras = extras;
     Ok(OauthV2TokenResponse {
-        app_id,
-        team,
-        enterprise,
-        is_enterprise_install,
-        bot_user_id,
-        user_id,
+        app_id: raw.app_id,
+        team: raw.team,
+        enterprise: raw.enterprise,
+        is_enterprise_install: raw.is_enterprise_install.unwrap_or(false),
+        bot_user_id: raw.bot_user_id,
+        user_id: raw.user_id,
         tokens,
     })
 }
@@ -488,59 +493,21 @@ impl RawOauthV2 {
             received_at,
         ))
     }
-
-    /// The token set of a flat answer (refresh, `oauth.v2.exchange`), taking the fields it needs.
-    fn into_token_set(
-        mut self,
-        method: &'static str,
-        response: &HttpResponse,
-        received_at: SystemTime,
-    ) -> Result<TokenSet> {
-        let app_id = self.app_id.take();
-        let extras = self.extras_with(app_id);
-        let Some(mut tokens) = self.take_bot_tokens(received_at) else {
-            return Err(undecodable(
-                &PROVIDER,
-                method,
-                response,
-                "missing field `access_token`",
-            ));
-        };
-        tokens.grantee = grantee_of(self.team, self.enterprise);
-        tokens.grantee.bot_id = self.bot_user_id;
-        tokens.grantee.user_id = self.user_id;
-        tokens.extras = extras;
-        Ok(tokens)
-    }
-}
-
-/// The token set of a refresh answer, for [`TokenGrant::refresh`](oauth_core::TokenGrant::refresh):
-/// what [`OauthV2RefreshResponse`] holds as `tokens`, decoded without building the rest.
-pub(crate) struct RefreshedTokens(TokenSet);
-
-impl SlackResponse for RefreshedTokens {
-    const METHOD: &'static str = "oauth.v2.access";
-
-    fn decode(response: &HttpResponse, received_at: SystemTime) -> Result<Self> {
-        decode_response::<RawOauthV2>(Self::METHOD, response)?
-            .into_token_set(Self::METHOD, response, received_at)
-            .map(RefreshedTokens)
-    }
 }
 
 impl SlackResponse for OauthV2RefreshResponse {
-    const METHOD: &'static str = "oauth.v2.access";
+    const OPERATION: &'static str = "oauth.v2.access";
 
     fn decode(response: &HttpResponse, received_at: SystemTime) -> Result<Self> {
-        decode_flat(Self::METHOD, response, received_at).map(OauthV2RefreshResponse)
+        decode_flat(Self::OPERATION, response, received_at).map(OauthV2RefreshResponse)
     }
 }
 
 impl SlackResponse for OauthV2ExchangeResponse {
-    const METHOD: &'static str = "oauth.v2.exchange";
+    const OPERATION: &'static str = "oauth.v2.exchange";
 
     fn decode(response: &HttpResponse, received_at: SystemTime) -> Result<Self> {
-        decode_flat(Self::METHOD, response, received_at).map(OauthV2ExchangeResponse)
+        decode_flat(Self::OPERATION, response, received_at).map(OauthV2ExchangeResponse)
     }
 }
 
@@ -589,10 +556,10 @@ struct RawOauthAccess {
 }
 
 impl SlackResponse for OauthAccessResponse {
-    const METHOD: &'static str = "oauth.access";
+    const OPERATION: &'static str = "oauth.access";
 
     fn decode(response: &HttpResponse, received_at: SystemTime) -> Result<Self> {
-        let raw: RawOauthAccess = decode_response(Self::METHOD, response)?;
+        let raw: RawOauthAccess = decode_response(Self::OPERATION, response)?;
         let mut extras = ProviderExtras::new();
         SlackTokenExtras {
             app_id: raw.app_id.clone(),
@@ -711,16 +678,6 @@ impl SlackClient {
         Ok(response)
     }
 
-    /// The refresh of [`TokenGrant::refresh`](oauth_core::TokenGrant::refresh): the same call as
-    /// [`oauth_v2_access_refresh`](Self::oauth_v2_access_refresh), decoded to the token set only.
-    pub(crate) async fn refresh_tokens(&self, refresh_token: &RefreshToken) -> Result<TokenSet> {
-        let (form, credential) = self.refresh_form(refresh_token);
-        let RefreshedTokens(mut tokens) =
-            self.call(Idempotency::SingleUse, form, credential).await?;
-        self.stamp_refresh_expiry(&mut tokens);
-        Ok(tokens)
-    }
-
     /// The form of `oauth.v2.access` with `grant_type=refresh_token`, and its credential.
     fn refresh_form(&self, refresh_token: &RefreshToken) -> (Form, Credential<'_>) {
         let mut form = Form::new();
@@ -740,7 +697,7 @@ impl SlackClient {
         &self,
         request: &OauthV2ExchangeRequest,
     ) -> Result<OauthV2ExchangeResponse> {
-        let secret = self.require_secret(OauthV2ExchangeResponse::METHOD)?;
+        let secret = self.require_secret(OauthV2ExchangeResponse::OPERATION)?;
         let mut form = Form::new();
         form.push("client_id", self.client_id());
         form.push("client_secret", secret.expose_secret());
@@ -759,7 +716,7 @@ impl SlackClient {
     /// `single_channel` (`true`/`false`, when set).
     #[deprecated(note = "Slack retired classic apps: install with oauth.v2.access")]
     pub async fn oauth_access(&self, request: &OauthAccessRequest) -> Result<OauthAccessResponse> {
-        self.require_secret(OauthAccessResponse::METHOD)?;
+        self.require_secret(OauthAccessResponse::OPERATION)?;
         tracing::warn!("oauth.access is deprecated: use oauth.v2.access");
         let mut form = Form::new();
         let credential = self.client_credentials(&mut form);
@@ -793,64 +750,4 @@ impl SlackClient {
 /// The error for a grant whose answer had no usable token (kept for the trait implementation).
 pub(crate) fn no_token_error() -> Error {
     Error::Internal("the installation has no access token".into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `TokenGrant::refresh` decodes only the token set; it must be the one the full refresh
-    /// answer carries, and fail alike, on every flat answer of the shared corpus and odd shapes.
-    #[test]
-    fn the_token_set_alone_is_the_full_answers_token_set() {
-        let files = crate::test_corpus::json_files(&["oauth.v2.access", "oauth.v2.exchange"]);
-        let mut bodies: Vec<String> = files
-            .iter()
-            .map(|path| std::fs::read_to_string(path).expect("a corpus file"))
-            .collect();
-        assert!(
-            bodies.len() >= 10,
-            "corpus not found under {}",
-            crate::test_corpus::ROOT
-        );
-        bodies.extend(
-            [
-                r#"{"ok":true,"access_token":"xoxe.xoxb-1","team":null,"enterprise":{"id":"E1","name":"Org"}}"#,
-                r#"{"ok":true,"access_token":"xoxe.xoxb-1","team":{"id":"","name":"x"},"token_type":"BOT"}"#,
-                r#"{"ok":true,"access_token":"xoxe.xoxp-1","token_type":"user","user_id":"U1","scope":"a,b"}"#,
-                r#"{"ok":true,"team":{"id":"T1"}}"#,
-                r##"{"ok":true,"access_token":"xoxb-1","incoming_webhook":{"url":"https://hooks.slack.com/x","channel":"#c"}}"##,
-                r#"{"ok":false,"error":"invalid_refresh_token"}"#,
-                r#"{"ok":true,"access_token":7}"#,
-            ]
-            .map(str::to_owned),
-        );
-        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let mut both_ok = 0;
-        for body in bodies {
-            let response = http::Response::builder()
-                .status(200)
-                .body(bytes::Bytes::from(body.clone()))
-                .expect("a response");
-            match (
-                OauthV2RefreshResponse::decode(&response, at),
-                RefreshedTokens::decode(&response, at),
-            ) {
-                (Ok(full), Ok(alone)) => {
-                    assert_eq!(full.0.tokens, alone.0, "{body}");
-                    both_ok += 1;
-                }
-                (Err(full), Err(alone)) => {
-                    assert_eq!(full.to_string(), alone.to_string(), "{body}");
-                    assert_eq!(full.kind(), alone.kind(), "{body}");
-                }
-                (full, alone) => panic!(
-                    "{body}: the full answer gave {:?}, the token set alone {:?}",
-                    full.map(|_| ()),
-                    alone.map(|_| ())
-                ),
-            }
-        }
-        assert!(both_ok >= 8, "only {both_ok} answers decoded");
-    }
 }

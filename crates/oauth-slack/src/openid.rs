@@ -188,10 +188,10 @@ struct RawOpenIdToken {
 }
 
 impl SlackResponse for OpenIdConnectTokenResponse {
-    const METHOD: &'static str = "openid.connect.token";
+    const OPERATION: &'static str = "openid.connect.token";
 
     fn decode(response: &HttpResponse, received_at: SystemTime) -> Result<Self> {
-        let raw: RawOpenIdToken = decode_response(Self::METHOD, response)?;
+        let raw: RawOpenIdToken = decode_response(Self::OPERATION, response)?;
         let mut tokens = TokenSet::new(
             PROVIDER,
             raw.access_token,
@@ -499,10 +499,10 @@ pub struct OpenIdConnectUserInfoResponse {
 }
 
 impl SlackResponse for OpenIdConnectUserInfoResponse {
-    const METHOD: &'static str = "openid.connect.userInfo";
+    const OPERATION: &'static str = "openid.connect.userInfo";
 
     fn decode(response: &HttpResponse, _received_at: SystemTime) -> Result<Self> {
-        decode_response(Self::METHOD, response)
+        decode_response(Self::OPERATION, response)
     }
 }
 

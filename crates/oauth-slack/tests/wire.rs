@@ -198,7 +198,7 @@ async fn rotation_gives_a_new_pair_and_a_spent_refresh_token_needs_reauthorizati
         .and_then(|e| e.downcast_ref::<SlackError>())
         .unwrap();
     assert_eq!(slack.code(), &SlackErrorCode::InvalidRefreshToken);
-    assert_eq!(slack.method(), "oauth.v2.access");
+    assert_eq!(slack.operation(), "oauth.v2.access");
 
     let requests = server.take();
     assert_eq!(requests.len(), 3, "a refresh is never resent");
