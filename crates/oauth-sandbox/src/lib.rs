@@ -190,6 +190,7 @@
 
 mod authorize;
 mod control;
+mod grants;
 mod model;
 mod notion;
 mod oidc;
