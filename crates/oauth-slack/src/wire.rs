@@ -15,8 +15,8 @@ use oauth_core::http::{
 };
 use oauth_core::redact::redact_snippet;
 use oauth_core::{AccessToken, Error, Result};
-use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::PROVIDER;
 use crate::client::SlackClient;
@@ -68,48 +68,71 @@ pub(crate) enum Credential<'a> {
     Bearer(&'a AccessToken),
 }
 
-/// Slack's response envelope, read leniently from any JSON object: every field is optional
-/// (legacy `oauth.access` bodies have no `ok`, a failure may lack `error`), and a field of an
-/// unexpected type is ignored rather than failing the whole answer.
-#[derive(Default)]
+/// Slack's response envelope, read by serde from the body's top level, leniently: every field is
+/// optional (legacy `oauth.access` bodies have no `ok`, a failure may lack `error`), and a field of
+/// an unexpected type reads as absent rather than failing the whole answer.
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct Envelope {
-    ok: Option<bool>,
-    error: Option<String>,
-    warning: Option<String>,
-    needed: Option<String>,
-    provided: Option<String>,
-    warnings: Vec<String>,
-    messages: Vec<String>,
+    ok: Lenient<bool>,
+    error: Lenient<String>,
+    warning: Lenient<String>,
+    needed: Lenient<String>,
+    provided: Lenient<String>,
+    response_metadata: Lenient<Metadata>,
+}
+
+/// `response_metadata`: the strings of its `warnings` and `messages`.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct Metadata {
+    warnings: Lenient<Vec<Lenient<String>>>,
+    messages: Lenient<Vec<Lenient<String>>>,
+}
+
+/// A value read as `T`, or absent when it has another type.
+struct Lenient<T>(Option<T>);
+
+impl<T> Default for Lenient<T> {
+    fn default() -> Self {
+        Self(None)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either<T> {
+            Expected(T),
+            Other(IgnoredAny),
+        }
+        Ok(match Either::deserialize(deserializer)? {
+            Either::Expected(value) => Self(Some(value)),
+            Either::Other(_) => Self(None),
+        })
+    }
 }
 
 impl Envelope {
-    fn read(value: &Value) -> Self {
-        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
-        let list = |v: Option<&Value>| -> Vec<String> {
-            v.and_then(Value::as_array)
-                .map(|items| {
-                    items
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let metadata = value.get("response_metadata");
-        Envelope {
-            ok: value.get("ok").and_then(Value::as_bool),
-            error: text(value.get("error")),
-            warning: text(value.get("warning")),
-            needed: text(value.get("needed")),
-            provided: text(value.get("provided")),
-            warnings: list(metadata.and_then(|m| m.get("warnings"))),
-            messages: list(metadata.and_then(|m| m.get("messages"))),
-        }
-    }
-
     fn is_ratelimited(&self) -> bool {
-        self.ok == Some(false) && self.error.as_deref() == Some("ratelimited")
+        self.ok.0 == Some(false) && self.error.0.as_deref() == Some("ratelimited")
+    }
+}
+
+impl Metadata {
+    /// The strings of `warnings` and of `messages`.
+    fn strings(self) -> (Vec<String>, Vec<String>) {
+        let strings = |list: Lenient<Vec<Lenient<String>>>| -> Vec<String> {
+            list.0
+                .into_iter()
+                .flatten()
+                .filter_map(|item| item.0)
+                .collect()
+        };
+        (strings(self.warnings), strings(self.messages))
     }
 }
 
@@ -122,8 +145,8 @@ pub fn classify(response: &HttpResponse) -> ResponseClass {
         // parsing, so that ordinary answers are not parsed twice.
         ResponseClass::Final
             if mentions(response.body(), b"ratelimited")
-                && serde_json::from_slice::<Value>(response.body())
-                    .is_ok_and(|v| Envelope::read(&v).is_ratelimited()) =>
+                && serde_json::from_slice::<Envelope>(response.body())
+                    .is_ok_and(|envelope| envelope.is_ratelimited()) =>
         {
             ResponseClass::RateLimited {
                 retry_after: retry_after(response.headers(), SystemTime::now()),
@@ -204,14 +227,15 @@ impl SlackClient {
     }
 }
 
-/// Decodes a Slack answer: the envelope first (errors, warnings), then the method's fields, both
-/// from one JSON tree (the envelope is read leniently: `ok` may be missing or of another type).
+/// Decodes a Slack answer: the envelope first (errors, warnings), then the method's fields; each
+/// is read by serde from the body's bytes.
 pub(crate) fn decode_response<T: DeserializeOwned>(
     method: &'static str,
     response: &HttpResponse,
 ) -> Result<T> {
+    let body = response.body();
     let status = response.status();
-    if response.body().is_empty() {
+    if body.is_empty() {
         return Err(undecodable(
             &PROVIDER,
             method,
@@ -219,8 +243,10 @@ pub(crate) fn decode_response<T: DeserializeOwned>(
             "the body is empty",
         ));
     }
-    let tree = match serde_json::from_slice(response.body()) {
-        Ok(value @ Value::Object(_)) => value,
+    // (serde reads a struct from a JSON array too: only an object is Slack's answer.)
+    let object = body.trim_ascii_start().starts_with(b"{");
+    let envelope = match serde_json::from_slice::<Envelope>(body) {
+        Ok(envelope) if object => envelope,
         // A rate limit without a JSON object is still a rate limit.
         _ if status == StatusCode::TOO_MANY_REQUESTS => return Err(rate_limited(method, response)),
         Ok(_) => {
@@ -240,24 +266,37 @@ pub(crate) fn decode_response<T: DeserializeOwned>(
             ));
         }
     };
-    check_envelope(method, response, Envelope::read(&tree))?;
-    T::deserialize(tree)
+    check_envelope(method, response, envelope)?;
+    serde_json::from_slice(body)
         .map_err(|e| undecodable(&PROVIDER, method, response, json_error_reason(&e)))
 }
 
 /// Logs the envelope's warnings, and fails with the [`SlackError`] it holds, if any.
 fn check_envelope(method: &'static str, response: &HttpResponse, envelope: Envelope) -> Result<()> {
     let status = response.status();
-    let mut warnings: Vec<String> = envelope
-        .warning
+    let Envelope {
+        ok,
+        error,
+        warning,
+        needed,
+        provided,
+        response_metadata,
+    } = envelope;
+    let (ok, error) = (ok.0, error.0);
+    let (metadata_warnings, metadata_messages) = response_metadata
+        .0
+        .map(Metadata::strings)
+        .unwrap_or_default();
+    let mut warnings: Vec<String> = warning
+        .0
         .iter()
         .flat_map(|w| w.split(','))
         .map(str::trim)
         .filter(|w| !w.is_empty())
         .map(masked)
         .collect();
-    warnings.extend(envelope.warnings.iter().map(|w| masked(w)));
-    let messages: Vec<String> = envelope.messages.iter().map(|m| masked(m)).collect();
+    warnings.extend(metadata_warnings.iter().map(|w| masked(w)));
+    let messages: Vec<String> = metadata_messages.iter().map(|m| masked(m)).collect();
     for warning in &warnings {
         tracing::warn!(method, warning = %warning, "slack warning");
     }
@@ -265,15 +304,15 @@ fn check_envelope(method: &'static str, response: &HttpResponse, envelope: Envel
         tracing::warn!(method, message = %message, "slack response message");
     }
     // `{"error":"invalid_auth"}` without `ok` is a failure too.
-    let failed = envelope.ok == Some(false)
-        || (envelope.ok.is_none() && envelope.error.is_some())
+    let failed = ok == Some(false)
+        || (ok.is_none() && error.is_some())
         || status == StatusCode::TOO_MANY_REQUESTS
-        || (!status.is_success() && envelope.ok != Some(true));
+        || (!status.is_success() && ok != Some(true));
     if failed {
         if !status.is_success()
             && status != StatusCode::TOO_MANY_REQUESTS
-            && envelope.error.is_none()
-            && envelope.ok.is_none()
+            && error.is_none()
+            && ok.is_none()
         {
             return Err(undecodable(
                 &PROVIDER,
@@ -282,14 +321,14 @@ fn check_envelope(method: &'static str, response: &HttpResponse, envelope: Envel
                 "an HTTP error status without Slack's `ok`/`error` envelope",
             ));
         }
-        let code = match (&envelope.error, status) {
+        let code = match (&error, status) {
             (Some(code), _) => SlackErrorCode::parse(code),
             (None, StatusCode::TOO_MANY_REQUESTS) => SlackErrorCode::Ratelimited,
             (None, _) => SlackErrorCode::Other(String::new()),
         };
         let error = SlackError::new(method, code, status)
             .with_retry_after(retry_after(response.headers(), SystemTime::now()))
-            .with_scopes(envelope.needed, envelope.provided)
+            .with_scopes(needed.0, provided.0)
             .with_metadata(warnings, messages);
         tracing::debug!(method, code = error.code().as_str(), "slack error answer");
         return Err(Error::provider(error));
@@ -317,7 +356,7 @@ mod tests {
                 .status(status)
                 .body(Bytes::from_static(br#"{"ok":true,"revoked":true}"#))
                 .expect("a response");
-            let decoded = decode_response::<Value>("auth.revoke", &response);
+            let decoded = decode_response::<serde_json::Value>("auth.revoke", &response);
             if status == 429 {
                 let error = decoded.expect_err("a rate limit");
                 assert_eq!(error.kind(), oauth_core::ErrorKind::RateLimited);
