@@ -66,7 +66,11 @@ impl CodeExchange {
     }
 
     /// Sets a provider-specific extra.
-    pub fn extra(mut self, key: impl Into<String>, value: serde_json::Value) -> Self {
+    pub fn extra(
+        mut self,
+        key: impl Into<std::borrow::Cow<'static, str>>,
+        value: serde_json::Value,
+    ) -> Self {
         self.extras.insert(key, value);
         self
     }

@@ -2,9 +2,11 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::scope::Scopes;
 use crate::secret::{AccessToken, ExposeSecrets, RefreshToken};
@@ -129,9 +131,27 @@ impl Grantee {
 ///
 /// Provider crates offer typed views of these. By contract no secret is ever stored here, and as a
 /// second line of defence `Debug` prints only the keys.
-#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ProviderExtras(serde_json::Map<String, serde_json::Value>);
+///
+/// The entries are made into one JSON object only when first read: a token set that is stored
+/// or handed on without its extras being looked at (the usual refresh) never builds the tree,
+/// and a provider can set a value as the JSON text it received ([`insert_json`](Self::insert_json)).
+/// A later entry under a key replaces an earlier one; `null` values are skipped, so that absent
+/// and `null` read the same.
+#[derive(Default)]
+pub struct ProviderExtras {
+    /// The entries as set, in order, while the object is not made.
+    entries: Vec<(Cow<'static, str>, Extra)>,
+    /// The entries as one object, made from `entries` at the first read; once made, it is the
+    /// extras and `entries` is no longer read.
+    object: OnceLock<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// One value of [`ProviderExtras`], as it was set.
+#[derive(Clone)]
+enum Extra {
+    Value(serde_json::Value),
+    Json(Box<RawValue>),
+}
 
 impl ProviderExtras {
     /// No extras.
@@ -141,18 +161,55 @@ impl ProviderExtras {
 
     /// The value under `key`.
     pub fn get(&self, key: &str) -> Option<&serde_json::Value> {
-        self.0.get(key)
+        self.as_map().get(key)
     }
 
     /// Sets `key`; `null` values are skipped so that absent and `null` read the same.
-    pub fn insert(&mut self, key: impl Into<String>, value: serde_json::Value) {
+    pub fn insert(&mut self, key: impl Into<Cow<'static, str>>, value: serde_json::Value) {
         if !value.is_null() {
-            self.0.insert(key.into(), value);
+            self.set(key.into(), Extra::Value(value));
+        }
+    }
+
+    /// Sets `key` to a JSON value as received, parsed only if the extras are read (`null` is
+    /// skipped, as by [`insert`](Self::insert); so is text nested deeper than serde_json reads a
+    /// value, which then reads as absent).
+    ///
+    /// ```
+    /// use oauth_core::ProviderExtras;
+    /// use serde_json::value::RawValue;
+    ///
+    /// let owner: Box<RawValue> = serde_json::from_str(r#"{"type": "workspace"}"#)?;
+    /// let mut extras = ProviderExtras::new();
+    /// extras.insert_json("owner", owner);
+    /// assert_eq!(extras.get("owner"), Some(&serde_json::json!({"type": "workspace"})));
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn insert_json(&mut self, key: impl Into<Cow<'static, str>>, json: Box<RawValue>) {
+        if json.get().trim() != "null" {
+            self.set(key.into(), Extra::Json(json));
+        }
+    }
+
+    fn set(&mut self, key: Cow<'static, str>, value: Extra) {
+        match self.object.get_mut() {
+            Some(object) => {
+                if let Some(value) = value.into_value() {
+                    object.insert(key.into_owned(), value);
+                }
+                // The object was made from them: they are not read again.
+                self.entries = Vec::new();
+            }
+            None => self.entries.push((key, value)),
         }
     }
 
     /// Serializes `value` and sets it under `key` (skipped if it serializes to `null` or fails).
-    pub fn insert_serialized<T: Serialize>(&mut self, key: impl Into<String>, value: &T) {
+    pub fn insert_serialized<T: Serialize>(
+        &mut self,
+        key: impl Into<Cow<'static, str>>,
+        value: &T,
+    ) {
         if let Ok(value) = serde_json::to_value(value) {
             self.insert(key, value);
         }
@@ -160,25 +217,82 @@ impl ProviderExtras {
 
     /// Decodes the value under `key` as `T`; `None` if absent or of another shape.
     pub fn get_as<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
-        self.0
-            .get(key)
+        self.get(key)
             .and_then(|v| serde_json::from_value(v.clone()).ok())
     }
 
     /// The underlying JSON object.
     pub fn as_map(&self) -> &serde_json::Map<String, serde_json::Value> {
-        &self.0
+        self.object.get_or_init(|| {
+            let mut object = serde_json::Map::new();
+            for (key, value) in &self.entries {
+                if let Some(value) = value.clone().into_value() {
+                    object.insert(key.clone().into_owned(), value);
+                }
+            }
+            object
+        })
     }
 
     /// Whether there are no extras.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        // (An entry may still read as absent: text nested deeper than serde_json reads.)
+        (self.object.get().is_none() && self.entries.is_empty()) || self.as_map().is_empty()
+    }
+}
+
+impl Extra {
+    /// The value as JSON; `None` for text that does not parse as a value (deeper than
+    /// serde_json's nesting limit), which then reads as absent.
+    fn into_value(self) -> Option<serde_json::Value> {
+        match self {
+            Extra::Value(value) => Some(value),
+            Extra::Json(json) => serde_json::from_str(json.get()).ok(),
+        }
+    }
+}
+
+impl Clone for ProviderExtras {
+    fn clone(&self) -> Self {
+        match self.object.get() {
+            // Once read, the object is the extras: the entries it was made from are not copied.
+            Some(object) => Self {
+                entries: Vec::new(),
+                object: OnceLock::from(object.clone()),
+            },
+            None => Self {
+                entries: self.entries.clone(),
+                object: OnceLock::new(),
+            },
+        }
+    }
+}
+
+impl PartialEq for ProviderExtras {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_map() == other.as_map()
+    }
+}
+
+impl Serialize for ProviderExtras {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.as_map().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ProviderExtras {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let object = serde_json::Map::deserialize(deserializer)?;
+        Ok(Self {
+            entries: Vec::new(),
+            object: OnceLock::from(object),
+        })
     }
 }
 
 impl fmt::Debug for ProviderExtras {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.0.keys()).finish()
+        f.debug_set().entries(self.as_map().keys()).finish()
     }
 }
 

@@ -205,8 +205,13 @@ impl NotionClient {
         if let Some(icon) = response.workspace_icon {
             tokens.extras.insert("workspace_icon", icon.into());
         }
-        if let Some(owner) = &response.owner {
-            tokens.extras.insert_serialized("owner", owner);
+        // The owner as JSON text, made a tree only if the extras are read.
+        if let Some(owner) = response
+            .owner
+            .as_ref()
+            .and_then(|owner| serde_json::value::to_raw_value(owner).ok())
+        {
+            tokens.extras.insert_json("owner", owner);
         }
         if let Some(template) = response.duplicated_template_id {
             tokens

@@ -10,7 +10,7 @@ use oauth_core::{AccessToken, ProviderExtras, RefreshToken, TokenSet};
 /// Decoding is lenient the way real bodies require: `token_type`, `refresh_token` and `request_id`
 /// may be missing or `null`, and `owner` may be the legacy `{"workspace": true}`. An `owner`
 /// nested deeper than serde_json builds a tree (128 levels) leaves `owner` unset rather than
-/// failing the grant.
+/// failing the grant (a user owner is read whatever its other members hold).
 #[derive(Clone, Debug, Deserialize)]
 #[non_exhaustive]
 pub struct TokenResponse {
@@ -45,15 +45,13 @@ pub struct TokenResponse {
     pub request_id: Option<String>,
 }
 
-/// Reads `owner` as its text first (which has no nesting limit), then as a tree: an owner too
-/// deep for a tree reads as absent, so that the grant and its tokens are not lost.
+/// Reads `owner` as its text first (which has no nesting limit), then types it: an owner too deep
+/// for a tree reads as absent, so that the grant and its tokens are not lost.
 fn owner_if_readable<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Owner>, D::Error> {
     let text = Option::<Box<RawValue>>::deserialize(deserializer)?;
-    Ok(text
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(text.get()).ok())
-        .map(|tree| Owner::from_json(&tree)))
+    Ok(text.and_then(|text| Owner::from_text(&text)))
 }
 
 /// Who authorized the integration.
@@ -91,6 +89,47 @@ impl Owner {
         } else {
             Owner::Other { raw: raw.clone() }
         }
+    }
+
+    /// Reads an owner object from its JSON text as [`from_json`](Self::from_json) reads its tree:
+    /// the usual shapes (a user, the workspace) straight from the text, any other through a tree.
+    /// `None` for text nested deeper than serde_json builds a tree.
+    fn from_text(text: &RawValue) -> Option<Owner> {
+        /// The top level of an owner object, its members left as text.
+        #[derive(Deserialize)]
+        struct Members<'a> {
+            #[serde(default, rename = "type")]
+            kind: Option<&'a str>,
+            #[serde(default, borrow)]
+            user: Option<&'a RawValue>,
+            #[serde(default, borrow)]
+            workspace: Option<&'a RawValue>,
+        }
+        // (An odd shape: not an object, escaped or repeated keys, a user that is not a
+        // `NotionUser`; the tree decides.)
+        let members = text
+            .get()
+            .starts_with('{')
+            .then(|| serde_json::from_str::<Members<'_>>(text.get()).ok())
+            .flatten();
+        if let Some(members) = members {
+            match members.user.filter(|user| user.get().starts_with('{')) {
+                Some(user) => {
+                    if let Ok(user) = serde_json::from_str::<NotionUser>(user.get()) {
+                        return Some(Owner::User { user });
+                    }
+                }
+                None if members.kind == Some("workspace")
+                    || members.workspace.map(RawValue::get) == Some("true") =>
+                {
+                    return Some(Owner::Workspace);
+                }
+                None => {}
+            }
+        }
+        serde_json::from_str::<serde_json::Value>(text.get())
+            .ok()
+            .map(|tree| Owner::from_json(&tree))
     }
 
     /// The user, if a user owns the authorization.

@@ -169,52 +169,61 @@ fn extras_treat_null_as_absent() {
 }
 
 #[test]
-fn extras_keep_the_last_value_of_a_key_and_round_trip() {
+fn extras_read_the_same_whether_set_as_values_or_as_text() {
     use oauth_core::ProviderExtras;
     use serde_json::json;
+    use serde_json::value::RawValue;
+    let text = |json: &str| -> Box<RawValue> { serde_json::from_str(json).expect("JSON") };
 
-    let mut extras = ProviderExtras::new();
-    assert!(extras.is_empty());
-    extras.insert("owner", json!({"type": "user", "user": {"id": "u1"}}));
-    extras.insert("gone", serde_json::Value::Null);
-    extras.insert("app_id", json!("A0"));
-    extras.insert("app_id", json!("A1"));
-    extras.insert("app_id", serde_json::Value::Null);
-    assert!(!extras.is_empty());
+    let mut lazy = ProviderExtras::new();
+    assert!(lazy.is_empty());
+    lazy.insert_json("owner", text(r#"{"type": "user", "user": {"id": "u1"}}"#));
+    lazy.insert_json("gone", text(" null "));
+    lazy.insert("app_id", json!("A0"));
+    lazy.insert("app_id", json!("A1"));
+    lazy.insert("app_id", serde_json::Value::Null);
+    assert!(!lazy.is_empty());
 
     let mut built = ProviderExtras::new();
     built.insert("owner", json!({"type": "user", "user": {"id": "u1"}}));
     built.insert("app_id", json!("A1"));
+    assert_eq!(lazy, built, "the last value of a key wins; null is skipped");
     assert_eq!(
-        extras, built,
-        "the last value of a key wins; null is skipped"
-    );
-    assert_eq!(
-        extras.get("owner"),
+        lazy.get("owner"),
         Some(&json!({"type": "user", "user": {"id": "u1"}}))
     );
-    assert!(extras.get("gone").is_none());
-    assert_eq!(format!("{extras:?}"), r#"{"app_id", "owner"}"#);
+    assert!(lazy.get("gone").is_none());
+    assert_eq!(format!("{lazy:?}"), r#"{"app_id", "owner"}"#);
 
-    // Set after a read: later reads see it.
-    extras.insert("owner", json!({"type": "workspace"}));
-    extras.insert_serialized("n", &7);
-    assert_eq!(extras.get("owner"), Some(&json!({"type": "workspace"})));
-    assert_eq!(extras.get_as::<u32>("n"), Some(7));
-    let copy = extras.clone();
-    assert_eq!(copy, extras);
+    // Set after the first read: the read object takes it.
+    lazy.insert_json("owner", text(r#"{"type": "workspace"}"#));
+    lazy.insert_serialized("n", &7);
+    assert_eq!(lazy.get("owner"), Some(&json!({"type": "workspace"})));
+    assert_eq!(lazy.get_as::<u32>("n"), Some(7));
+    // A clone made after the first read reads the same.
+    let copy = lazy.clone();
+    assert_eq!(copy, lazy);
     assert_eq!(copy.get("owner"), Some(&json!({"type": "workspace"})));
     assert_eq!(format!("{copy:?}"), r#"{"app_id", "n", "owner"}"#);
 
-    // Serialization round-trips.
-    let mut one = ProviderExtras::new();
-    one.insert("owner", json!({"type": "workspace"}));
+    // A clone made before the first read reads the same; serialization round-trips.
+    let mut unread = ProviderExtras::new();
+    unread.insert_json("owner", text(r#"{"type": "workspace"}"#));
+    let copy = unread.clone();
     assert_eq!(
-        serde_json::to_value(&one).expect("serializes"),
+        serde_json::to_value(&copy).expect("serializes"),
         json!({"owner": {"type": "workspace"}})
     );
     let back: ProviderExtras =
-        serde_json::from_value(serde_json::to_value(&one).expect("serializes")).expect("reads");
-    assert_eq!(back, one);
+        serde_json::from_value(serde_json::to_value(&unread).expect("serializes")).expect("reads");
+    assert_eq!(back, unread);
     assert!(ProviderExtras::new() == serde_json::from_str("{}").expect("reads"));
+
+    // Text nested deeper than a JSON tree may be reads as absent.
+    let mut deep = ProviderExtras::new();
+    let nested = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    deep.insert_json("owner", text(&nested));
+    assert!(deep.is_empty());
+    assert!(deep.get("owner").is_none());
+    assert_eq!(deep, ProviderExtras::new());
 }
