@@ -36,7 +36,12 @@ impl Form {
     }
 
     pub(crate) fn push(&mut self, name: &'static str, value: impl AsRef<str>) {
-        url::form_urlencoded::Serializer::new(&mut self.0).append_pair(name, value.as_ref());
+        if !self.0.is_empty() {
+            self.0.push('&');
+        }
+        encode_into(&mut self.0, name);
+        self.0.push('=');
+        encode_into(&mut self.0, value.as_ref());
     }
 
     pub(crate) fn push_opt(&mut self, name: &'static str, value: Option<&str>) {
@@ -55,6 +60,18 @@ impl Form {
 
     fn encode(self) -> Bytes {
         Bytes::from(self.0)
+    }
+}
+
+/// Appends `text` form-urlencoded. Tokens, ids and grant names are made only of bytes that the
+/// encoding leaves as they are (ASCII letters and digits, `*`, `-`, `.`, `_`), and are copied in
+/// one go (`form_urlencoded` looks at each byte in turn: ~4k instructions per refresh).
+fn encode_into(body: &mut String, text: &str) {
+    let unchanged = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_');
+    if text.bytes().all(unchanged) {
+        body.push_str(text);
+    } else {
+        body.extend(url::form_urlencoded::byte_serialize(text.as_bytes()));
     }
 }
 
@@ -141,12 +158,9 @@ impl Metadata {
 /// else as [`classify_status`] says.
 pub fn classify(response: &HttpResponse) -> ResponseClass {
     match classify_status(response) {
-        // Only a body that mentions the code can be the HTTP 200 rate limit: look before
-        // parsing, so that ordinary answers are not parsed twice.
         ResponseClass::Final
-            if mentions(response.body(), b"ratelimited")
-                && serde_json::from_slice::<Envelope>(response.body())
-                    .is_ok_and(|envelope| envelope.is_ratelimited()) =>
+            if serde_json::from_slice::<Envelope>(response.body())
+                .is_ok_and(|envelope| envelope.is_ratelimited()) =>
         {
             ResponseClass::RateLimited {
                 retry_after: retry_after(response.headers(), SystemTime::now()),
@@ -154,13 +168,6 @@ pub fn classify(response: &HttpResponse) -> ResponseClass {
         }
         class => class,
     }
-}
-
-/// Whether `needle` occurs in `haystack`.
-fn mentions(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle)
 }
 
 /// Masks anything secret-looking in a message Slack sent back, before it reaches logs or errors.
@@ -363,6 +370,27 @@ mod tests {
             } else {
                 assert!(decoded.is_ok(), "{status}");
             }
+        }
+    }
+
+    #[test]
+    fn the_copy_shortcut_encodes_as_form_urlencoded_does() {
+        let mut texts: Vec<String> = (0u8..=127).map(|b| char::from(b).to_string()).collect();
+        texts.extend(
+            [
+                "xoxe-1-abcDEF123",
+                "2141029472.691202649728",
+                "a b+c",
+                "é€",
+                "",
+            ]
+            .map(str::to_owned),
+        );
+        for text in texts {
+            let mut ours = String::new();
+            encode_into(&mut ours, &text);
+            let reference: String = url::form_urlencoded::byte_serialize(text.as_bytes()).collect();
+            assert_eq!(ours, reference, "{text:?}");
         }
     }
 
