@@ -64,16 +64,28 @@ impl Form {
 }
 
 /// Appends `text` form-urlencoded. Tokens, ids and grant names are made only of bytes that the
-/// encoding leaves as they are (ASCII letters and digits, `*`, `-`, `.`, `_`), and are copied in
-/// one go (`form_urlencoded` looks at each byte in turn: ~4k instructions per refresh).
+/// encoding leaves as they are, and are copied in one go (`form_urlencoded` looks at each byte in
+/// turn: ~4k instructions per refresh).
 fn encode_into(body: &mut String, text: &str) {
-    let unchanged = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_');
-    if text.bytes().all(unchanged) {
+    if text.bytes().all(|b| UNCHANGED[usize::from(b)]) {
         body.push_str(text);
     } else {
         body.extend(url::form_urlencoded::byte_serialize(text.as_bytes()));
     }
 }
+
+/// The bytes `application/x-www-form-urlencoded` leaves as they are: ASCII letters and digits,
+/// `*`, `-`, `.` and `_`.
+static UNCHANGED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'*' | b'-' | b'.' | b'_');
+        b += 1;
+    }
+    table
+};
 
 /// How a call authenticates, besides what is in the form.
 pub(crate) enum Credential<'a> {
@@ -158,9 +170,12 @@ impl Metadata {
 /// else as [`classify_status`] says.
 pub fn classify(response: &HttpResponse) -> ResponseClass {
     match classify_status(response) {
+        // Only a body that mentions the code can be the HTTP 200 rate limit: look before
+        // parsing, so that ordinary answers are not read twice.
         ResponseClass::Final
-            if serde_json::from_slice::<Envelope>(response.body())
-                .is_ok_and(|envelope| envelope.is_ratelimited()) =>
+            if memchr::memmem::find(response.body(), b"ratelimited").is_some()
+                && serde_json::from_slice::<Envelope>(response.body())
+                    .is_ok_and(|envelope| envelope.is_ratelimited()) =>
         {
             ResponseClass::RateLimited {
                 retry_after: retry_after(response.headers(), SystemTime::now()),
