@@ -22,11 +22,7 @@ use serde_json::json;
 const REDIRECT: &str = "http://127.0.0.1/callback/notion";
 
 fn policy() -> RetryPolicy {
-    RetryPolicy::default()
-        .max_attempts(3)
-        .initial_backoff(Duration::from_millis(10))
-        .max_backoff(Duration::from_millis(50))
-        .max_retry_after(Duration::from_secs(2))
+    oauth_testkit::fast_retry_policy!()
 }
 
 fn client_with(sandbox: &SandboxHandle, secret: &str, version: Option<&str>) -> NotionClient {

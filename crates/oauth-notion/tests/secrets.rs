@@ -6,8 +6,6 @@
 //! of a thread-local one while other tests run in parallel).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::sync::{Arc, Mutex};
-
 use base64::Engine as _;
 use oauth_core::{
     AccessToken, AuthorizationCode, AuthorizationRequest, CodeExchange, Introspect, Revoke,
@@ -17,32 +15,11 @@ use oauth_notion::{CreateTokenRequest, NotionClient};
 use oauth_sandbox::{
     DEFAULT_NOTION_CLIENT_ID, DEFAULT_NOTION_CLIENT_SECRET, Fault, FaultKind, Sandbox,
 };
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use oauth_testkit::LogCapture;
 
 #[tokio::test]
 async fn no_secret_in_debug_errors_or_traces() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish(),
-    )
-    .unwrap();
+    let capture = LogCapture::install();
 
     let sandbox = Sandbox::builder().start().await.unwrap();
     let notion = NotionClient::builder(DEFAULT_NOTION_CLIENT_ID, DEFAULT_NOTION_CLIENT_SECRET)
@@ -161,7 +138,7 @@ async fn no_secret_in_debug_errors_or_traces() {
         shown.push(format!("{error} {error:?}"));
     }
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.contents();
     let ours: Vec<&str> = logs
         .lines()
         .filter(|l| !l.contains(" oauth_sandbox"))

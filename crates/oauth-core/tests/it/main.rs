@@ -5,6 +5,5 @@ mod authorization;
 mod http_retry;
 mod redaction;
 mod store;
-mod support;
 mod tls;
 mod tokens;
