@@ -51,7 +51,7 @@ fn main() -> ExitCode {
 }
 
 const USAGE: &str = "usage: cargo xtask <ci|test|msrv|bench|fuzz>
-  ci     rustfmt, tidy, MSRV, clippy -D warnings, all tests, rustdoc -D warnings
+  ci     rustfmt, tidy, MSRV, clippy -D warnings (all and default features), all tests, rustdoc -D warnings
   test   all tests of the workspace, all features
   msrv   check the declared rust-version against Cargo.lock
   bench  run the benchmarks (release build) and write docs/benchmarks.md
@@ -75,6 +75,18 @@ fn ci() -> Result<(), String> {
             "--workspace",
             "--all-targets",
             "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    // Default features too: code (and imports) used only under a feature must not warn without it.
+    step(
+        "clippy (default features)",
+        cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
             "--",
             "-D",
             "warnings",

@@ -7,6 +7,7 @@
 //! | `slack` | the Slack provider, `id_token` verification included (`oauth-slack`'s `openid`) | [`slack`] |
 //! | `sqlite` | the SQLite token store | [`store`] |
 //! | `postgres` | the PostgreSQL token store | [`store`] |
+//! | `postgres-tls` | PostgreSQL over TLS (`sslmode=require`/`verify-full` URLs; rustls on ring, the system's roots plus the URL's `sslrootcert`) | [`store`] |
 //! | `sandbox` | the offline emulator, for tests and demos | [`sandbox`] |
 //! | `mock` | mockall mocks of the traits | [`mock`] |
 //! | `axum` | an install flow to mount in an axum app | [`install`] |
@@ -52,7 +53,7 @@ pub mod slack {
     pub use oauth_slack::*;
 }
 
-/// Token stores (features `sqlite`, `postgres`).
+/// Token stores (features `sqlite`, `postgres`, `postgres-tls`).
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub mod store {
