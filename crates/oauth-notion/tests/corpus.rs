@@ -2,7 +2,6 @@
 //! decoders: success bodies are accepted, error bodies classified with the expected code.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -11,13 +10,7 @@ use oauth_notion::{
     ErrorShape, IntrospectResponse, NotionClient, NotionError, NotionErrorCode, NotionExtras,
     NotionResponse, Owner, RevokeResponse, TokenResponse,
 };
-
-fn corpus_dir() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/decode-corpus"
-    ))
-}
+use oauth_testkit::corpus;
 
 fn response(status: u16, headers: &[(&str, &str)], body: &str) -> http::Response<Bytes> {
     let mut builder = http::Response::builder().status(status);
@@ -66,16 +59,14 @@ fn status_of(file: &str) -> u16 {
 
 #[test]
 fn shared_corpus() {
-    let dir = corpus_dir();
-    let expect: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("expect.json")).unwrap()).unwrap();
+    let expect: serde_json::Value = serde_json::from_str(&corpus::read("expect.json")).unwrap();
     let mut checked = 0;
     for entry in expect.as_array().unwrap() {
         let file = entry["file"].as_str().unwrap();
         if !file.starts_with("notion/") {
             continue;
         }
-        let body = std::fs::read_to_string(dir.join(file)).unwrap();
+        let body = corpus::read(file);
         match entry["kind"].as_str().unwrap() {
             "success" => {
                 assert!(file.starts_with("notion/oauth.token/"), "{file}");
