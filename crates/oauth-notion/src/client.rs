@@ -12,6 +12,9 @@ use oauth_core::{
 };
 use url::Url;
 
+use crate::wire::NotionResponse;
+use crate::{IntrospectResponse, RevokeResponse, TokenResponse};
+
 /// The API's base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.notion.com";
 
@@ -46,6 +49,8 @@ struct Inner {
     /// The headers of every call: `Authorization: Basic …` (marked sensitive), `Content-Type`
     /// and `Notion-Version`.
     headers: http::HeaderMap,
+    /// The URI of each endpoint (`oauth/token`, …), made and checked at build.
+    endpoints: Vec<(&'static str, http::Uri)>,
     http: HttpClient,
     clock: Arc<dyn Clock>,
     /// Whether plain `http` off loopback is allowed (base URL and redirect URIs).
@@ -131,9 +136,13 @@ impl NotionClient {
         &self.inner.headers
     }
 
-    /// The URI of the endpoint at `path` (`v1/oauth/token`, …) under the base URL.
-    pub(crate) fn endpoint_uri(&self, path: &str) -> Result<http::Uri> {
-        endpoint_uri(&self.inner.base_url, path)
+    /// The URI of the endpoint of `operation` (`oauth/token`, …): `v1/<operation>` under the base
+    /// URL.
+    pub(crate) fn endpoint_uri(&self, operation: &str) -> Result<http::Uri> {
+        match self.inner.endpoints.iter().find(|(op, _)| *op == operation) {
+            Some((_, uri)) => Ok(uri.clone()),
+            None => endpoint_uri(&self.inner.base_url, &format!("v1/{operation}")),
+        }
     }
 
     /// The browser URL at `path` under the base URL.
@@ -272,6 +281,14 @@ impl NotionClientBuilder {
             http::HeaderName::from_static("notion-version"),
             notion_version.clone(),
         );
+        let endpoints = [
+            TokenResponse::OPERATION,
+            IntrospectResponse::OPERATION,
+            RevokeResponse::OPERATION,
+        ]
+        .into_iter()
+        .map(|op| Ok((op, endpoint_uri(&base_url, &format!("v1/{op}"))?)))
+        .collect::<Result<_>>()?;
         Ok(NotionClient {
             inner: Arc::new(Inner {
                 client_id: self.client_id,
@@ -280,6 +297,7 @@ impl NotionClientBuilder {
                 base_url,
                 notion_version,
                 headers,
+                endpoints,
                 http,
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 allow_insecure_http: self.allow_insecure_http,

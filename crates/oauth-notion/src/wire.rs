@@ -140,7 +140,7 @@ impl NotionClient {
             .map_err(|e| Error::Internal(format!("cannot encode the {operation} body: {e}")))?;
         let mut request = http::Request::new(Bytes::from(json));
         *request.method_mut() = http::Method::POST;
-        *request.uri_mut() = self.endpoint_uri(&format!("v1/{operation}"))?;
+        *request.uri_mut() = self.endpoint_uri(operation)?;
         *request.headers_mut() = self.headers().clone();
         Ok(request)
     }

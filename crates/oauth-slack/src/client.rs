@@ -12,7 +12,13 @@ use oauth_core::{
 };
 use url::Url;
 
-use crate::wire::{Credential, Form};
+use crate::wire::{Credential, Form, SlackResponse};
+use crate::{
+    AppsAuthExternalDeleteResponse, AppsAuthExternalGetResponse, AuthRevokeResponse,
+    AuthTeamsListResponse, AuthTestResponse, OauthAccessResponse, OauthV2AccessResponse,
+    OauthV2ExchangeResponse, OauthV2RefreshResponse, OpenIdConnectTokenResponse,
+    OpenIdConnectUserInfoResponse,
+};
 
 /// The default Web API base: `https://slack.com/api/`.
 pub const DEFAULT_API_BASE_URL: &str = "https://slack.com/api/";
@@ -69,6 +75,8 @@ struct Inner {
     client_secret: Option<ClientSecret>,
     redirect_uri: Option<String>,
     api_base: Url,
+    /// The URI of each method this crate calls, made and checked at build.
+    method_uris: Vec<(&'static str, http::Uri)>,
     authorize_base: Url,
     client_auth: ClientAuth,
     /// With [`ClientAuth::Basic`]: the `Authorization: Basic …` value (marked sensitive), worked
@@ -165,7 +173,10 @@ impl SlackClient {
 
     /// The URI of a Web API method: the API base followed by the method name.
     pub(crate) fn method_uri(&self, method: &str) -> Result<http::Uri> {
-        endpoint_uri(&self.inner.api_base, method)
+        match self.inner.method_uris.iter().find(|(m, _)| *m == method) {
+            Some((_, uri)) => Ok(uri.clone()),
+            None => endpoint_uri(&self.inner.api_base, method),
+        }
     }
 
     pub(crate) fn browser_url(&self, path: &str) -> Result<Url> {
@@ -327,12 +338,17 @@ impl SlackClientBuilder {
             (Some(secret), ClientAuth::Basic) => Some(basic_auth(&self.client_id, secret)?),
             _ => None,
         };
+        let method_uris = METHODS
+            .into_iter()
+            .map(|method| Ok((method, endpoint_uri(&api_base, method)?)))
+            .collect::<Result<_>>()?;
         Ok(SlackClient {
             inner: Arc::new(Inner {
                 client_id: self.client_id,
                 client_secret: self.client_secret,
                 redirect_uri: self.redirect_uri,
                 api_base,
+                method_uris,
                 authorize_base,
                 client_auth: self.client_auth,
                 basic,
@@ -343,6 +359,21 @@ impl SlackClientBuilder {
         })
     }
 }
+
+/// Every Web API method the client calls.
+const METHODS: [&str; 11] = [
+    OauthV2RefreshResponse::OPERATION,
+    OauthV2AccessResponse::OPERATION,
+    OauthV2ExchangeResponse::OPERATION,
+    OauthAccessResponse::OPERATION,
+    OpenIdConnectTokenResponse::OPERATION,
+    OpenIdConnectUserInfoResponse::OPERATION,
+    AuthTestResponse::OPERATION,
+    AuthRevokeResponse::OPERATION,
+    AuthTeamsListResponse::OPERATION,
+    AppsAuthExternalGetResponse::OPERATION,
+    AppsAuthExternalDeleteResponse::OPERATION,
+];
 
 #[cfg(test)]
 mod tests {
