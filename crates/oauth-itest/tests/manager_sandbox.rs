@@ -31,7 +31,7 @@ fn code(sandbox: &SandboxHandle, provider: &dyn TokenProvider) -> AuthorizationC
     AuthorizationCode::new(
         sandbox
             .control()
-            .authorize(&format!("{}?{}", url.path(), url.query().unwrap()))
+            .authorize(url.as_str())
             .unwrap()
             .code
             .unwrap(),

@@ -27,7 +27,7 @@ async fn install(
     let url = slack.authorization_url(&request).unwrap();
     let code = sandbox
         .control()
-        .authorize(&format!("{}?{}", url.path(), url.query().unwrap()))
+        .authorize(url.as_str())
         .unwrap()
         .code
         .unwrap();

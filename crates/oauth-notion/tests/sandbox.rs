@@ -48,10 +48,7 @@ fn client(sandbox: &SandboxHandle) -> NotionClient {
 fn authorize(sandbox: &SandboxHandle, notion: &NotionClient) -> AuthorizationCode {
     let request = AuthorizationRequest::new().unwrap();
     let url = notion.authorization_url(&request).unwrap();
-    let outcome = sandbox
-        .control()
-        .authorize(&format!("{}?{}", url.path(), url.query().unwrap()))
-        .unwrap();
+    let outcome = sandbox.control().authorize(url.as_str()).unwrap();
     assert_eq!(outcome.state.as_deref(), Some(request.state().as_str()));
     AuthorizationCode::new(outcome.code.expect("consent gives a code"))
 }

@@ -19,7 +19,7 @@ pub mod corpus;
 mod logs;
 mod server;
 
-pub use logs::LogCapture;
+pub use logs::{LogCapture, assert_no_secret};
 pub use server::{FakeServer, Handshake, Recorded, Reply, closed_port_url};
 
 /// `oauth_core::http::RetryPolicy::default()` with backoffs of 1 to 5 ms, at most 5 s of waiting

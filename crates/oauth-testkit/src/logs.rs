@@ -40,3 +40,15 @@ impl std::io::Write for LogCapture {
         Ok(())
     }
 }
+
+/// Asserts that no secret of `secrets` appears in `text` (logs, `Debug` output, error messages);
+/// a failure names only the secret's last four characters.
+pub fn assert_no_secret(text: &str, secrets: &[String]) {
+    for secret in secrets {
+        assert!(
+            !text.contains(secret.as_str()),
+            "a secret leaked: …{}",
+            &secret[secret.len().saturating_sub(4)..]
+        );
+    }
+}
