@@ -81,6 +81,7 @@
 
 mod authorize;
 mod callback;
+mod client_settings;
 mod clock;
 mod error;
 mod error_codes;
@@ -103,6 +104,7 @@ pub use authorize::{
 pub use callback::{
     CallbackParams, CallbackResponse, MAX_CALLBACK_QUERY, VerifiedCallback, verify_callback,
 };
+pub use client_settings::ClientSettings;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{
     CallbackError, Error, ErrorKind, GenericProviderError, MAX_QUOTED_DESCRIPTION,

@@ -4,11 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use oauth_core::http::{
-    HttpClient, HttpTransport, RetryPolicy, basic_auth, endpoint_uri, parse_base_url,
-};
+use oauth_core::http::{HttpClient, basic_auth, endpoint_uri, parse_base_url};
 use oauth_core::{
-    ClientSecret, Clock, Error, Result, SystemClock, check_redirect_uri, exchange_redirect_uri,
+    ClientSecret, ClientSettings, Clock, Error, Result, check_redirect_uri, exchange_redirect_uri,
 };
 use url::Url;
 
@@ -82,11 +80,7 @@ impl NotionClient {
             redirect_uri: None,
             base_url: DEFAULT_BASE_URL.to_owned(),
             notion_version: DEFAULT_NOTION_VERSION.to_owned(),
-            http: None,
-            transport: None,
-            retry: None,
-            allow_insecure_http: false,
-            clock: None,
+            settings: ClientSettings::default(),
         }
     }
 
@@ -161,11 +155,7 @@ pub struct NotionClientBuilder {
     redirect_uri: Option<String>,
     base_url: String,
     notion_version: String,
-    http: Option<HttpClient>,
-    transport: Option<Arc<dyn HttpTransport>>,
-    retry: Option<RetryPolicy>,
-    allow_insecure_http: bool,
-    clock: Option<Arc<dyn Clock>>,
+    settings: ClientSettings,
 }
 
 impl fmt::Debug for NotionClientBuilder {
@@ -176,7 +166,7 @@ impl fmt::Debug for NotionClientBuilder {
             .field("redirect_uri", &self.redirect_uri)
             .field("base_url", &self.base_url)
             .field("notion_version", &self.notion_version)
-            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("allow_insecure_http", &self.settings.allow_insecure_http)
             .finish_non_exhaustive()
     }
 }
@@ -206,44 +196,13 @@ impl NotionClientBuilder {
         self
     }
 
-    /// A ready HTTP client (transport and retry policy); overrides [`transport`](Self::transport)
-    /// and [`retry_policy`](Self::retry_policy).
-    pub fn http_client(mut self, http: HttpClient) -> Self {
-        self.http = Some(http);
-        self
-    }
-
-    /// The HTTP transport (default: `oauth_core`'s reqwest transport, feature `reqwest`).
-    pub fn transport(mut self, transport: Arc<dyn HttpTransport>) -> Self {
-        self.transport = Some(transport);
-        self
-    }
-
-    /// The retry policy (default [`RetryPolicy::default`]). Token grants are never resent once
-    /// they may have reached Notion, whatever the policy.
-    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.retry = Some(retry);
-        self
-    }
-
-    /// Allows a plain-`http` base URL and redirect URIs that are not loopback (credentials and
-    /// authorization codes would travel in clear). Loopback (`127.0.0.1`, `[::1]`, `localhost`)
-    /// is always allowed.
-    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.allow_insecure_http = allow;
-        self
-    }
-
-    /// The clock that stamps received tokens (default: the system clock).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
-        self
-    }
+    oauth_core::client_builder_methods!();
 
     /// Builds the client. Fails with [`Error::Configuration`] on an empty client id or secret,
     /// an invalid `Notion-Version`, an invalid or plain-http base URL, or a redirect URI that
     /// [`check_redirect_uri`] refuses.
     pub fn build(self) -> Result<NotionClient> {
+        let allow_insecure_http = self.settings.allow_insecure_http;
         if self.client_id.trim().is_empty() {
             return Err(Error::configuration("the Notion OAuth client id is empty"));
         }
@@ -260,11 +219,11 @@ impl NotionClientBuilder {
         if self.notion_version.trim().is_empty() {
             return Err(Error::configuration("the Notion-Version is empty"));
         }
-        let base_url = parse_base_url("Notion base", &self.base_url, self.allow_insecure_http)?;
+        let base_url = parse_base_url("Notion base", &self.base_url, allow_insecure_http)?;
         if let Some(redirect_uri) = &self.redirect_uri {
-            check_redirect_uri(redirect_uri, self.allow_insecure_http)?;
+            check_redirect_uri(redirect_uri, allow_insecure_http)?;
         }
-        let http = HttpClient::configured(self.http, self.transport, self.retry)?;
+        let (http, clock) = self.settings.build()?;
         let notion_version = http::HeaderValue::from_str(&self.notion_version).map_err(|_| {
             Error::configuration(format!("invalid Notion-Version {:?}", self.notion_version))
         })?;
@@ -299,8 +258,8 @@ impl NotionClientBuilder {
                 headers,
                 endpoints,
                 http,
-                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
-                allow_insecure_http: self.allow_insecure_http,
+                clock,
+                allow_insecure_http,
             }),
         })
     }

@@ -4,11 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use oauth_core::http::{
-    HttpClient, HttpTransport, RetryPolicy, basic_auth, endpoint_uri, parse_base_url,
-};
+use oauth_core::http::{HttpClient, basic_auth, endpoint_uri, parse_base_url};
 use oauth_core::{
-    ClientSecret, Clock, Error, Result, SystemClock, check_redirect_uri, exchange_redirect_uri,
+    ClientSecret, ClientSettings, Clock, Error, Result, check_redirect_uri, exchange_redirect_uri,
 };
 use url::Url;
 
@@ -112,11 +110,7 @@ impl SlackClient {
             api_base: DEFAULT_API_BASE_URL.to_owned(),
             authorize_base: DEFAULT_AUTHORIZE_BASE_URL.to_owned(),
             client_auth: ClientAuth::default(),
-            http: None,
-            transport: None,
-            retry: None,
-            allow_insecure_http: false,
-            clock: None,
+            settings: ClientSettings::default(),
         }
     }
 
@@ -218,11 +212,7 @@ pub struct SlackClientBuilder {
     api_base: String,
     authorize_base: String,
     client_auth: ClientAuth,
-    http: Option<HttpClient>,
-    transport: Option<Arc<dyn HttpTransport>>,
-    retry: Option<RetryPolicy>,
-    allow_insecure_http: bool,
-    clock: Option<Arc<dyn Clock>>,
+    settings: ClientSettings,
 }
 
 impl fmt::Debug for SlackClientBuilder {
@@ -234,7 +224,7 @@ impl fmt::Debug for SlackClientBuilder {
             .field("api_base", &self.api_base)
             .field("authorize_base", &self.authorize_base)
             .field("client_auth", &self.client_auth)
-            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("allow_insecure_http", &self.settings.allow_insecure_http)
             .finish_non_exhaustive()
     }
 }
@@ -278,44 +268,13 @@ impl SlackClientBuilder {
         self
     }
 
-    /// A ready HTTP client (transport and retry policy); overrides [`transport`](Self::transport)
-    /// and [`retry_policy`](Self::retry_policy).
-    pub fn http_client(mut self, http: HttpClient) -> Self {
-        self.http = Some(http);
-        self
-    }
-
-    /// The HTTP transport (default: `oauth_core`'s reqwest transport, feature `reqwest`).
-    pub fn transport(mut self, transport: Arc<dyn HttpTransport>) -> Self {
-        self.transport = Some(transport);
-        self
-    }
-
-    /// The retry policy (default [`RetryPolicy::default`]). Code exchanges and refreshes are never
-    /// resent once they may have reached Slack, whatever the policy.
-    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.retry = Some(retry);
-        self
-    }
-
-    /// Allows `http://` base URLs and redirect URIs on non-loopback hosts (credentials and
-    /// authorization codes then cross the network in clear text). Loopback (`127.0.0.1`,
-    /// `[::1]`, `localhost`) is always allowed.
-    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.allow_insecure_http = allow;
-        self
-    }
-
-    /// The clock that stamps received tokens (default: the system clock).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
-        self
-    }
+    oauth_core::client_builder_methods!();
 
     /// Checks the configuration and builds the client. Fails with [`Error::Configuration`] on
     /// an empty client id, Basic authentication without a secret, an invalid or plain-http base
     /// URL, or a default redirect URI that [`check_redirect_uri`] refuses.
     pub fn build(self) -> Result<SlackClient> {
+        let allow_insecure_http = self.settings.allow_insecure_http;
         if self.client_id.trim().is_empty() {
             return Err(Error::configuration("the Slack client id is empty"));
         }
@@ -324,16 +283,16 @@ impl SlackClientBuilder {
                 "HTTP Basic client authentication needs a client secret",
             ));
         }
-        let api_base = parse_base_url("Slack API base", &self.api_base, self.allow_insecure_http)?;
+        let api_base = parse_base_url("Slack API base", &self.api_base, allow_insecure_http)?;
         let authorize_base = parse_base_url(
             "Slack authorize base",
             &self.authorize_base,
-            self.allow_insecure_http,
+            allow_insecure_http,
         )?;
         if let Some(redirect_uri) = &self.redirect_uri {
-            check_redirect_uri(redirect_uri, self.allow_insecure_http)?;
+            check_redirect_uri(redirect_uri, allow_insecure_http)?;
         }
-        let http = HttpClient::configured(self.http, self.transport, self.retry)?;
+        let (http, clock) = self.settings.build()?;
         let basic = match (&self.client_secret, self.client_auth) {
             (Some(secret), ClientAuth::Basic) => Some(basic_auth(&self.client_id, secret)?),
             _ => None,
@@ -353,8 +312,8 @@ impl SlackClientBuilder {
                 client_auth: self.client_auth,
                 basic,
                 http,
-                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
-                allow_insecure_http: self.allow_insecure_http,
+                clock,
+                allow_insecure_http,
             }),
         })
     }

@@ -1,0 +1,102 @@
+//! [`ClientSettings`]: what every provider client's builder takes besides its credentials and
+//! endpoints, and [`client_builder_methods!`](crate::client_builder_methods), their setters.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::Result;
+use crate::http::{HttpClient, HttpTransport, RetryPolicy};
+
+/// The HTTP client (a ready one, or a transport and a retry policy), the clock and whether plain
+/// `http` is allowed off loopback: the settings both provider clients' builders share, with the
+/// same setters ([`client_builder_methods!`](crate::client_builder_methods)).
+#[derive(Clone, Default)]
+pub struct ClientSettings {
+    /// A ready HTTP client; overrides `transport` and `retry`.
+    pub http: Option<HttpClient>,
+    /// The HTTP transport (default: the reqwest transport, feature `reqwest`).
+    pub transport: Option<Arc<dyn HttpTransport>>,
+    /// The retry policy (default [`RetryPolicy::default`]).
+    pub retry: Option<RetryPolicy>,
+    /// Whether plain `http` base URLs and redirect URIs are allowed off loopback.
+    pub allow_insecure_http: bool,
+    /// The clock that stamps received tokens (default: the system clock).
+    pub clock: Option<Arc<dyn Clock>>,
+}
+
+impl fmt::Debug for ClientSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientSettings")
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientSettings {
+    /// The HTTP client these settings describe ([`HttpClient::configured`]) and the clock.
+    pub fn build(self) -> Result<(HttpClient, Arc<dyn Clock>)> {
+        let http = HttpClient::configured(self.http, self.transport, self.retry)?;
+        Ok((http, self.clock.unwrap_or_else(|| Arc::new(SystemClock))))
+    }
+}
+
+/// The setters of [`ClientSettings`] on a provider client's builder, which keeps them in a field
+/// named `settings`: `http_client`, `transport`, `retry_policy`, `allow_insecure_http`, `clock`.
+///
+/// ```
+/// use oauth_core::ClientSettings;
+///
+/// /// A provider client's builder.
+/// pub struct ExampleBuilder {
+///     settings: ClientSettings,
+/// }
+///
+/// impl ExampleBuilder {
+///     oauth_core::client_builder_methods!();
+/// }
+///
+/// let builder = ExampleBuilder { settings: ClientSettings::default() }.allow_insecure_http(true);
+/// assert!(builder.settings.allow_insecure_http);
+/// ```
+#[macro_export]
+macro_rules! client_builder_methods {
+    () => {
+        /// A ready HTTP client (transport and retry policy); overrides
+        /// [`transport`](Self::transport) and [`retry_policy`](Self::retry_policy).
+        pub fn http_client(mut self, http: $crate::http::HttpClient) -> Self {
+            self.settings.http = Some(http);
+            self
+        }
+
+        /// The HTTP transport (default: `oauth_core`'s reqwest transport, feature `reqwest`).
+        pub fn transport(
+            mut self,
+            transport: ::std::sync::Arc<dyn $crate::http::HttpTransport>,
+        ) -> Self {
+            self.settings.transport = Some(transport);
+            self
+        }
+
+        /// The retry policy (default `RetryPolicy::default`). Code exchanges and refreshes are
+        /// never resent once they may have reached the provider, whatever the policy.
+        pub fn retry_policy(mut self, retry: $crate::http::RetryPolicy) -> Self {
+            self.settings.retry = Some(retry);
+            self
+        }
+
+        /// Allows `http://` base URLs and redirect URIs on hosts that are not loopback
+        /// (credentials and authorization codes then cross the network in clear text). Loopback
+        /// (`127.0.0.1`, `[::1]`, `localhost`) is always allowed.
+        pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+            self.settings.allow_insecure_http = allow;
+            self
+        }
+
+        /// The clock that stamps received tokens (default: the system clock).
+        pub fn clock(mut self, clock: ::std::sync::Arc<dyn $crate::Clock>) -> Self {
+            self.settings.clock = Some(clock);
+            self
+        }
+    };
+}
