@@ -8,11 +8,14 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
 use crate::http::{HttpClient, HttpTransport, RetryPolicy};
 
-/// The HTTP client (a ready one, or a transport and a retry policy), the clock and whether plain
-/// `http` is allowed off loopback: the settings both provider clients' builders share, with the
+/// The default redirect URI, the HTTP client (a ready one, or a transport and a retry policy), the
+/// clock and whether plain `http` is allowed off loopback: the settings both provider clients'
+/// builders share, with the
 /// same setters ([`client_builder_methods!`](crate::client_builder_methods)).
 #[derive(Clone, Default)]
 pub struct ClientSettings {
+    /// The default redirect URI of authorization URLs and code exchanges.
+    pub redirect_uri: Option<String>,
     /// A ready HTTP client; overrides `transport` and `retry`.
     pub http: Option<HttpClient>,
     /// The HTTP transport (default: the reqwest transport, feature `reqwest`).
@@ -28,6 +31,7 @@ pub struct ClientSettings {
 impl fmt::Debug for ClientSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientSettings")
+            .field("redirect_uri", &self.redirect_uri)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .finish_non_exhaustive()
     }
@@ -42,7 +46,8 @@ impl ClientSettings {
 }
 
 /// The setters of [`ClientSettings`] on a provider client's builder, which keeps them in a field
-/// named `settings`: `http_client`, `transport`, `retry_policy`, `allow_insecure_http`, `clock`.
+/// named `settings`: `redirect_uri`, `http_client`, `transport`, `retry_policy`,
+/// `allow_insecure_http`, `clock`.
 ///
 /// ```
 /// use oauth_core::ClientSettings;
@@ -54,6 +59,11 @@ impl ClientSettings {
 ///
 /// impl ExampleBuilder {
 ///     oauth_core::client_builder_methods!();
+///
+///     /// Builds the client.
+///     pub fn build(self) -> oauth_core::Result<()> {
+///         Ok(())
+///     }
 /// }
 ///
 /// let builder = ExampleBuilder { settings: ClientSettings::default() }.allow_insecure_http(true);
@@ -62,6 +72,18 @@ impl ClientSettings {
 #[macro_export]
 macro_rules! client_builder_methods {
     () => {
+        /// The default redirect URI, used by the authorization URLs and the code exchanges when
+        /// the request has none.
+        ///
+        /// [`build`](Self::build) refuses one that [`check_redirect_uri`]($crate::check_redirect_uri)
+        /// refuses: not an absolute URL, with a fragment or whitespace, or plain `http` on a host
+        /// that is not loopback (unless [`allow_insecure_http`](Self::allow_insecure_http)).
+        /// Custom schemes (`myapp://callback`, for PKCE desktop apps) are accepted.
+        pub fn redirect_uri(mut self, redirect_uri: impl Into<String>) -> Self {
+            self.settings.redirect_uri = Some(redirect_uri.into());
+            self
+        }
+
         /// A ready HTTP client (transport and retry policy); overrides
         /// [`transport`](Self::transport) and [`retry_policy`](Self::retry_policy).
         pub fn http_client(mut self, http: $crate::http::HttpClient) -> Self {

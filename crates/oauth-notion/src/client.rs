@@ -77,7 +77,6 @@ impl NotionClient {
         NotionClientBuilder {
             client_id: client_id.into(),
             client_secret: client_secret.into(),
-            redirect_uri: None,
             base_url: DEFAULT_BASE_URL.to_owned(),
             notion_version: DEFAULT_NOTION_VERSION.to_owned(),
             settings: ClientSettings::default(),
@@ -149,40 +148,16 @@ impl NotionClient {
 }
 
 /// Builds a [`NotionClient`]. See [`NotionClient::builder`].
+#[derive(Debug)]
 pub struct NotionClientBuilder {
     client_id: String,
     client_secret: ClientSecret,
-    redirect_uri: Option<String>,
     base_url: String,
     notion_version: String,
     settings: ClientSettings,
 }
 
-impl fmt::Debug for NotionClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NotionClientBuilder")
-            .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret)
-            .field("redirect_uri", &self.redirect_uri)
-            .field("base_url", &self.base_url)
-            .field("notion_version", &self.notion_version)
-            .field("allow_insecure_http", &self.settings.allow_insecure_http)
-            .finish_non_exhaustive()
-    }
-}
-
 impl NotionClientBuilder {
-    /// The redirect URI registered for the integration, used in authorization URLs and code
-    /// exchanges unless a request names another.
-    ///
-    /// [`build`](Self::build) refuses one that [`check_redirect_uri`] refuses: not an absolute
-    /// URL, with a fragment or whitespace, or plain `http` on a host that is not loopback (unless
-    /// [`allow_insecure_http`](Self::allow_insecure_http)).
-    pub fn redirect_uri(mut self, redirect_uri: impl Into<String>) -> Self {
-        self.redirect_uri = Some(redirect_uri.into());
-        self
-    }
-
     /// The API base URL (default [`DEFAULT_BASE_URL`]), as `@notionhq/client`'s `baseUrl`: without
     /// `/v1`. Point it at `oauth-sandbox` or a proxy.
     pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
@@ -220,7 +195,8 @@ impl NotionClientBuilder {
             return Err(Error::configuration("the Notion-Version is empty"));
         }
         let base_url = parse_base_url("Notion base", &self.base_url, allow_insecure_http)?;
-        if let Some(redirect_uri) = &self.redirect_uri {
+        let redirect_uri = self.settings.redirect_uri.clone();
+        if let Some(redirect_uri) = &redirect_uri {
             check_redirect_uri(redirect_uri, allow_insecure_http)?;
         }
         let (http, clock) = self.settings.build()?;
@@ -252,7 +228,7 @@ impl NotionClientBuilder {
             inner: Arc::new(Inner {
                 client_id: self.client_id,
                 client_secret: self.client_secret,
-                redirect_uri: self.redirect_uri,
+                redirect_uri,
                 base_url,
                 notion_version,
                 headers,

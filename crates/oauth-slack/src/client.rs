@@ -106,7 +106,6 @@ impl SlackClient {
         SlackClientBuilder {
             client_id: client_id.into(),
             client_secret: None,
-            redirect_uri: None,
             api_base: DEFAULT_API_BASE_URL.to_owned(),
             authorize_base: DEFAULT_AUTHORIZE_BASE_URL.to_owned(),
             client_auth: ClientAuth::default(),
@@ -205,28 +204,14 @@ impl SlackClient {
 }
 
 /// Builds a [`SlackClient`]. See [`SlackClient::builder`].
+#[derive(Debug)]
 pub struct SlackClientBuilder {
     client_id: String,
     client_secret: Option<ClientSecret>,
-    redirect_uri: Option<String>,
     api_base: String,
     authorize_base: String,
     client_auth: ClientAuth,
     settings: ClientSettings,
-}
-
-impl fmt::Debug for SlackClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SlackClientBuilder")
-            .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret)
-            .field("redirect_uri", &self.redirect_uri)
-            .field("api_base", &self.api_base)
-            .field("authorize_base", &self.authorize_base)
-            .field("client_auth", &self.client_auth)
-            .field("allow_insecure_http", &self.settings.allow_insecure_http)
-            .finish_non_exhaustive()
-    }
 }
 
 impl SlackClientBuilder {
@@ -234,18 +219,6 @@ impl SlackClientBuilder {
     /// `client_id`, and `oauth.v2.exchange` and `oauth.access` are unavailable.
     pub fn client_secret(mut self, secret: impl Into<ClientSecret>) -> Self {
         self.client_secret = Some(secret.into());
-        self
-    }
-
-    /// The default redirect URI, used by the authorization URLs and the code exchanges when the
-    /// request has none.
-    ///
-    /// [`build`](Self::build) refuses one that [`check_redirect_uri`] refuses: not an absolute
-    /// URL, with a fragment or whitespace, or plain `http` on a host that is not loopback (unless
-    /// [`allow_insecure_http`](Self::allow_insecure_http)). Custom schemes (`myapp://callback`,
-    /// for PKCE desktop apps) are accepted.
-    pub fn redirect_uri(mut self, redirect_uri: impl Into<String>) -> Self {
-        self.redirect_uri = Some(redirect_uri.into());
         self
     }
 
@@ -289,7 +262,8 @@ impl SlackClientBuilder {
             &self.authorize_base,
             allow_insecure_http,
         )?;
-        if let Some(redirect_uri) = &self.redirect_uri {
+        let redirect_uri = self.settings.redirect_uri.clone();
+        if let Some(redirect_uri) = &redirect_uri {
             check_redirect_uri(redirect_uri, allow_insecure_http)?;
         }
         let (http, clock) = self.settings.build()?;
@@ -305,7 +279,7 @@ impl SlackClientBuilder {
             inner: Arc::new(Inner {
                 client_id: self.client_id,
                 client_secret: self.client_secret,
-                redirect_uri: self.redirect_uri,
+                redirect_uri,
                 api_base,
                 method_uris,
                 authorize_base,
