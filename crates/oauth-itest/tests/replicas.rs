@@ -25,12 +25,7 @@ async fn install(
         .unwrap()
         .scopes(oauth_core::Scopes::parse("chat:write"));
     let url = slack.authorization_url(&request).unwrap();
-    let code = sandbox
-        .control()
-        .authorize(url.as_str())
-        .unwrap()
-        .code
-        .unwrap();
+    let code = sandbox.control().authorize_code(url.as_str()).unwrap();
     let manager = TokenManager::builder(slack.clone(), store).build();
     let (key, _) = manager
         .exchange_and_save(CodeExchange::new(AuthorizationCode::new(code)))

@@ -27,12 +27,7 @@ fn code(sandbox: &SandboxHandle, provider: &dyn TokenProvider, scopes: &str) -> 
         .unwrap()
         .scopes(Scopes::parse(scopes));
     let url = provider.authorization_url(&request).unwrap();
-    sandbox
-        .control()
-        .authorize(url.as_str())
-        .unwrap()
-        .code
-        .unwrap()
+    sandbox.control().authorize_code(url.as_str()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -37,12 +37,7 @@ async fn no_secret_in_debug_errors_or_traces() {
 
     let request = AuthorizationRequest::new().unwrap();
     let url = notion.authorization_url(&request).unwrap();
-    let code = sandbox
-        .control()
-        .authorize(url.as_str())
-        .unwrap()
-        .code
-        .unwrap();
+    let code = sandbox.control().authorize_code(url.as_str()).unwrap();
     secrets.push(code.clone());
     let exchange = CodeExchange::new(AuthorizationCode::new(code.clone()));
     shown.push(format!("{exchange:?}"));
@@ -111,12 +106,7 @@ async fn no_secret_in_debug_errors_or_traces() {
     ] {
         let tokens = notion
             .exchange_code(CodeExchange::new(AuthorizationCode::new(
-                sandbox
-                    .control()
-                    .authorize(url.as_str())
-                    .unwrap()
-                    .code
-                    .unwrap(),
+                sandbox.control().authorize_code(url.as_str()).unwrap(),
             )))
             .await
             .unwrap();
