@@ -3,7 +3,9 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::SystemTime;
 
+use crate::authorize::{check_redirect_uri, exchange_redirect_uri};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
 use crate::http::{HttpClient, HttpTransport, RetryPolicy};
@@ -38,10 +40,65 @@ impl fmt::Debug for ClientSettings {
 }
 
 impl ClientSettings {
-    /// The HTTP client these settings describe ([`HttpClient::configured`]) and the clock.
-    pub fn build(self) -> Result<(HttpClient, Arc<dyn Clock>)> {
-        let http = HttpClient::configured(self.http, self.transport, self.retry)?;
-        Ok((http, self.clock.unwrap_or_else(|| Arc::new(SystemClock))))
+    /// Checks the settings and makes what a client keeps of them: the redirect URI must pass
+    /// [`check_redirect_uri`], the HTTP client is [`HttpClient::configured`]'s.
+    pub fn build(self) -> Result<ClientCommon> {
+        if let Some(redirect_uri) = &self.redirect_uri {
+            check_redirect_uri(redirect_uri, self.allow_insecure_http)?;
+        }
+        Ok(ClientCommon {
+            http: HttpClient::configured(self.http, self.transport, self.retry)?,
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            redirect_uri: self.redirect_uri,
+            allow_insecure_http: self.allow_insecure_http,
+        })
+    }
+}
+
+/// What a provider client keeps of its [`ClientSettings`], checked: the default redirect URI, the
+/// HTTP client, the clock, whether plain `http` is allowed off loopback.
+#[derive(Clone)]
+pub struct ClientCommon {
+    redirect_uri: Option<String>,
+    http: HttpClient,
+    clock: Arc<dyn Clock>,
+    allow_insecure_http: bool,
+}
+
+impl fmt::Debug for ClientCommon {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCommon")
+            .field("redirect_uri", &self.redirect_uri)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientCommon {
+    /// The default redirect URI, if one was configured.
+    pub fn redirect_uri(&self) -> Option<&str> {
+        self.redirect_uri.as_deref()
+    }
+
+    /// The HTTP client.
+    pub fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
+    /// Now, by the client's clock (the origin of received tokens' expiries).
+    pub fn now(&self) -> SystemTime {
+        self.clock.now()
+    }
+
+    /// Whether plain `http` off loopback is allowed (base URLs and redirect URIs).
+    pub fn allow_insecure_http(&self) -> bool {
+        self.allow_insecure_http
+    }
+
+    /// The `redirect_uri` a code exchange sends ([`exchange_redirect_uri`]): `given`, checked,
+    /// else the default.
+    pub fn exchange_redirect_uri<'a>(&'a self, given: Option<&'a str>) -> Result<Option<&'a str>> {
+        exchange_redirect_uri(given, self.redirect_uri(), self.allow_insecure_http)
     }
 }
 

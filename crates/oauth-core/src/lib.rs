@@ -104,7 +104,7 @@ pub use authorize::{
 pub use callback::{
     CallbackParams, CallbackResponse, MAX_CALLBACK_QUERY, VerifiedCallback, verify_callback,
 };
-pub use client_settings::ClientSettings;
+pub use client_settings::{ClientCommon, ClientSettings};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{
     CallbackError, Error, ErrorKind, GenericProviderError, MAX_QUOTED_DESCRIPTION,

@@ -37,7 +37,7 @@ impl NotionClient {
             ],
             "scope",
             ScopeSeparator::Space,
-            self.allow_insecure_http(),
+            self.common().allow_insecure_http(),
         )
     }
 }

@@ -2,12 +2,9 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::SystemTime;
 
-use oauth_core::http::{HttpClient, basic_auth, endpoint_uri, parse_base_url};
-use oauth_core::{
-    ClientSecret, ClientSettings, Clock, Error, Result, check_redirect_uri, exchange_redirect_uri,
-};
+use oauth_core::http::{basic_auth, endpoint_uri, parse_base_url};
+use oauth_core::{ClientCommon, ClientSecret, ClientSettings, Error, Result};
 use url::Url;
 
 use crate::wire::NotionResponse;
@@ -41,7 +38,6 @@ pub struct NotionClient {
 struct Inner {
     client_id: String,
     client_secret: ClientSecret,
-    redirect_uri: Option<String>,
     base_url: Url,
     notion_version: http::HeaderValue,
     /// The headers of every call: `Authorization: Basic …` (marked sensitive), `Content-Type`
@@ -49,10 +45,8 @@ struct Inner {
     headers: http::HeaderMap,
     /// The URI of each endpoint (`oauth/token`, …), made and checked at build.
     endpoints: Vec<(&'static str, http::Uri)>,
-    http: HttpClient,
-    clock: Arc<dyn Clock>,
-    /// Whether plain `http` off loopback is allowed (base URL and redirect URIs).
-    allow_insecure_http: bool,
+    /// The redirect URI, HTTP client, clock and `allow_insecure_http`.
+    common: ClientCommon,
 }
 
 impl fmt::Debug for NotionClient {
@@ -61,7 +55,7 @@ impl fmt::Debug for NotionClient {
         f.debug_struct("NotionClient")
             .field("client_id", &inner.client_id)
             .field("client_secret", &inner.client_secret)
-            .field("redirect_uri", &inner.redirect_uri)
+            .field("redirect_uri", &inner.common.redirect_uri())
             .field("base_url", &inner.base_url.as_str())
             .field("notion_version", &self.notion_version())
             .finish_non_exhaustive()
@@ -90,7 +84,7 @@ impl NotionClient {
 
     /// The default redirect URI.
     pub fn redirect_uri(&self) -> Option<&str> {
-        self.inner.redirect_uri.as_deref()
+        self.inner.common.redirect_uri()
     }
 
     /// The `Notion-Version` sent.
@@ -103,25 +97,9 @@ impl NotionClient {
         &self.inner.base_url
     }
 
-    /// Whether plain `http` off loopback is allowed (base URL and redirect URIs).
-    pub(crate) fn allow_insecure_http(&self) -> bool {
-        self.inner.allow_insecure_http
-    }
-
-    /// The `redirect_uri` of a code exchange ([`exchange_redirect_uri`]).
-    pub(crate) fn exchange_redirect_uri<'a>(
-        &'a self,
-        given: Option<&'a str>,
-    ) -> Result<Option<&'a str>> {
-        exchange_redirect_uri(given, self.redirect_uri(), self.inner.allow_insecure_http)
-    }
-
-    pub(crate) fn http(&self) -> &HttpClient {
-        &self.inner.http
-    }
-
-    pub(crate) fn now(&self) -> SystemTime {
-        self.inner.clock.now()
+    /// The redirect URI, HTTP client, clock and `allow_insecure_http`.
+    pub(crate) fn common(&self) -> &ClientCommon {
+        &self.inner.common
     }
 
     /// The headers every call sends.
@@ -175,7 +153,7 @@ impl NotionClientBuilder {
 
     /// Builds the client. Fails with [`Error::Configuration`] on an empty client id or secret,
     /// an invalid `Notion-Version`, an invalid or plain-http base URL, or a redirect URI that
-    /// [`check_redirect_uri`] refuses.
+    /// [`check_redirect_uri`](oauth_core::check_redirect_uri) refuses.
     pub fn build(self) -> Result<NotionClient> {
         let allow_insecure_http = self.settings.allow_insecure_http;
         if self.client_id.trim().is_empty() {
@@ -195,11 +173,7 @@ impl NotionClientBuilder {
             return Err(Error::configuration("the Notion-Version is empty"));
         }
         let base_url = parse_base_url("Notion base", &self.base_url, allow_insecure_http)?;
-        let redirect_uri = self.settings.redirect_uri.clone();
-        if let Some(redirect_uri) = &redirect_uri {
-            check_redirect_uri(redirect_uri, allow_insecure_http)?;
-        }
-        let (http, clock) = self.settings.build()?;
+        let common = self.settings.build()?;
         let notion_version = http::HeaderValue::from_str(&self.notion_version).map_err(|_| {
             Error::configuration(format!("invalid Notion-Version {:?}", self.notion_version))
         })?;
@@ -228,14 +202,11 @@ impl NotionClientBuilder {
             inner: Arc::new(Inner {
                 client_id: self.client_id,
                 client_secret: self.client_secret,
-                redirect_uri,
                 base_url,
                 notion_version,
                 headers,
                 endpoints,
-                http,
-                clock,
-                allow_insecure_http,
+                common,
             }),
         })
     }

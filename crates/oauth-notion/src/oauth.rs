@@ -139,7 +139,9 @@ impl NotionClient {
     /// ([`oauth_core::check_redirect_uri`]: a configuration error, and nothing is sent, so the
     /// code is not spent). Never resent once it may have reached Notion (codes are single-use).
     pub async fn create_token(&self, request: &CreateTokenRequest) -> Result<TokenResponse> {
-        let redirect_uri = self.exchange_redirect_uri(request.redirect_uri.as_deref())?;
+        let redirect_uri = self
+            .common()
+            .exchange_redirect_uri(request.redirect_uri.as_deref())?;
         let body = TokenBody {
             grant_type: "authorization_code",
             code: Some(request.code.expose_secret()),

@@ -44,7 +44,7 @@ impl TokenGrant for NotionClient {
         let mut request = CreateTokenRequest::from(exchange);
         request.external_account = external_account;
         let response = self.create_token(&request).await?;
-        let tokens = NotionClient::token_set(response, self.now());
+        let tokens = NotionClient::token_set(response, self.common().now());
         tracing::debug!(workspace_id = ?tokens.grantee.workspace_id, bot_id = ?tokens.grantee.bot_id, "notion code exchanged");
         Ok(tokens)
     }
@@ -55,7 +55,7 @@ impl TokenGrant for NotionClient {
         let response = self
             .refresh_token(&RefreshTokenRequest::new(refresh_token.clone()))
             .await?;
-        let mut tokens = NotionClient::token_set(response, self.now());
+        let mut tokens = NotionClient::token_set(response, self.common().now());
         if tokens.refresh_token.is_none() {
             tokens.refresh_token = Some(refresh_token.clone());
         }

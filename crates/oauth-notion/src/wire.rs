@@ -129,8 +129,12 @@ impl NotionClient {
     ) -> Result<T> {
         let request = self.request(T::OPERATION, body)?;
         let call = Call::new(PROVIDER, T::OPERATION, idempotency);
-        let response = self.http().execute(&call, request, classify).await?;
-        T::decode(&response, self.now())
+        let response = self
+            .common()
+            .http()
+            .execute(&call, request, classify)
+            .await?;
+        T::decode(&response, self.common().now())
     }
 
     /// The HTTP request of a call: `POST` of `body` as JSON to `v1/<operation>`, with the

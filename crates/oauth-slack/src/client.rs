@@ -2,12 +2,9 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::SystemTime;
 
-use oauth_core::http::{HttpClient, basic_auth, endpoint_uri, parse_base_url};
-use oauth_core::{
-    ClientSecret, ClientSettings, Clock, Error, Result, check_redirect_uri, exchange_redirect_uri,
-};
+use oauth_core::http::{basic_auth, endpoint_uri, parse_base_url};
+use oauth_core::{ClientCommon, ClientSecret, ClientSettings, Error, Result};
 use url::Url;
 
 use crate::wire::{Credential, Form, SlackResponse};
@@ -71,7 +68,6 @@ pub struct SlackClient {
 struct Inner {
     client_id: String,
     client_secret: Option<ClientSecret>,
-    redirect_uri: Option<String>,
     api_base: Url,
     /// The URI of each method this crate calls, made and checked at build.
     method_uris: Vec<(&'static str, http::Uri)>,
@@ -80,10 +76,8 @@ struct Inner {
     /// With [`ClientAuth::Basic`]: the `Authorization: Basic …` value (marked sensitive), worked
     /// out once at build.
     basic: Option<http::HeaderValue>,
-    http: HttpClient,
-    clock: Arc<dyn Clock>,
-    /// Whether plain `http` off loopback is allowed (base URLs and redirect URIs).
-    allow_insecure_http: bool,
+    /// The redirect URI, HTTP client, clock and `allow_insecure_http`.
+    common: ClientCommon,
 }
 
 impl fmt::Debug for SlackClient {
@@ -92,7 +86,7 @@ impl fmt::Debug for SlackClient {
         f.debug_struct("SlackClient")
             .field("client_id", &inner.client_id)
             .field("client_secret", &inner.client_secret)
-            .field("redirect_uri", &inner.redirect_uri)
+            .field("redirect_uri", &inner.common.redirect_uri())
             .field("api_base", &inner.api_base.as_str())
             .field("authorize_base", &inner.authorize_base.as_str())
             .field("client_auth", &inner.client_auth)
@@ -120,7 +114,7 @@ impl SlackClient {
 
     /// The default redirect URI, if one was configured.
     pub fn redirect_uri(&self) -> Option<&str> {
-        self.inner.redirect_uri.as_deref()
+        self.inner.common.redirect_uri()
     }
 
     /// Whether this is a public (PKCE) client: it has no client secret.
@@ -143,25 +137,9 @@ impl SlackClient {
         &self.inner.authorize_base
     }
 
-    /// Whether plain `http` off loopback is allowed (base URLs and redirect URIs).
-    pub(crate) fn allow_insecure_http(&self) -> bool {
-        self.inner.allow_insecure_http
-    }
-
-    /// The `redirect_uri` of a code exchange ([`exchange_redirect_uri`]).
-    pub(crate) fn exchange_redirect_uri<'a>(
-        &'a self,
-        given: Option<&'a str>,
-    ) -> Result<Option<&'a str>> {
-        exchange_redirect_uri(given, self.redirect_uri(), self.inner.allow_insecure_http)
-    }
-
-    pub(crate) fn http(&self) -> &HttpClient {
-        &self.inner.http
-    }
-
-    pub(crate) fn now(&self) -> SystemTime {
-        self.inner.clock.now()
+    /// The redirect URI, HTTP client, clock and `allow_insecure_http`.
+    pub(crate) fn common(&self) -> &ClientCommon {
+        &self.inner.common
     }
 
     /// The URI of a Web API method: the API base followed by the method name.
@@ -245,7 +223,7 @@ impl SlackClientBuilder {
 
     /// Checks the configuration and builds the client. Fails with [`Error::Configuration`] on
     /// an empty client id, Basic authentication without a secret, an invalid or plain-http base
-    /// URL, or a default redirect URI that [`check_redirect_uri`] refuses.
+    /// URL, or a default redirect URI that [`check_redirect_uri`](oauth_core::check_redirect_uri) refuses.
     pub fn build(self) -> Result<SlackClient> {
         let allow_insecure_http = self.settings.allow_insecure_http;
         if self.client_id.trim().is_empty() {
@@ -262,11 +240,7 @@ impl SlackClientBuilder {
             &self.authorize_base,
             allow_insecure_http,
         )?;
-        let redirect_uri = self.settings.redirect_uri.clone();
-        if let Some(redirect_uri) = &redirect_uri {
-            check_redirect_uri(redirect_uri, allow_insecure_http)?;
-        }
-        let (http, clock) = self.settings.build()?;
+        let common = self.settings.build()?;
         let basic = match (&self.client_secret, self.client_auth) {
             (Some(secret), ClientAuth::Basic) => Some(basic_auth(&self.client_id, secret)?),
             _ => None,
@@ -279,15 +253,12 @@ impl SlackClientBuilder {
             inner: Arc::new(Inner {
                 client_id: self.client_id,
                 client_secret: self.client_secret,
-                redirect_uri,
                 api_base,
                 method_uris,
                 authorize_base,
                 client_auth: self.client_auth,
                 basic,
-                http,
-                clock,
-                allow_insecure_http,
+                common,
             }),
         })
     }

@@ -430,7 +430,9 @@ impl SlackClient {
     ) -> Result<OauthV2AccessResponse> {
         let mut form = Form::new();
         let credential = self.client_credentials(&mut form);
-        let redirect_uri = self.exchange_redirect_uri(request.redirect_uri.as_deref())?;
+        let redirect_uri = self
+            .common()
+            .exchange_redirect_uri(request.redirect_uri.as_deref())?;
         form.push("code", request.code.expose_secret());
         form.push_opt("redirect_uri", redirect_uri);
         form.push_opt(

@@ -227,7 +227,9 @@ impl SlackClient {
         tracing::warn!("oauth.access is deprecated: use oauth.v2.access");
         let mut form = Form::new();
         let credential = self.client_credentials(&mut form);
-        let redirect_uri = self.exchange_redirect_uri(request.redirect_uri.as_deref())?;
+        let redirect_uri = self
+            .common()
+            .exchange_redirect_uri(request.redirect_uri.as_deref())?;
         form.push("code", request.code.expose_secret());
         form.push_opt("redirect_uri", redirect_uri);
         if let Some(single_channel) = request.single_channel {

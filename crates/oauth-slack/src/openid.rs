@@ -525,7 +525,9 @@ impl SlackClient {
                 redirect_uri,
                 code_verifier,
             } => {
-                let redirect_uri = self.exchange_redirect_uri(redirect_uri.as_deref())?;
+                let redirect_uri = self
+                    .common()
+                    .exchange_redirect_uri(redirect_uri.as_deref())?;
                 form.push("code", code.expose_secret());
                 form.push_opt("redirect_uri", redirect_uri);
                 form.push_opt(
@@ -571,6 +573,7 @@ impl SlackClient {
             .map_err(|e| Error::InvalidRequest(format!("cannot build the keys request: {e}")))?;
         let call = oauth_core::http::Call::new(PROVIDER, OPERATION, Idempotency::Idempotent);
         let response = self
+            .common()
             .http()
             .execute(&call, request, crate::wire::classify)
             .await?;

@@ -214,8 +214,12 @@ impl SlackClient {
     ) -> Result<T> {
         let request = self.request(T::OPERATION, form, credential)?;
         let call = Call::new(PROVIDER, T::OPERATION, idempotency);
-        let response = self.http().execute(&call, request, classify).await?;
-        T::decode(&response, self.now())
+        let response = self
+            .common()
+            .http()
+            .execute(&call, request, classify)
+            .await?;
+        T::decode(&response, self.common().now())
     }
 
     /// The HTTP request of a call: `POST` of `form` to `method`, with `credential`. (Made before
