@@ -8,7 +8,9 @@ use std::time::SystemTime;
 use crate::authorize::{check_redirect_uri, exchange_redirect_uri};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
-use crate::http::{HttpClient, HttpTransport, RetryPolicy};
+use crate::http::{
+    Call, HttpClient, HttpRequest, HttpResponse, HttpTransport, ResponseClass, RetryPolicy,
+};
 
 /// The default redirect URI, the HTTP client (a ready one, or a transport and a retry policy), the
 /// clock and whether plain `http` is allowed off loopback: the settings both provider clients'
@@ -93,6 +95,19 @@ impl ClientCommon {
     /// Whether plain `http` off loopback is allowed (base URLs and redirect URIs).
     pub fn allow_insecure_http(&self) -> bool {
         self.allow_insecure_http
+    }
+
+    /// Sends `request` as `call` (retrying as the policy and `classify` allow) and decodes the
+    /// answer with `decode`, received now by the client's clock.
+    pub async fn send<T>(
+        &self,
+        call: &Call,
+        request: HttpRequest,
+        classify: fn(&HttpResponse) -> ResponseClass,
+        decode: fn(&HttpResponse, SystemTime) -> Result<T>,
+    ) -> Result<T> {
+        let response = self.http.execute(call, request, classify).await?;
+        decode(&response, self.now())
     }
 
     /// The `redirect_uri` a code exchange sends ([`exchange_redirect_uri`]): `given`, checked,

@@ -129,12 +129,9 @@ impl NotionClient {
     ) -> Result<T> {
         let request = self.request(T::OPERATION, body)?;
         let call = Call::new(PROVIDER, T::OPERATION, idempotency);
-        let response = self
-            .common()
-            .http()
-            .execute(&call, request, classify)
-            .await?;
-        T::decode(&response, self.common().now())
+        self.common()
+            .send(&call, request, classify, T::decode)
+            .await
     }
 
     /// The HTTP request of a call: `POST` of `body` as JSON to `v1/<operation>`, with the

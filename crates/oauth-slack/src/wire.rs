@@ -214,12 +214,9 @@ impl SlackClient {
     ) -> Result<T> {
         let request = self.request(T::OPERATION, form, credential)?;
         let call = Call::new(PROVIDER, T::OPERATION, idempotency);
-        let response = self
-            .common()
-            .http()
-            .execute(&call, request, classify)
-            .await?;
-        T::decode(&response, self.common().now())
+        self.common()
+            .send(&call, request, classify, T::decode)
+            .await
     }
 
     /// The HTTP request of a call: `POST` of `form` to `method`, with `credential`. (Made before
