@@ -71,7 +71,7 @@ fn main() -> ExitCode {
 }
 
 const USAGE: &str = "usage: cargo xtask <ci|test|msrv|tls-shapes|package|bench|fuzz|soak>
-  ci     rustfmt, tidy, MSRV, clippy -D warnings, all tests, TLS shapes, packaging, rustdoc
+  ci     rustfmt, tidy, MSRV, clippy -D warnings (all and default features), all tests, TLS shapes, packaging, rustdoc
   test   all tests of the workspace, all features
   msrv   check the declared rust-version against Cargo.lock
   tls-shapes  build and run an application in each shape of a user's own reqwest (HTTPS)
@@ -110,6 +110,18 @@ fn ci() -> Result<(), String> {
             "--workspace",
             "--all-targets",
             "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    // Default features too: code (and imports) used only under a feature must not warn without it.
+    step(
+        "clippy (default features)",
+        cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
             "--",
             "-D",
             "warnings",

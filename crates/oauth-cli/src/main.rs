@@ -23,6 +23,7 @@ mod login;
 mod output;
 mod run;
 mod settings;
+mod store;
 
 use std::process::ExitCode;
 

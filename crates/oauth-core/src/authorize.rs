@@ -345,6 +345,32 @@ fn shown(redirect_uri: &str) -> String {
     }
 }
 
+/// The `redirect_uri` a code exchange sends: `given`, checked with [`check_redirect_uri`] (so that
+/// a bad one fails before anything is sent and the code is not spent), else the client's `default`
+/// (checked when the client was built).
+///
+/// ```
+/// use oauth_core::exchange_redirect_uri;
+/// let default = Some("https://example.com/cb");
+/// assert_eq!(exchange_redirect_uri(None, default, false)?, default);
+/// assert_eq!(exchange_redirect_uri(Some("myapp://cb"), default, false)?, Some("myapp://cb"));
+/// assert!(exchange_redirect_uri(Some("/relative"), default, false).is_err());
+/// # Ok::<(), oauth_core::Error>(())
+/// ```
+pub fn exchange_redirect_uri<'a>(
+    given: Option<&'a str>,
+    default: Option<&'a str>,
+    allow_insecure_http: bool,
+) -> Result<Option<&'a str>> {
+    match given {
+        Some(redirect_uri) => {
+            check_redirect_uri(redirect_uri, allow_insecure_http)?;
+            Ok(Some(redirect_uri))
+        }
+        None => Ok(default),
+    }
+}
+
 /// Checks a redirect URI before it is sent to a provider, in an authorization URL or a code
 /// exchange. Failures are [`Error::Configuration`]: the redirect URI is part of the app's
 /// configuration, registered with the provider.

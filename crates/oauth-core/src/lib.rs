@@ -82,8 +82,10 @@
 
 mod authorize;
 mod callback;
+mod client_settings;
 mod clock;
 mod error;
+mod error_codes;
 pub mod http;
 mod installation;
 #[cfg(feature = "mock")]
@@ -99,10 +101,12 @@ mod token;
 
 pub use authorize::{
     AuthorizationRequest, CsrfState, PkceChallenge, ScopeSeparator, check_redirect_uri,
+    exchange_redirect_uri,
 };
 pub use callback::{
     CallbackParams, CallbackResponse, MAX_CALLBACK_QUERY, VerifiedCallback, verify_callback,
 };
+pub use client_settings::{ClientCommon, ClientSettings};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{
     CallbackError, Error, ErrorKind, GenericProviderError, MAX_QUOTED_DESCRIPTION,

@@ -1,7 +1,5 @@
 //! The traits application code is written against.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -138,34 +136,14 @@ pub trait TokenProvider: TokenGrant + Introspect + Revoke + std::fmt::Debug {
     fn authorization_url(&self, request: &AuthorizationRequest) -> Result<Url>;
 }
 
-// The `Arc` impls hand over the inner future as it is: written with `#[async_trait]` they would
-// box it a second time, and every call through an `Arc` would pay an extra allocation and copy.
-
-/// The future of a provider operation, as `#[async_trait]` spells it.
-type OpFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
-
+#[async_trait]
 impl<T: TokenGrant + ?Sized> TokenGrant for Arc<T> {
-    fn exchange_code<'life0, 'async_trait>(
-        &'life0 self,
-        exchange: CodeExchange,
-    ) -> OpFuture<'async_trait, TokenSet>
-    where
-        'life0: 'async_trait,
-        Self: 'async_trait,
-    {
-        (**self).exchange_code(exchange)
+    async fn exchange_code(&self, exchange: CodeExchange) -> Result<TokenSet> {
+        (**self).exchange_code(exchange).await
     }
 
-    fn refresh<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        refresh_token: &'life1 RefreshToken,
-    ) -> OpFuture<'async_trait, TokenSet>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        (**self).refresh(refresh_token)
+    async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenSet> {
+        (**self).refresh(refresh_token).await
     }
 
     fn refresh_time_bound(&self) -> Option<Duration> {
@@ -173,31 +151,17 @@ impl<T: TokenGrant + ?Sized> TokenGrant for Arc<T> {
     }
 }
 
+#[async_trait]
 impl<T: Introspect + ?Sized> Introspect for Arc<T> {
-    fn introspect<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        token: &'life1 AccessToken,
-    ) -> OpFuture<'async_trait, TokenInfo>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        (**self).introspect(token)
+    async fn introspect(&self, token: &AccessToken) -> Result<TokenInfo> {
+        (**self).introspect(token).await
     }
 }
 
+#[async_trait]
 impl<T: Revoke + ?Sized> Revoke for Arc<T> {
-    fn revoke<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        token: &'life1 AccessToken,
-    ) -> OpFuture<'async_trait, ()>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        (**self).revoke(token)
+    async fn revoke(&self, token: &AccessToken) -> Result<()> {
+        (**self).revoke(token).await
     }
 }
 

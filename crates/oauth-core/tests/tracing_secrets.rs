@@ -4,11 +4,7 @@
 //! subscriber in a binary whose other tests run in parallel can miss events.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-#[path = "it/support.rs"]
-#[allow(dead_code)]
-mod support;
-
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,7 +13,7 @@ use oauth_core::http::{
     Call, HttpClient, Idempotency, ReqwestTransport, RetryPolicy, classify_status,
 };
 
-use support::{FakeServer, Reply};
+use oauth_testkit::{FakeServer, LogCapture, Reply};
 
 fn client() -> HttpClient {
     let policy = RetryPolicy::default()
@@ -27,19 +23,6 @@ fn client() -> HttpClient {
     HttpClient::new(Arc::new(ReqwestTransport::new().unwrap()), policy)
 }
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn traces_name_the_call_but_never_a_secret() {
     const SECRETS: [&str; 3] = [
@@ -47,14 +30,7 @@ async fn traces_name_the_call_but_never_a_secret() {
         "Bearer HEADERSECRET",
         "RESPONSESECRET",
     ];
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let capture = LogCapture::install();
 
     let server = FakeServer::start(vec![
         Reply::json(503, r#"{"access_token":"RESPONSESECRET"}"#),
@@ -76,7 +52,7 @@ async fn traces_name_the_call_but_never_a_secret() {
         .await
         .unwrap();
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.contents();
     for needle in [
         "oauth_call",
         "provider=slack",

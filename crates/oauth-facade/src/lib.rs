@@ -7,7 +7,7 @@
 //! | `slack` | the Slack provider, `id_token` verification included (`oauth-slack`'s `openid`) | [`slack`] |
 //! | `sqlite` | the SQLite token store, and [`StoreConfig`] (a store URL and its encryption key) | [`store`] |
 //! | `postgres` | the PostgreSQL token store | [`store`] |
-//! | `postgres-tls` | the PostgreSQL token store over TLS (`sslmode=require`/`verify-full`; rustls on ring) | [`store`] |
+//! | `postgres-tls` | PostgreSQL over TLS (`sslmode=require`/`verify-full` URLs; rustls on ring, the system's roots plus the URL's `sslrootcert`) | [`store`] |
 //! | `sandbox` | the offline emulator, for tests and demos | [`sandbox`] |
 //! | `mock` | mockall mocks of the traits, and `FaultyStore` (a token store that fails, delays or blocks chosen calls) | [`mock`] |
 //! | `axum` | an install flow to mount in an axum app | [`install`] |
@@ -78,7 +78,7 @@ pub mod slack {
     pub use oauth_slack::*;
 }
 
-/// Token stores (features `sqlite`, `postgres`).
+/// Token stores (features `sqlite`, `postgres`, `postgres-tls`).
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub mod store {

@@ -50,11 +50,7 @@ const LEGACY_SECRET: &str = "legacy-client-secret";
 const EXTERNAL_TOKEN_ID: &str = "Et0SANDBOX01";
 
 fn policy() -> RetryPolicy {
-    RetryPolicy::default()
-        .max_attempts(3)
-        .initial_backoff(Duration::from_millis(10))
-        .max_backoff(Duration::from_millis(50))
-        .max_retry_after(Duration::from_secs(2))
+    oauth_testkit::fast_retry_policy!()
 }
 
 fn http_client() -> HttpClient {

@@ -28,14 +28,7 @@ fn code(sandbox: &SandboxHandle, provider: &dyn TokenProvider) -> AuthorizationC
     let url = provider
         .authorization_url(&AuthorizationRequest::new().unwrap())
         .unwrap();
-    AuthorizationCode::new(
-        sandbox
-            .control()
-            .authorize(&format!("{}?{}", url.path(), url.query().unwrap()))
-            .unwrap()
-            .code
-            .unwrap(),
-    )
+    AuthorizationCode::new(sandbox.control().authorize_code(url.as_str()).unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,12 +25,7 @@ async fn install(
         .unwrap()
         .scopes(oauth_core::Scopes::parse("chat:write"));
     let url = slack.authorization_url(&request).unwrap();
-    let code = sandbox
-        .control()
-        .authorize(&format!("{}?{}", url.path(), url.query().unwrap()))
-        .unwrap()
-        .code
-        .unwrap();
+    let code = sandbox.control().authorize_code(url.as_str()).unwrap();
     let manager = TokenManager::builder(slack.clone(), store).build().unwrap();
     let (key, _) = manager
         .exchange_and_save(CodeExchange::new(AuthorizationCode::new(code)))

@@ -6,7 +6,7 @@
 //! A test binary of its own: the subscriber is global.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use oauth_core::{
@@ -20,45 +20,19 @@ use oauth_sandbox::{
     SandboxHandle,
 };
 use oauth_store::{Encryption, EncryptionKey, SqliteTokenStore};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use oauth_testkit::{LogCapture, assert_no_secret};
 
 fn code(sandbox: &SandboxHandle, provider: &dyn TokenProvider, scopes: &str) -> String {
     let request = AuthorizationRequest::new()
         .unwrap()
         .scopes(Scopes::parse(scopes));
     let url = provider.authorization_url(&request).unwrap();
-    sandbox
-        .control()
-        .authorize(&format!("{}?{}", url.path(), url.query().unwrap()))
-        .unwrap()
-        .code
-        .unwrap()
+    sandbox.control().authorize_code(url.as_str()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_anywhere_in_a_full_run_of_both_providers() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish(),
-    )
-    .unwrap();
+    let capture = LogCapture::install();
 
     let sandbox = Sandbox::builder().start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -160,7 +134,7 @@ async fn no_secret_anywhere_in_a_full_run_of_both_providers() {
         ));
     }
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.contents();
     let ours: Vec<&str> = logs
         .lines()
         .filter(|l| !l.contains(" oauth_sandbox"))
@@ -181,12 +155,6 @@ async fn no_secret_anywhere_in_a_full_run_of_both_providers() {
     );
     let everything = format!("{}\n{}", ours.join("\n"), shown.join("\n"));
     assert!(secrets.len() >= 14, "{} secrets collected", secrets.len());
-    for secret in &secrets {
-        assert!(
-            !everything.contains(secret.as_str()),
-            "a secret leaked (…{})",
-            &secret[secret.len().saturating_sub(4)..]
-        );
-    }
+    assert_no_secret(&everything, &secrets);
     sandbox.shutdown().await;
 }

@@ -18,120 +18,58 @@ use oauth_core::{ErrorKind, ProviderError, ProviderId};
 
 use crate::PROVIDER;
 
-/// Every error code Notion documents for these endpoints, and the general API codes.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum NotionErrorCode {
-    /// `invalid_grant`: the code or refresh token is invalid, expired, revoked, issued to another
-    /// client, or the redirect URI does not match.
-    InvalidGrant,
-    /// `invalid_client`: the client credentials (HTTP Basic) are missing or wrong.
-    InvalidClient,
-    /// `unauthorized_client`: the client may not use this grant.
-    UnauthorizedClient,
-    /// `unsupported_grant_type`.
-    UnsupportedGrantType,
-    /// `invalid_scope`.
-    InvalidScope,
-    /// `invalid_request`: "Unsupported request".
-    InvalidRequest,
-    /// `invalid_json`: the body is not JSON.
-    InvalidJson,
-    /// `invalid_request_url`: unknown path or method.
-    InvalidRequestUrl,
-    /// `validation_error`: the body failed validation.
-    ValidationError,
-    /// `missing_version`: the `Notion-Version` header is absent or unknown.
-    MissingVersion,
-    /// `unauthorized`: the bearer token is invalid.
-    Unauthorized,
-    /// `restricted_resource`: the integration lacks the capability.
-    RestrictedResource,
-    /// `object_not_found`.
-    ObjectNotFound,
-    /// `conflict_error`: a data collision; retry.
-    ConflictError,
-    /// `rate_limited`: retry after `Retry-After`.
-    RateLimited,
-    /// `invalid_beta`.
-    InvalidBeta,
-    /// `test_env_error`.
-    TestEnvError,
-    /// `internal_server_error`.
-    InternalServerError,
-    /// `service_unavailable`.
-    ServiceUnavailable,
-    /// `database_connection_unavailable`.
-    DatabaseConnectionUnavailable,
-    /// `gateway_timeout`.
-    GatewayTimeout,
-    /// `service_overload` (HTTP 529): treat like a rate limit.
-    ServiceOverload,
-    /// A code this crate does not know, as received (empty if the body had none).
-    Other(String),
+oauth_core::error_codes! {
+    /// Every error code Notion documents for these endpoints, and the general API codes.
+    pub enum NotionErrorCode {
+        /// `invalid_grant`: the code or refresh token is invalid, expired, revoked, issued to another
+        /// client, or the redirect URI does not match.
+        InvalidGrant => "invalid_grant",
+        /// `invalid_client`: the client credentials (HTTP Basic) are missing or wrong.
+        InvalidClient => "invalid_client",
+        /// `unauthorized_client`: the client may not use this grant.
+        UnauthorizedClient => "unauthorized_client",
+        /// `unsupported_grant_type`.
+        UnsupportedGrantType => "unsupported_grant_type",
+        /// `invalid_scope`.
+        InvalidScope => "invalid_scope",
+        /// `invalid_request`: "Unsupported request".
+        InvalidRequest => "invalid_request",
+        /// `invalid_json`: the body is not JSON.
+        InvalidJson => "invalid_json",
+        /// `invalid_request_url`: unknown path or method.
+        InvalidRequestUrl => "invalid_request_url",
+        /// `validation_error`: the body failed validation.
+        ValidationError => "validation_error",
+        /// `missing_version`: the `Notion-Version` header is absent or unknown.
+        MissingVersion => "missing_version",
+        /// `unauthorized`: the bearer token is invalid.
+        Unauthorized => "unauthorized",
+        /// `restricted_resource`: the integration lacks the capability.
+        RestrictedResource => "restricted_resource",
+        /// `object_not_found`.
+        ObjectNotFound => "object_not_found",
+        /// `conflict_error`: a data collision; retry.
+        ConflictError => "conflict_error",
+        /// `rate_limited`: retry after `Retry-After`.
+        RateLimited => "rate_limited",
+        /// `invalid_beta`.
+        InvalidBeta => "invalid_beta",
+        /// `test_env_error`.
+        TestEnvError => "test_env_error",
+        /// `internal_server_error`.
+        InternalServerError => "internal_server_error",
+        /// `service_unavailable`.
+        ServiceUnavailable => "service_unavailable",
+        /// `database_connection_unavailable`.
+        DatabaseConnectionUnavailable => "database_connection_unavailable",
+        /// `gateway_timeout`.
+        GatewayTimeout => "gateway_timeout",
+        /// `service_overload` (HTTP 529): treat like a rate limit.
+        ServiceOverload => "service_overload",
+    }
 }
 
 impl NotionErrorCode {
-    /// Parses a code as Notion spells it.
-    pub fn parse(code: &str) -> Self {
-        use NotionErrorCode::*;
-        match code {
-            "invalid_grant" => InvalidGrant,
-            "invalid_client" => InvalidClient,
-            "unauthorized_client" => UnauthorizedClient,
-            "unsupported_grant_type" => UnsupportedGrantType,
-            "invalid_scope" => InvalidScope,
-            "invalid_request" => InvalidRequest,
-            "invalid_json" => InvalidJson,
-            "invalid_request_url" => InvalidRequestUrl,
-            "validation_error" => ValidationError,
-            "missing_version" => MissingVersion,
-            "unauthorized" => Unauthorized,
-            "restricted_resource" => RestrictedResource,
-            "object_not_found" => ObjectNotFound,
-            "conflict_error" => ConflictError,
-            "rate_limited" => RateLimited,
-            "invalid_beta" => InvalidBeta,
-            "test_env_error" => TestEnvError,
-            "internal_server_error" => InternalServerError,
-            "service_unavailable" => ServiceUnavailable,
-            "database_connection_unavailable" => DatabaseConnectionUnavailable,
-            "gateway_timeout" => GatewayTimeout,
-            "service_overload" => ServiceOverload,
-            other => Other(other.to_owned()),
-        }
-    }
-
-    /// The code as Notion spells it.
-    pub fn as_str(&self) -> &str {
-        use NotionErrorCode::*;
-        match self {
-            InvalidGrant => "invalid_grant",
-            InvalidClient => "invalid_client",
-            UnauthorizedClient => "unauthorized_client",
-            UnsupportedGrantType => "unsupported_grant_type",
-            InvalidScope => "invalid_scope",
-            InvalidRequest => "invalid_request",
-            InvalidJson => "invalid_json",
-            InvalidRequestUrl => "invalid_request_url",
-            ValidationError => "validation_error",
-            MissingVersion => "missing_version",
-            Unauthorized => "unauthorized",
-            RestrictedResource => "restricted_resource",
-            ObjectNotFound => "object_not_found",
-            ConflictError => "conflict_error",
-            RateLimited => "rate_limited",
-            InvalidBeta => "invalid_beta",
-            TestEnvError => "test_env_error",
-            InternalServerError => "internal_server_error",
-            ServiceUnavailable => "service_unavailable",
-            DatabaseConnectionUnavailable => "database_connection_unavailable",
-            GatewayTimeout => "gateway_timeout",
-            ServiceOverload => "service_overload",
-            Other(other) => other,
-        }
-    }
-
     /// The classification of this code at HTTP `status`.
     ///
     /// | Codes | Kind |
@@ -168,12 +106,6 @@ impl NotionErrorCode {
     }
 }
 
-impl fmt::Display for NotionErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Which of Notion's two error shapes the body had.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorShape {
@@ -203,8 +135,8 @@ impl NotionError {
         self.operation
     }
 
-    /// The error code.
-    pub fn error_code(&self) -> &NotionErrorCode {
+    /// The typed error code.
+    pub fn code(&self) -> &NotionErrorCode {
         &self.code
     }
 

@@ -26,7 +26,7 @@
 //! // 2. On the callback, check the state (single use) and exchange the code.
 //! let verified = verify_callback(callback_query, &states).await?;
 //! let tokens = notion.exchange_code(CodeExchange::from_callback(verified)).await?;
-//! println!("workspace {:?}, owner {:?}", tokens.grantee.workspace_name, NotionExtras::of(&tokens).owner);
+//! println!("workspace {:?}, owner {:?}", tokens.grantee.workspace_name, NotionExtras::from_token_set(&tokens).owner);
 //!
 //! // 3. Later: check, rotate, and finally give up the tokens.
 //! assert!(notion.introspect(&tokens.access_token).await?.active);
@@ -41,10 +41,12 @@
 //! | Notion | Rust |
 //! | --- | --- |
 //! | `GET /v1/oauth/authorize` (browser) | [`NotionClient::authorization_url`], [`TokenProvider::authorization_url`](oauth_core::TokenProvider::authorization_url) |
-//! | `POST /v1/oauth/token`, `grant_type=authorization_code` | [`NotionClient::create_token`], [`TokenGrant::exchange_code`](oauth_core::TokenGrant::exchange_code) |
-//! | `POST /v1/oauth/token`, `grant_type=refresh_token` | [`NotionClient::refresh_token`], [`TokenGrant::refresh`](oauth_core::TokenGrant::refresh) |
+//! | `POST /v1/oauth/token`, `grant_type=authorization_code` | [`NotionClient::create_token`] ([`CreateTokenRequest`]), [`TokenGrant::exchange_code`](oauth_core::TokenGrant::exchange_code) |
+//! | `POST /v1/oauth/token`, `grant_type=refresh_token` | [`NotionClient::refresh_token`] ([`RefreshTokenRequest`]), [`TokenGrant::refresh`](oauth_core::TokenGrant::refresh) |
 //! | `POST /v1/oauth/introspect` | [`NotionClient::introspect_token`], [`Introspect::introspect`](oauth_core::Introspect::introspect) |
 //! | `POST /v1/oauth/revoke` | [`NotionClient::revoke_token`], [`Revoke::revoke`](oauth_core::Revoke::revoke) |
+//!
+//! Every answer type implements [`NotionResponse`], whose `decode` runs on a raw HTTP response.
 //!
 //! # On the wire
 //!
@@ -69,19 +71,23 @@
 //! | Scopes and PKCE | Notion has neither: a request with scopes or a PKCE verifier is refused with an explanation |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod authorize;
 mod client;
-pub mod decode;
 mod error;
+mod oauth;
 mod provider;
 mod types;
+mod wire;
 
 pub use client::{DEFAULT_BASE_URL, DEFAULT_NOTION_VERSION, NotionClient, NotionClientBuilder};
 pub use error::{ErrorShape, NotionError, NotionErrorCode};
+pub use oauth::{CreateTokenRequest, RefreshTokenRequest};
 pub use provider::EXTERNAL_ACCOUNT;
 pub use types::{
     ExternalAccount, IntrospectResponse, NotionExtras, NotionUser, Owner, Person, RevokeResponse,
     TokenResponse,
 };
+pub use wire::{NotionResponse, classify};
 
 /// The provider id of this crate: `"notion"`.
 pub const PROVIDER: oauth_core::ProviderId = oauth_core::ProviderId::from_static("notion");

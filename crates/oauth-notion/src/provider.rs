@@ -1,7 +1,5 @@
 //! The oauth-core traits, implemented on [`NotionClient`].
 
-use std::time::SystemTime;
-
 use async_trait::async_trait;
 use oauth_core::{
     AccessToken, AuthorizationRequest, CodeExchange, Error, Introspect, ProviderId, RefreshToken,
@@ -11,8 +9,8 @@ use url::Url;
 
 use crate::PROVIDER;
 use crate::client::NotionClient;
-use crate::decode::decode_token_response_for_set;
 use crate::error::{NotionError, NotionErrorCode};
+use crate::oauth::{CreateTokenRequest, RefreshTokenRequest};
 use crate::types::ExternalAccount;
 
 /// The [`CodeExchange::extras`] key for a Link Preview integration's `external_account`
@@ -43,15 +41,10 @@ impl TokenGrant for NotionClient {
                     })?,
             ),
         };
-        let response = self
-            .create_token_with(
-                &exchange.code,
-                exchange.redirect_uri.as_deref(),
-                external_account.as_ref(),
-                decode_token_response_for_set,
-            )
-            .await?;
-        let tokens = NotionClient::token_set(response, SystemTime::now());
+        let mut request = CreateTokenRequest::from(exchange);
+        request.external_account = external_account;
+        let response = self.create_token(&request).await?;
+        let tokens = NotionClient::token_set(response, self.common().now());
         tracing::debug!(workspace_id = ?tokens.grantee.workspace_id, bot_id = ?tokens.grantee.bot_id, "notion code exchanged");
         Ok(tokens)
     }
@@ -60,9 +53,9 @@ impl TokenGrant for NotionClient {
     /// one passed in is kept: a stored refresh token is never overwritten with nothing.
     async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenSet> {
         let response = self
-            .refresh_token_with(refresh_token, decode_token_response_for_set)
+            .refresh_token(&RefreshTokenRequest::new(refresh_token.clone()))
             .await?;
-        let mut tokens = NotionClient::token_set(response, SystemTime::now());
+        let mut tokens = NotionClient::token_set(response, self.common().now());
         if tokens.refresh_token.is_none() {
             tokens.refresh_token = Some(refresh_token.clone());
         }
@@ -72,7 +65,7 @@ impl TokenGrant for NotionClient {
 
     /// The HTTP client's bound on one call ([`HttpClient::call_time_bound`](oauth_core::http::HttpClient::call_time_bound)).
     fn refresh_time_bound(&self) -> Option<std::time::Duration> {
-        self.http().call_time_bound()
+        self.common().http().call_time_bound()
     }
 }
 
@@ -90,11 +83,11 @@ impl Introspect for NotionClient {
                     .and_then(|e| e.downcast_ref::<NotionError>())
                     .filter(|e| {
                         matches!(
-                            e.error_code(),
+                            e.code(),
                             NotionErrorCode::InvalidGrant | NotionErrorCode::Unauthorized
                         )
                     })
-                    .map(|e| e.error_code().to_string());
+                    .map(|e| e.code().to_string());
                 match refused {
                     Some(code) => Ok(TokenInfo::inactive(Some(code))),
                     None => Err(error),

@@ -3,16 +3,15 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 
-use oauth_core::{AccessToken, RefreshToken};
+use oauth_core::{AccessToken, ProviderExtras, RefreshToken, TokenSet};
 
 /// The body of a successful `POST /v1/oauth/token` (both grants).
 ///
 /// Decoding is lenient the way real bodies require: `token_type`, `refresh_token` and `request_id`
 /// may be missing or `null`, and `owner` may be the legacy `{"workspace": true}`. An `owner`
 /// nested deeper than serde_json builds a tree (128 levels) leaves `owner` unset rather than
-/// failing the grant.
+/// failing the grant (a user owner is read whatever its other members hold).
 #[derive(Clone, Debug, Deserialize)]
-#[serde(from = "WireTokenResponse")]
 #[non_exhaustive]
 pub struct TokenResponse {
     /// The access token.
@@ -36,7 +35,7 @@ pub struct TokenResponse {
     #[serde(default)]
     pub workspace_icon: Option<String>,
     /// Who authorized.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "owner_if_readable")]
     pub owner: Option<Owner>,
     /// The page duplicated from the integration's template, if any.
     #[serde(default)]
@@ -44,101 +43,15 @@ pub struct TokenResponse {
     /// Notion's request id.
     #[serde(default)]
     pub request_id: Option<String>,
-    /// `owner` as received, kept for the token set's extras (which hold JSON) so that it is not
-    /// rebuilt from [`Owner`].
-    owner_json: Option<OwnerJson>,
 }
 
-/// The `owner` object as received: as a tree (read to type it), or as its text (a response made
-/// into a token set at once, whose extras parse it only if read).
-#[derive(Clone, Debug)]
-pub(crate) enum OwnerJson {
-    Tree(serde_json::Value),
-    Text(Box<RawValue>),
-}
-
-impl TokenResponse {
-    /// The `owner` object as received, taken out (`None` once taken or if there was none).
-    pub(crate) fn take_owner_json(&mut self) -> Option<OwnerJson> {
-        self.owner_json.take()
-    }
-}
-
-/// A [`TokenResponse`] read to become a token set at once: the owner is kept as its text (the
-/// token set keeps it as JSON), neither typed nor made a tree.
-#[derive(Deserialize)]
-#[serde(from = "WireTokenResponse")]
-pub(crate) struct TokenResponseForSet(pub(crate) TokenResponse);
-
-impl From<WireTokenResponse> for TokenResponseForSet {
-    fn from(wire: WireTokenResponse) -> Self {
-        TokenResponseForSet(wire.into_response(|owner| (None, owner.map(OwnerJson::Text))))
-    }
-}
-
-/// [`TokenResponse`] as it is read: `owner` as its text (`"owner": null` reads as no owner).
-#[derive(Deserialize)]
-struct WireTokenResponse {
-    access_token: AccessToken,
-    #[serde(default)]
-    token_type: Option<String>,
-    #[serde(default)]
-    refresh_token: Option<RefreshToken>,
-    #[serde(default)]
-    bot_id: Option<String>,
-    #[serde(default)]
-    workspace_id: Option<String>,
-    #[serde(default)]
-    workspace_name: Option<String>,
-    #[serde(default)]
-    workspace_icon: Option<String>,
-    #[serde(default)]
-    owner: Option<Box<RawValue>>,
-    #[serde(default)]
-    duplicated_template_id: Option<String>,
-    #[serde(default)]
-    request_id: Option<String>,
-}
-
-impl From<WireTokenResponse> for TokenResponse {
-    fn from(wire: WireTokenResponse) -> Self {
-        wire.into_response(|owner| {
-            let Some(text) = owner else {
-                return (None, None);
-            };
-            match serde_json::from_str::<serde_json::Value>(text.get()) {
-                Ok(tree) => (Some(Owner::from_json(&tree)), Some(OwnerJson::Tree(tree))),
-                // Nested deeper than a JSON tree may be (serde_json's limit): no typed owner,
-                // rather than failing the grant and losing the tokens it carries. The text is
-                // kept as the token grants keep it (the extras read it as absent).
-                Err(_) => (None, Some(OwnerJson::Text(text))),
-            }
-        })
-    }
-}
-
-impl WireTokenResponse {
-    /// The response, its typed owner and kept JSON made by `owner` from the owner's text.
-    fn into_response(
-        self,
-        owner: impl FnOnce(Option<Box<RawValue>>) -> (Option<Owner>, Option<OwnerJson>),
-    ) -> TokenResponse {
-        let wire = self;
-        let (owner, owner_json) = owner(wire.owner);
-        TokenResponse {
-            access_token: wire.access_token,
-            token_type: wire.token_type,
-            refresh_token: wire.refresh_token,
-            bot_id: wire.bot_id,
-            workspace_id: wire.workspace_id,
-            workspace_name: wire.workspace_name,
-            workspace_icon: wire.workspace_icon,
-            owner,
-            duplicated_template_id: wire.duplicated_template_id,
-            request_id: wire.request_id,
-            owner_json,
-        }
-    }
+/// Reads `owner` as its text first (which has no nesting limit), then types it: an owner too deep
+/// for a tree reads as absent, so that the grant and its tokens are not lost.
+fn owner_if_readable<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Owner>, D::Error> {
+    let text = Option::<Box<RawValue>>::deserialize(deserializer)?;
+    Ok(text.and_then(|text| Owner::from_text(&text)))
 }
 
 /// Who authorized the integration.
@@ -176,6 +89,47 @@ impl Owner {
         } else {
             Owner::Other { raw: raw.clone() }
         }
+    }
+
+    /// Reads an owner object from its JSON text as [`from_json`](Self::from_json) reads its tree:
+    /// the usual shapes (a user, the workspace) straight from the text, any other through a tree.
+    /// `None` for text nested deeper than serde_json builds a tree.
+    fn from_text(text: &RawValue) -> Option<Owner> {
+        /// The top level of an owner object, its members left as text.
+        #[derive(Deserialize)]
+        struct Members<'a> {
+            #[serde(default, rename = "type")]
+            kind: Option<&'a str>,
+            #[serde(default, borrow)]
+            user: Option<&'a RawValue>,
+            #[serde(default, borrow)]
+            workspace: Option<&'a RawValue>,
+        }
+        // (An odd shape: not an object, escaped or repeated keys, a user that is not a
+        // `NotionUser`; the tree decides.)
+        let members = text
+            .get()
+            .starts_with('{')
+            .then(|| serde_json::from_str::<Members<'_>>(text.get()).ok())
+            .flatten();
+        if let Some(members) = members {
+            match members.user.filter(|user| user.get().starts_with('{')) {
+                Some(user) => {
+                    if let Ok(user) = serde_json::from_str::<NotionUser>(user.get()) {
+                        return Some(Owner::User { user });
+                    }
+                }
+                None if members.kind == Some("workspace")
+                    || members.workspace.map(RawValue::get) == Some("true") =>
+                {
+                    return Some(Owner::Workspace);
+                }
+                None => {}
+            }
+        }
+        serde_json::from_str::<serde_json::Value>(text.get())
+            .ok()
+            .map(|tree| Owner::from_json(&tree))
     }
 
     /// The user, if a user owns the authorization.
@@ -284,8 +238,15 @@ pub struct ExternalAccount {
     pub name: String,
 }
 
-/// The Notion-specific fields of a [`TokenSet`](oauth_core::TokenSet), read back from its extras
-/// with [`NotionExtras::of`].
+/// The Notion-specific fields this crate keeps in [`TokenSet::extras`] (never a secret), typed.
+///
+/// ```
+/// use oauth_notion::NotionExtras;
+/// # fn show(tokens: &oauth_core::TokenSet) {
+/// let extras = NotionExtras::from_token_set(tokens);
+/// println!("workspace icon {:?}, owner {:?}", extras.workspace_icon, extras.owner);
+/// # }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct NotionExtras {
@@ -304,9 +265,13 @@ pub struct NotionExtras {
 }
 
 impl NotionExtras {
-    /// Reads the Notion fields of a token set produced by this crate.
-    pub fn of(tokens: &oauth_core::TokenSet) -> Self {
-        let extras = &tokens.extras;
+    /// Reads the extras of a token set made by this crate.
+    pub fn from_token_set(tokens: &TokenSet) -> Self {
+        Self::from_extras(&tokens.extras)
+    }
+
+    /// Reads Notion extras from a [`ProviderExtras`].
+    pub fn from_extras(extras: &ProviderExtras) -> Self {
         Self {
             workspace_icon: extras.get_as("workspace_icon"),
             owner: extras

@@ -2,22 +2,15 @@
 //! decoders: success bodies are accepted, error bodies classified with the expected code.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use oauth_core::{Error, ErrorKind, TokenType};
-use oauth_notion::decode::{
-    decode_error, decode_introspect_response, decode_revoke_response, decode_token_response,
+use oauth_notion::{
+    ErrorShape, IntrospectResponse, NotionClient, NotionError, NotionErrorCode, NotionExtras,
+    NotionResponse, Owner, RevokeResponse, TokenResponse,
 };
-use oauth_notion::{ErrorShape, NotionClient, NotionError, NotionErrorCode, NotionExtras, Owner};
-
-fn corpus_dir() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/decode-corpus"
-    ))
-}
+use oauth_testkit::corpus;
 
 fn response(status: u16, headers: &[(&str, &str)], body: &str) -> http::Response<Bytes> {
     let mut builder = http::Response::builder().status(status);
@@ -25,6 +18,26 @@ fn response(status: u16, headers: &[(&str, &str)], body: &str) -> http::Response
         builder = builder.header(*name, *value);
     }
     builder.body(Bytes::from(body.to_owned())).unwrap()
+}
+
+fn decode_token_response(response: &http::Response<Bytes>) -> Result<TokenResponse, Error> {
+    TokenResponse::decode(response, SystemTime::UNIX_EPOCH)
+}
+
+fn decode_introspect_response(
+    response: &http::Response<Bytes>,
+) -> Result<IntrospectResponse, Error> {
+    IntrospectResponse::decode(response, SystemTime::UNIX_EPOCH)
+}
+
+fn decode_revoke_response(response: &http::Response<Bytes>) -> Result<RevokeResponse, Error> {
+    RevokeResponse::decode(response, SystemTime::UNIX_EPOCH)
+}
+
+/// The error a token-endpoint answer of an error status decodes to.
+fn decode_error(operation: &str, response: &http::Response<Bytes>) -> Error {
+    assert_eq!(operation, TokenResponse::OPERATION);
+    decode_token_response(response).expect_err("an error answer")
 }
 
 fn notion_error(error: &Error) -> &NotionError {
@@ -46,16 +59,14 @@ fn status_of(file: &str) -> u16 {
 
 #[test]
 fn shared_corpus() {
-    let dir = corpus_dir();
-    let expect: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("expect.json")).unwrap()).unwrap();
+    let expect: serde_json::Value = serde_json::from_str(&corpus::read("expect.json")).unwrap();
     let mut checked = 0;
     for entry in expect.as_array().unwrap() {
         let file = entry["file"].as_str().unwrap();
         if !file.starts_with("notion/") {
             continue;
         }
-        let body = std::fs::read_to_string(dir.join(file)).unwrap();
+        let body = corpus::read(file);
         match entry["kind"].as_str().unwrap() {
             "success" => {
                 assert!(file.starts_with("notion/oauth.token/"), "{file}");
@@ -73,16 +84,12 @@ fn shared_corpus() {
                 assert!(tokens.grantee.bot_id.is_some(), "{file}");
                 // The owner kept in the extras reads back as the decoded one.
                 assert!(owner.is_some(), "{file}");
-                assert_eq!(NotionExtras::of(&tokens).owner, owner, "{file}");
+                assert_eq!(NotionExtras::from_token_set(&tokens).owner, owner, "{file}");
             }
             "error" => {
                 let expected = entry["error_code"].as_str().unwrap();
                 let error = decode_error("oauth/token", &response(status_of(file), &[], &body));
-                assert_eq!(
-                    notion_error(&error).error_code().as_str(),
-                    expected,
-                    "{file}"
-                );
+                assert_eq!(notion_error(&error).code().as_str(), expected, "{file}");
             }
             other => panic!("{file}: unknown kind {other}"),
         }
@@ -100,7 +107,9 @@ fn legacy_workspace_owner_and_missing_fields() {
     let tokens = NotionClient::token_set(decoded, SystemTime::now());
     assert_eq!(tokens.grantee.user_id, None);
     assert_eq!(
-        NotionExtras::of(&tokens).workspace_icon.as_deref(),
+        NotionExtras::from_token_set(&tokens)
+            .workspace_icon
+            .as_deref(),
         Some("🦀")
     );
     assert!(tokens.expires_at.is_none(), "Notion sends no expires_in");
@@ -118,7 +127,7 @@ fn user_owner_maps_into_the_grantee() {
     assert_eq!(tokens.grantee.user_id.as_deref(), Some("u1"));
     assert_eq!(tokens.grantee.workspace_name.as_deref(), Some("Ada's"));
     assert!(tokens.refresh_token.is_none(), "null refresh token");
-    let extras = NotionExtras::of(&tokens);
+    let extras = NotionExtras::from_token_set(&tokens);
     let user = extras.owner.as_ref().and_then(Owner::user).unwrap();
     assert_eq!(
         user.person.as_ref().and_then(|p| p.email.as_deref()),
@@ -335,7 +344,7 @@ fn error_bodies() {
     for (status, headers, body, code, kind, shape, request_id) in cases {
         let error = decode_error("oauth/token", &response(*status, headers, body));
         let notion = notion_error(&error);
-        assert_eq!(notion.error_code().as_str(), *code, "{body}");
+        assert_eq!(notion.code().as_str(), *code, "{body}");
         assert_eq!(error.kind(), *kind, "{body}");
         assert_eq!(notion.shape(), *shape, "{body}");
         assert_eq!(
@@ -369,7 +378,7 @@ fn error_details_are_kept() {
         "workspace"
     );
     assert_eq!(notion.message(), Some("m"));
-    assert_eq!(notion.error_code(), &NotionErrorCode::RateLimited);
+    assert_eq!(notion.code(), &NotionErrorCode::RateLimited);
     let error = decode_error(
         "oauth/token",
         &response(
@@ -453,4 +462,63 @@ fn introspect_and_revoke_bodies() {
             .as_deref(),
         Some("r")
     );
+}
+
+/// Owners of odd shapes: the grant decodes, and the grantee's user is the string at `user.id`
+/// (`None` when there is none).
+#[test]
+fn odd_owners_decode_and_name_their_user() {
+    let check = |owner: &str, user_id: Option<&str>| {
+        let body = format!(
+            r#"{{"access_token":"secret_a","bot_id":"b","workspace_id":"w","owner":{owner}}}"#
+        );
+        let decoded = decode_token_response(&response(200, &[], &body)).expect(&body);
+        let tokens = NotionClient::token_set(decoded, SystemTime::UNIX_EPOCH);
+        assert_eq!(tokens.grantee.user_id.as_deref(), user_id, "{owner}");
+    };
+    check("null", None);
+    check(r#"{"type":"user","user":{"id":"u1","name":7}}"#, Some("u1"));
+    check(r#"{"type":"user","user":"u1"}"#, None);
+    check(r#"{"type":"bot","bot":{}}"#, None);
+    check(r#"{"type":"user","user":null}"#, None);
+    check(r#"{"type":"user","user":{"id":null}}"#, None);
+    check(
+        r#"{"type":"user","user":{"id":"u1","id":"u2"}}"#,
+        Some("u2"),
+    );
+    check(
+        r#"{"type":"user","user":{"id":"u1"},"user":{"id":"u2"}}"#,
+        Some("u2"),
+    );
+    check(
+        r#"{"type":"user","\u0075ser":{"\u0069d":"u\u0031"}}"#,
+        Some("u1"),
+    );
+    check(r#"{"type":"workspace","workspace":true}"#, None);
+    check("[]", None);
+    check(r#""u1""#, None);
+}
+
+/// An owner nested deeper than serde_json builds a tree: the grant is kept, with its tokens. An
+/// owner that is too deep is absent; a user owner with a member too deep (which it ignores) is
+/// still read.
+#[test]
+fn an_owner_too_deep_for_a_tree_does_not_lose_the_grant() {
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    for (owner, user_id) in [
+        (deep.clone(), None),
+        (
+            format!(r#"{{"type":"user","user":{{"id":"u1","x":{deep}}}}}"#),
+            Some("u1"),
+        ),
+    ] {
+        let body = format!(r#"{{"access_token":"secret_a","refresh_token":"r","owner":{owner}}}"#);
+        let decoded = decode_token_response(&response(200, &[], &body)).expect("a token response");
+        assert_eq!(decoded.owner.is_some(), user_id.is_some());
+        let tokens = NotionClient::token_set(decoded, SystemTime::UNIX_EPOCH);
+        assert!(tokens.refresh_token.is_some());
+        assert_eq!(tokens.grantee.user_id.as_deref(), user_id);
+        assert_eq!(tokens.extras.get("owner").is_some(), user_id.is_some());
+        assert_eq!(tokens.extras.is_empty(), user_id.is_none());
+    }
 }

@@ -22,11 +22,7 @@ use serde_json::json;
 const REDIRECT: &str = "http://127.0.0.1/callback/notion";
 
 fn policy() -> RetryPolicy {
-    RetryPolicy::default()
-        .max_attempts(3)
-        .initial_backoff(Duration::from_millis(10))
-        .max_backoff(Duration::from_millis(50))
-        .max_retry_after(Duration::from_secs(2))
+    oauth_testkit::fast_retry_policy!()
 }
 
 fn client_with(sandbox: &SandboxHandle, secret: &str, version: Option<&str>) -> NotionClient {
@@ -52,10 +48,7 @@ fn client(sandbox: &SandboxHandle) -> NotionClient {
 fn authorize(sandbox: &SandboxHandle, notion: &NotionClient) -> AuthorizationCode {
     let request = AuthorizationRequest::new().unwrap();
     let url = notion.authorization_url(&request).unwrap();
-    let outcome = sandbox
-        .control()
-        .authorize(&format!("{}?{}", url.path(), url.query().unwrap()))
-        .unwrap();
+    let outcome = sandbox.control().authorize(url.as_str()).unwrap();
     assert_eq!(outcome.state.as_deref(), Some(request.state().as_str()));
     AuthorizationCode::new(outcome.code.expect("consent gives a code"))
 }
@@ -170,10 +163,7 @@ async fn grant_errors() {
         .exchange_code(CodeExchange::new(code))
         .await
         .unwrap_err();
-    assert_eq!(
-        notion_error(&error).error_code(),
-        &NotionErrorCode::InvalidGrant
-    );
+    assert_eq!(notion_error(&error).code(), &NotionErrorCode::InvalidGrant);
     assert_eq!(notion_error(&error).shape(), ErrorShape::OAuth);
     assert_eq!(error.kind(), ErrorKind::ReauthorizationRequired);
     assert!(
@@ -189,10 +179,7 @@ async fn grant_errors() {
         )
         .await
         .unwrap_err();
-    assert_eq!(
-        notion_error(&error).error_code(),
-        &NotionErrorCode::InvalidGrant
-    );
+    assert_eq!(notion_error(&error).code(), &NotionErrorCode::InvalidGrant);
 
     // An expired code (10 minutes).
     let code = authorize(&sandbox, &notion);
@@ -201,10 +188,7 @@ async fn grant_errors() {
         .exchange_code(CodeExchange::new(code))
         .await
         .unwrap_err();
-    assert_eq!(
-        notion_error(&error).error_code(),
-        &NotionErrorCode::InvalidGrant
-    );
+    assert_eq!(notion_error(&error).code(), &NotionErrorCode::InvalidGrant);
 
     // A spent refresh token.
     let tokens = notion
@@ -214,19 +198,13 @@ async fn grant_errors() {
     let refresh = tokens.refresh_token.unwrap();
     notion.refresh(&refresh).await.unwrap();
     let error = notion.refresh(&refresh).await.unwrap_err();
-    assert_eq!(
-        notion_error(&error).error_code(),
-        &NotionErrorCode::InvalidGrant
-    );
+    assert_eq!(notion_error(&error).code(), &NotionErrorCode::InvalidGrant);
     assert!(error.needs_reauthorization());
     let error = notion
         .refresh(&RefreshToken::new("never-issued"))
         .await
         .unwrap_err();
-    assert_eq!(
-        notion_error(&error).error_code(),
-        &NotionErrorCode::InvalidGrant
-    );
+    assert_eq!(notion_error(&error).code(), &NotionErrorCode::InvalidGrant);
 }
 
 #[tokio::test]
@@ -242,7 +220,7 @@ async fn the_envelope_error_shape_is_read_too() {
         .await
         .unwrap_err();
     let notion_error = notion_error(&error);
-    assert_eq!(notion_error.error_code(), &NotionErrorCode::InvalidGrant);
+    assert_eq!(notion_error.code(), &NotionErrorCode::InvalidGrant);
     assert_eq!(notion_error.shape(), ErrorShape::Envelope);
     assert!(notion_error.message().is_some());
 }
@@ -253,7 +231,7 @@ async fn client_and_version_errors() {
     let wrong = client_with(&sandbox, "secret_wrong", None);
     let error = wrong.introspect(&AccessToken::new("x")).await.unwrap_err();
     let e = notion_error(&error);
-    assert_eq!(e.error_code(), &NotionErrorCode::InvalidClient);
+    assert_eq!(e.code(), &NotionErrorCode::InvalidClient);
     assert_eq!(e.status().as_u16(), 401);
     assert_eq!(e.www_authenticate(), Some("Basic realm=\"OAuth\""));
     assert_eq!(error.kind(), ErrorKind::Configuration);
@@ -262,7 +240,7 @@ async fn client_and_version_errors() {
     let old = client_with(&sandbox, DEFAULT_NOTION_CLIENT_SECRET, Some("1999-01-01"));
     let error = old.revoke(&AccessToken::new("x")).await.unwrap_err();
     assert_eq!(
-        notion_error(&error).error_code(),
+        notion_error(&error).code(),
         &NotionErrorCode::MissingVersion
     );
     assert_eq!(error.kind(), ErrorKind::Configuration);
@@ -437,7 +415,7 @@ async fn faults() {
                 assert_eq!(r.status.as_u16(), *status, "{what}")
             }
             (Expect::Code(code), Err(error)) => {
-                assert_eq!(notion_error(error).error_code().as_str(), *code, "{what}")
+                assert_eq!(notion_error(error).code().as_str(), *code, "{what}")
             }
             _ => panic!("{what}: expected {expect:?}, got {result:?}"),
         }
@@ -469,10 +447,7 @@ async fn rate_limited_errors_carry_retry_after() {
     let error = notion.revoke(&AccessToken::new("x")).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::RateLimited);
     assert_eq!(error.retry_after(), Some(Duration::from_secs(30)));
-    assert_eq!(
-        notion_error(&error).error_code(),
-        &NotionErrorCode::RateLimited
-    );
+    assert_eq!(notion_error(&error).code(), &NotionErrorCode::RateLimited);
 }
 
 #[tokio::test]

@@ -6,43 +6,20 @@
 //! of a thread-local one while other tests run in parallel).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::sync::{Arc, Mutex};
-
 use base64::Engine as _;
 use oauth_core::{
     AccessToken, AuthorizationCode, AuthorizationRequest, CodeExchange, Introspect, Revoke,
     TokenGrant,
 };
-use oauth_notion::NotionClient;
+use oauth_notion::{CreateTokenRequest, NotionClient};
 use oauth_sandbox::{
     DEFAULT_NOTION_CLIENT_ID, DEFAULT_NOTION_CLIENT_SECRET, Fault, FaultKind, Sandbox,
 };
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use oauth_testkit::{LogCapture, assert_no_secret};
 
 #[tokio::test]
 async fn no_secret_in_debug_errors_or_traces() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish(),
-    )
-    .unwrap();
+    let capture = LogCapture::install();
 
     let sandbox = Sandbox::builder().start().await.unwrap();
     let notion = NotionClient::builder(DEFAULT_NOTION_CLIENT_ID, DEFAULT_NOTION_CLIENT_SECRET)
@@ -60,12 +37,7 @@ async fn no_secret_in_debug_errors_or_traces() {
 
     let request = AuthorizationRequest::new().unwrap();
     let url = notion.authorization_url(&request).unwrap();
-    let code = sandbox
-        .control()
-        .authorize(&format!("{}?{}", url.path(), url.query().unwrap()))
-        .unwrap()
-        .code
-        .unwrap();
+    let code = sandbox.control().authorize_code(url.as_str()).unwrap();
     secrets.push(code.clone());
     let exchange = CodeExchange::new(AuthorizationCode::new(code.clone()));
     shown.push(format!("{exchange:?}"));
@@ -98,7 +70,9 @@ async fn no_secret_in_debug_errors_or_traces() {
     );
     shown.push(format!("{rotated:?}"));
     let raw = notion
-        .create_token(&AuthorizationCode::new(code.clone()), None, None)
+        .create_token(&CreateTokenRequest::new(AuthorizationCode::new(
+            code.clone(),
+        )))
         .await
         .unwrap_err();
     shown.push(format!("{raw} {raw:?}"));
@@ -132,12 +106,7 @@ async fn no_secret_in_debug_errors_or_traces() {
     ] {
         let tokens = notion
             .exchange_code(CodeExchange::new(AuthorizationCode::new(
-                sandbox
-                    .control()
-                    .authorize(&format!("{}?{}", url.path(), url.query().unwrap()))
-                    .unwrap()
-                    .code
-                    .unwrap(),
+                sandbox.control().authorize_code(url.as_str()).unwrap(),
             )))
             .await
             .unwrap();
@@ -159,7 +128,7 @@ async fn no_secret_in_debug_errors_or_traces() {
         shown.push(format!("{error} {error:?}"));
     }
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.contents();
     let ours: Vec<&str> = logs
         .lines()
         .filter(|l| !l.contains(" oauth_sandbox"))
@@ -169,12 +138,6 @@ async fn no_secret_in_debug_errors_or_traces() {
         "tracing was captured:\n{logs}"
     );
     let everything = format!("{}\n{}", ours.join("\n"), shown.join("\n"));
-    for secret in &secrets {
-        assert!(
-            !everything.contains(secret.as_str()),
-            "a secret leaked: …{}",
-            &secret[secret.len().saturating_sub(4)..]
-        );
-    }
+    assert_no_secret(&everything, &secrets);
     sandbox.shutdown().await;
 }

@@ -1,18 +1,18 @@
-//! The exact wire form of every request, captured at the transport seam: method, URL, headers
-//! (Basic credentials, content type, Notion-Version, nothing else) and the JSON body field by field.
-//! `sandbox.rs` checks the same over real HTTP against oauth-sandbox.
+//! The exact wire form of every request, as the kit's scripted server receives it over loopback:
+//! method, path, headers (Basic credentials, content type, Notion-Version, and only what the
+//! transport adds) and the JSON body field by field. `sandbox.rs` checks the same against
+//! oauth-sandbox.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::sync::{Arc, Mutex};
-
-use bytes::Bytes;
-use oauth_core::http::{HttpClient, HttpRequest, RetryPolicy};
-use oauth_core::mock::MockHttpTransport;
+use oauth_core::http::{DEFAULT_USER_AGENT, RetryPolicy};
 use oauth_core::{
     AccessToken, AuthorizationCode, AuthorizationRequest, CodeExchange, CsrfState, ErrorKind,
     Introspect, RefreshToken, Revoke, Scopes, TokenGrant, TokenProvider,
 };
-use oauth_notion::{DEFAULT_NOTION_VERSION, EXTERNAL_ACCOUNT, ExternalAccount, NotionClient};
+use oauth_notion::{
+    CreateTokenRequest, DEFAULT_NOTION_VERSION, EXTERNAL_ACCOUNT, ExternalAccount, NotionClient,
+};
+use oauth_testkit::{FakeServer, Recorded, Reply};
 use serde_json::json;
 
 const CLIENT_ID: &str = "463558a3-725e-4f37-b6d3-0889894f68de";
@@ -23,57 +23,51 @@ const BASIC: &str =
 
 const TOKEN_BODY: &str = r#"{"access_token":"ntn_new","token_type":"bearer","refresh_token":"rt_new","bot_id":"b1","workspace_id":"w1","workspace_name":"W","workspace_icon":null,"owner":{"type":"workspace","workspace":true},"duplicated_template_id":null,"request_id":"r1"}"#;
 
-type Captured = Arc<Mutex<Vec<HttpRequest>>>;
-
-fn client(reply_status: u16, reply_body: &'static str) -> (NotionClient, Captured) {
-    let captured: Captured = Arc::default();
-    let sink = captured.clone();
-    let mut transport = MockHttpTransport::new();
-    transport.expect_send().returning(move |request| {
-        sink.lock().unwrap().push(request);
-        Ok(http::Response::builder()
-            .status(reply_status)
-            .header("content-type", "application/json")
-            .body(Bytes::from_static(reply_body.as_bytes()))
-            .unwrap())
-    });
-    let http = HttpClient::new(Arc::new(transport), RetryPolicy::never());
+/// A client of a server that answers `status` with `body` (once; `200 {}` after that), never
+/// retrying.
+async fn client(status: u16, body: &str) -> (NotionClient, FakeServer) {
+    let server = FakeServer::start(vec![Reply::json(status, body)]).await;
     let client = NotionClient::builder(CLIENT_ID, SECRET)
         .redirect_uri("https://app.example/notion/callback")
-        .http_client(http)
+        .base_url(server.url(""))
+        .retry_policy(RetryPolicy::never())
         .build()
         .unwrap();
-    (client, captured)
+    (client, server)
 }
 
-/// Checks one captured request completely.
-fn check(request: &HttpRequest, path: &str, body: serde_json::Value) {
-    assert_eq!(request.method(), http::Method::POST);
-    assert_eq!(
-        request.uri().to_string(),
-        format!("https://api.notion.com{path}")
-    );
-    let mut headers: Vec<(String, String)> = request
-        .headers()
-        .iter()
-        .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
-        .collect();
+/// A client that sends nothing (its URLs and checks only).
+fn offline_client() -> NotionClient {
+    NotionClient::builder(CLIENT_ID, SECRET)
+        .redirect_uri("https://app.example/notion/callback")
+        .build()
+        .unwrap()
+}
+
+/// Checks one request completely.
+fn check(request: &Recorded, server: &FakeServer, path: &str, body: serde_json::Value) {
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, path);
+    let mut headers = request.headers.clone();
     headers.sort();
+    let host = server.url("").trim_start_matches("http://").to_owned();
+    let pair = |name: &str, value: &str| (name.to_owned(), value.to_owned());
     assert_eq!(
         headers,
         vec![
-            ("authorization".to_owned(), BASIC.to_owned()),
-            ("content-type".to_owned(), "application/json".to_owned()),
-            (
-                "notion-version".to_owned(),
-                DEFAULT_NOTION_VERSION.to_owned()
-            ),
+            pair("accept", "*/*"),
+            pair("authorization", BASIC),
+            pair("content-length", &request.body.len().to_string()),
+            pair("content-type", "application/json"),
+            pair("host", &host),
+            pair("notion-version", DEFAULT_NOTION_VERSION),
+            pair("user-agent", DEFAULT_USER_AGENT),
         ],
-        "exactly these headers"
+        "exactly these headers: ours, and what the transport adds"
     );
-    let sent: serde_json::Value = serde_json::from_slice(request.body()).unwrap();
+    let sent: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
     assert_eq!(sent, body, "the body has these fields and nothing else");
-    let raw = String::from_utf8_lossy(request.body());
+    let raw = String::from_utf8_lossy(&request.body);
     assert!(
         !raw.contains(SECRET) && !raw.contains(CLIENT_ID),
         "credentials never go in the body"
@@ -82,7 +76,7 @@ fn check(request: &HttpRequest, path: &str, body: serde_json::Value) {
 
 #[tokio::test]
 async fn code_exchange() {
-    let (notion, captured) = client(200, TOKEN_BODY);
+    let (notion, server) = client(200, TOKEN_BODY).await;
     let tokens = notion
         .exchange_code(CodeExchange::new(AuthorizationCode::new("code-1")))
         .await
@@ -93,7 +87,8 @@ async fn code_exchange() {
         "rt_new"
     );
     check(
-        &captured.lock().unwrap()[0],
+        &server.requests()[0],
+        &server,
         "/v1/oauth/token",
         json!({"grant_type": "authorization_code", "code": "code-1", "redirect_uri": "https://app.example/notion/callback"}),
     );
@@ -101,7 +96,7 @@ async fn code_exchange() {
 
 #[tokio::test]
 async fn code_exchange_with_explicit_redirect_and_external_account() {
-    let (notion, captured) = client(200, TOKEN_BODY);
+    let (notion, server) = client(200, TOKEN_BODY).await;
     let exchange = CodeExchange::new(AuthorizationCode::new("code-2"))
         .redirect_uri("https://app.example/other")
         .extra(
@@ -110,23 +105,27 @@ async fn code_exchange_with_explicit_redirect_and_external_account() {
         );
     notion.exchange_code(exchange).await.unwrap();
     check(
-        &captured.lock().unwrap()[0],
+        &server.requests()[0],
+        &server,
         "/v1/oauth/token",
         json!({"grant_type": "authorization_code", "code": "code-2", "redirect_uri": "https://app.example/other",
                "external_account": {"key": "acct-7", "name": "Ada at Example"}}),
     );
     // The inherent method says the same.
-    let (notion, captured) = client(200, TOKEN_BODY);
+    let (notion, server) = client(200, TOKEN_BODY).await;
     let account = ExternalAccount {
         key: "k".into(),
         name: "n".into(),
     };
     notion
-        .create_token(&AuthorizationCode::new("c"), None, Some(&account))
+        .create_token(
+            &CreateTokenRequest::new(AuthorizationCode::new("c")).external_account(account),
+        )
         .await
         .unwrap();
     check(
-        &captured.lock().unwrap()[0],
+        &server.requests()[0],
+        &server,
         "/v1/oauth/token",
         json!({"grant_type": "authorization_code", "code": "c", "redirect_uri": "https://app.example/notion/callback", "external_account": {"key": "k", "name": "n"}}),
     );
@@ -134,17 +133,10 @@ async fn code_exchange_with_explicit_redirect_and_external_account() {
 
 #[tokio::test]
 async fn code_exchange_without_any_redirect_uri_omits_it() {
-    let captured: Captured = Arc::default();
-    let sink = captured.clone();
-    let mut transport = MockHttpTransport::new();
-    transport.expect_send().returning(move |request| {
-        sink.lock().unwrap().push(request);
-        Ok(http::Response::new(Bytes::from_static(
-            TOKEN_BODY.as_bytes(),
-        )))
-    });
+    let server = FakeServer::start(vec![Reply::json(200, TOKEN_BODY)]).await;
     let notion = NotionClient::builder(CLIENT_ID, SECRET)
-        .http_client(HttpClient::new(Arc::new(transport), RetryPolicy::never()))
+        .base_url(server.url(""))
+        .retry_policy(RetryPolicy::never())
         .build()
         .unwrap();
     notion
@@ -152,7 +144,8 @@ async fn code_exchange_without_any_redirect_uri_omits_it() {
         .await
         .unwrap();
     check(
-        &captured.lock().unwrap()[0],
+        &server.requests()[0],
+        &server,
         "/v1/oauth/token",
         json!({"grant_type": "authorization_code", "code": "c"}),
     );
@@ -160,7 +153,7 @@ async fn code_exchange_without_any_redirect_uri_omits_it() {
 
 #[tokio::test]
 async fn refresh() {
-    let (notion, captured) = client(200, TOKEN_BODY);
+    let (notion, server) = client(200, TOKEN_BODY).await;
     let tokens = notion.refresh(&RefreshToken::new("rt_old")).await.unwrap();
     assert_eq!(
         tokens.refresh_token.as_ref().unwrap().expose_secret(),
@@ -168,7 +161,8 @@ async fn refresh() {
         "rotated"
     );
     check(
-        &captured.lock().unwrap()[0],
+        &server.requests()[0],
+        &server,
         "/v1/oauth/token",
         json!({"grant_type": "refresh_token", "refresh_token": "rt_old"}),
     );
@@ -176,10 +170,10 @@ async fn refresh() {
 
 #[tokio::test]
 async fn refresh_without_a_new_refresh_token_keeps_the_old_one() {
-    let (notion, _) = client(
+    let (notion, _server) = client(
         200,
         r#"{"access_token":"ntn_2","token_type":"bearer","refresh_token":null,"bot_id":"b1","workspace_id":"w1"}"#,
-    );
+    ).await;
     let tokens = notion.refresh(&RefreshToken::new("rt_old")).await.unwrap();
     assert_eq!(
         tokens.refresh_token.as_ref().unwrap().expose_secret(),
@@ -189,14 +183,16 @@ async fn refresh_without_a_new_refresh_token_keeps_the_old_one() {
 
 #[tokio::test]
 async fn introspect() {
-    let (notion, captured) = client(
+    let (notion, server) = client(
         200,
         r#"{"active":true,"scope":"read_content","iat":1760000000}"#,
-    );
+    )
+    .await;
     let info = notion.introspect(&AccessToken::new("ntn_x")).await.unwrap();
     assert!(info.active);
     check(
-        &captured.lock().unwrap()[0],
+        &server.requests()[0],
+        &server,
         "/v1/oauth/introspect",
         json!({"token": "ntn_x"}),
     );
@@ -208,12 +204,12 @@ async fn introspect_maps_token_refusals_to_inactive() {
         r#"{"error":"invalid_grant"}"#,
         r#"{"object":"error","status":400,"code":"invalid_grant","message":"revoked"}"#,
     ] {
-        let (notion, _) = client(400, body);
+        let (notion, _server) = client(400, body).await;
         let info = notion.introspect(&AccessToken::new("ntn_x")).await.unwrap();
         assert!(!info.active);
         assert_eq!(info.inactive_reason.as_deref(), Some("invalid_grant"));
     }
-    let (notion, _) = client(401, r#"{"error":"invalid_client"}"#);
+    let (notion, _server) = client(401, r#"{"error":"invalid_client"}"#).await;
     let error = notion
         .introspect(&AccessToken::new("ntn_x"))
         .await
@@ -227,10 +223,11 @@ async fn introspect_maps_token_refusals_to_inactive() {
 
 #[tokio::test]
 async fn revoke() {
-    let (notion, captured) = client(200, "{}");
+    let (notion, server) = client(200, "{}").await;
     notion.revoke(&AccessToken::new("ntn_x")).await.unwrap();
     check(
-        &captured.lock().unwrap()[0],
+        &server.requests()[0],
+        &server,
         "/v1/oauth/revoke",
         json!({"token": "ntn_x"}),
     );
@@ -238,31 +235,22 @@ async fn revoke() {
 
 #[tokio::test]
 async fn notion_version_and_base_url_are_configurable() {
-    let captured: Captured = Arc::default();
-    let sink = captured.clone();
-    let mut transport = MockHttpTransport::new();
-    transport.expect_send().returning(move |request| {
-        sink.lock().unwrap().push(request);
-        Ok(http::Response::new(Bytes::from_static(b"{}")))
-    });
+    let server = FakeServer::start(vec![]).await;
     let notion = NotionClient::builder(CLIENT_ID, SECRET)
-        .base_url("http://127.0.0.1:9999/proxy")
+        .base_url(server.url("/proxy"))
         .notion_version("2026-03-11")
-        .http_client(HttpClient::new(Arc::new(transport), RetryPolicy::never()))
+        .retry_policy(RetryPolicy::never())
         .build()
         .unwrap();
     notion.revoke(&AccessToken::new("t")).await.unwrap();
-    let request = &captured.lock().unwrap()[0];
-    assert_eq!(
-        request.uri().to_string(),
-        "http://127.0.0.1:9999/proxy/v1/oauth/revoke"
-    );
-    assert_eq!(request.headers()["notion-version"], "2026-03-11");
+    let request = &server.requests()[0];
+    assert_eq!(request.path, "/proxy/v1/oauth/revoke");
+    assert_eq!(request.header("notion-version"), Some("2026-03-11"));
 }
 
 #[test]
 fn authorization_url() {
-    let (notion, _) = client(200, "{}");
+    let notion = offline_client();
     let request = AuthorizationRequest::with_state(CsrfState::new("st-1"));
     let url = notion.authorization_url(&request).unwrap();
     assert_eq!(url.path(), "/v1/oauth/authorize");
@@ -292,7 +280,7 @@ fn authorization_url() {
 
 #[test]
 fn authorization_url_refuses_what_notion_lacks() {
-    let (notion, _) = client(200, "{}");
+    let notion = offline_client();
     let with_scopes =
         AuthorizationRequest::with_state(CsrfState::new("s")).scopes(Scopes::parse("read"));
     assert_eq!(
@@ -332,7 +320,7 @@ fn configuration_errors() {
 
 #[test]
 fn client_debug_hides_the_secret() {
-    let (notion, _) = client(200, "{}");
+    let notion = offline_client();
     let shown = format!("{notion:?}");
     assert!(!shown.contains(SECRET), "{shown}");
     assert!(shown.contains(CLIENT_ID));
@@ -340,7 +328,7 @@ fn client_debug_hides_the_secret() {
 
 #[tokio::test]
 async fn bad_external_account_is_refused_before_sending() {
-    let (notion, captured) = client(200, TOKEN_BODY);
+    let (notion, server) = client(200, TOKEN_BODY).await;
     let exchange = CodeExchange::new(AuthorizationCode::new("c"))
         .extra(EXTERNAL_ACCOUNT, json!("not an object"));
     assert_eq!(
@@ -353,5 +341,5 @@ async fn bad_external_account_is_refused_before_sending() {
         notion.exchange_code(exchange).await.unwrap_err().kind(),
         ErrorKind::InvalidRequest
     );
-    assert!(captured.lock().unwrap().is_empty());
+    assert!(server.requests().is_empty());
 }

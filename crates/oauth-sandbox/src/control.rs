@@ -214,6 +214,13 @@ impl Control {
         }
         Ok(out)
     }
+
+    /// The code an authorize URL redirects with, consent granted: [`authorize`](Self::authorize)
+    /// for tests that only want the code. `None` if the URL is not an authorize URL or the
+    /// authorization was refused.
+    pub fn authorize_code(&self, url: &str) -> Option<String> {
+        self.authorize(url).ok()?.code
+    }
 }
 
 type St = State<Arc<Shared>>;

@@ -200,6 +200,8 @@
 
 mod authorize;
 mod control;
+mod grants;
+mod ids;
 mod limits;
 mod model;
 mod notion;

@@ -3,11 +3,9 @@
 use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
+use crate::grants::{self, CodeRefusal, Refresh, RefreshRefusal};
 use crate::model::Provider;
-use crate::state::{
-    CODE_TTL_SECS, Flow, Grant, GrantKind, Inner, NotionGrantErrorStyle, Shared, TokenKind,
-    TokenState,
-};
+use crate::state::{Flow, Inner, NotionGrantErrorStyle, Shared, TokenKind, TokenState};
 use crate::wire::{Reply, Req};
 
 /// Notion-Version values the API accepts.
@@ -236,23 +234,20 @@ fn code_grant(
             );
         }
     }
-    let now = inner.now();
-    let Some(rec) = inner.codes.get(&code).cloned() else {
-        return invalid_grant(shared, "Invalid code: this code is invalid.", rid);
+    let rec = match grants::check_code(inner, &code, client_id, Flow::Notion) {
+        Ok(rec) => rec,
+        Err(refusal) => {
+            let message = match refusal {
+                CodeRefusal::Unknown => "Invalid code: this code is invalid.",
+                CodeRefusal::OtherClient | CodeRefusal::OtherFlow => {
+                    "Invalid code: this code was issued to another client."
+                }
+                CodeRefusal::Used => "Invalid code: this code has been revoked.",
+                CodeRefusal::Expired => "Invalid code: this code has expired.",
+            };
+            return invalid_grant(shared, message, rid);
+        }
     };
-    if rec.flow != Flow::Notion || rec.client_id != client_id {
-        return invalid_grant(
-            shared,
-            "Invalid code: this code was issued to another client.",
-            rid,
-        );
-    }
-    if rec.used {
-        return invalid_grant(shared, "Invalid code: this code has been revoked.", rid);
-    }
-    if now - rec.issued_at >= CODE_TTL_SECS {
-        return invalid_grant(shared, "Invalid code: this code has expired.", rid);
-    }
     match (&rec.redirect_uri, &redirect) {
         (Some(a), Some(b)) if a == b => {}
         (None, None) => {}
@@ -278,34 +273,10 @@ fn code_grant(
             );
         }
     }
-    if let Some(c) = inner.codes.get_mut(&code) {
-        c.used = true;
-    }
-    let bot_id = inner.uuid();
-    let grant = inner.new_grant(Grant {
-        client_id: client_id.to_owned(),
-        kind: GrantKind::Notion,
-        identity: rec.identity,
-        scopes: rec.scopes,
-        rotating: true,
-        pkce: false,
-        access: Vec::new(),
-        legacy_token: None,
-        exchanged: false,
-        revoked: false,
-        bot_id,
-        bot_user_id: String::new(),
-    });
-    let (access, refresh) = mint_pair(inner, grant);
+    grants::spend_code(inner, &code);
+    let grant = grants::new_notion_grant(inner, client_id, rec);
+    let (access, refresh) = grants::mint_notion(inner, grant);
     token_response(inner, grant, &access, &refresh, rid)
-}
-
-fn mint_pair(inner: &mut Inner, grant: usize) -> (String, String) {
-    let access = format!("ntn_{}{}", inner.digits(11), inner.alnum(35));
-    let refresh = format!("nrt_{}{}", inner.digits(11), inner.alnum(35));
-    inner.add_token(&access, TokenKind::Access, grant, None);
-    inner.add_token(&refresh, TokenKind::Refresh, grant, None);
-    (access, refresh)
 }
 
 fn token_response(inner: &Inner, grant: usize, access: &str, refresh: &str, rid: &str) -> Reply {
@@ -352,47 +323,26 @@ fn refresh_grant(
         Ok(c) => c.to_owned(),
         Err(r) => return r,
     };
-    let (state, grant) = inner.token_state(&rt, TokenKind::Refresh);
-    let Some(grant) = grant.filter(|_| state == TokenState::Live) else {
-        return invalid_grant(
-            shared,
-            "Invalid refresh token: this token is invalid or revoked.",
-            rid,
-        );
-    };
-    if inner
-        .grants
-        .get(grant)
-        .is_none_or(|g| g.client_id != client_id)
-    {
-        return invalid_grant(
-            shared,
-            "Invalid refresh token: this token was issued to another client.",
-            rid,
-        );
-    }
-    let now = inner.now();
-    let grace = inner.apps.get(client_id).map_or(0, |a| {
-        i64::try_from(a.refresh_grace_secs).unwrap_or(i64::MAX)
-    });
-    let rec = inner.tokens.get(&rt).cloned();
-    if let Some(used_at) = rec.as_ref().and_then(|r| r.used_at) {
-        if now < used_at.saturating_add(grace)
-            && let Some((a, r)) = rec.and_then(|r| r.replay)
-        {
-            *inner
-                .counters
-                .refresh_replays
-                .entry(client_id.to_owned())
-                .or_default() += 1;
-            return token_response(inner, grant, &a, &r, rid);
+    let grant = match grants::check_refresh(inner, &rt, client_id) {
+        Ok(Refresh::Rotate { grant }) => grant,
+        Ok(Refresh::Replay {
+            grant,
+            access,
+            refresh,
+        }) => return token_response(inner, grant, &access, &refresh, rid),
+        Err(refusal) => {
+            let message = match refusal {
+                RefreshRefusal::Invalid => {
+                    "Invalid refresh token: this token is invalid or revoked."
+                }
+                RefreshRefusal::OtherClient => {
+                    "Invalid refresh token: this token was issued to another client."
+                }
+                RefreshRefusal::Spent => "Invalid refresh token: this token has already been used.",
+            };
+            return invalid_grant(shared, message, rid);
         }
-        return invalid_grant(
-            shared,
-            "Invalid refresh token: this token has already been used.",
-            rid,
-        );
-    }
+    };
     // Rotate: the previous access tokens stop working at once.
     let old: Vec<String> = inner
         .grants
@@ -405,11 +355,8 @@ fn refresh_grant(
     if let Some(g) = inner.grants.get_mut(grant) {
         g.access.clear();
     }
-    let (access, refresh) = mint_pair(inner, grant);
-    if let Some(r) = inner.tokens.get_mut(&rt) {
-        r.used_at = Some(now);
-        r.replay = Some((access.clone(), refresh.clone()));
-    }
+    let (access, refresh) = grants::mint_notion(inner, grant);
+    grants::record_rotation(inner, &rt, &access, &refresh);
     token_response(inner, grant, &access, &refresh, rid)
 }
 

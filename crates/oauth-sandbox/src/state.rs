@@ -139,7 +139,7 @@ pub(crate) struct Inner {
     pub(crate) counters: Counters,
     pub(crate) clock_offset: i64,
     pub(crate) external: Vec<ExternalToken>,
-    rng: u64,
+    pub(crate) rng: u64,
 }
 
 /// State shared by the server tasks and the control API.
@@ -166,8 +166,6 @@ fn real_now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
-
-const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 impl Inner {
     pub(crate) fn new(apps: Vec<App>, limits: Limits) -> Self {
@@ -209,82 +207,6 @@ impl Inner {
     /// The sandbox clock, Unix seconds.
     pub(crate) fn now(&self) -> i64 {
         real_now().saturating_add(self.clock_offset)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        // splitmix64: fast, good enough for unguessable-looking test tokens.
-        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    pub(crate) fn alnum(&mut self, n: usize) -> String {
-        let mut s = String::with_capacity(n);
-        while s.len() < n {
-            let mut v = self.next_u64();
-            for _ in 0..10 {
-                if s.len() == n {
-                    break;
-                }
-                let idx = usize::try_from(v % 62).unwrap_or(0);
-                s.push(char::from(ALNUM[idx]));
-                v /= 62;
-            }
-        }
-        s
-    }
-
-    pub(crate) fn digits(&mut self, n: usize) -> String {
-        let mut s = String::with_capacity(n);
-        for i in 0..n {
-            let d = self.next_u64() % 10;
-            let d = if i == 0 && d == 0 { 1 } else { d };
-            s.push(char::from(b'0' + u8::try_from(d).unwrap_or(0)));
-        }
-        s
-    }
-
-    pub(crate) fn hex(&mut self, n: usize) -> String {
-        let mut s = String::with_capacity(n);
-        while s.len() < n {
-            let v = self.next_u64();
-            for i in 0..16 {
-                if s.len() == n {
-                    break;
-                }
-                let nib = u8::try_from((v >> (i * 4)) & 0xf).unwrap_or(0);
-                s.push(char::from(if nib < 10 {
-                    b'0' + nib
-                } else {
-                    b'a' + nib - 10
-                }));
-            }
-        }
-        s
-    }
-
-    pub(crate) fn uuid(&mut self) -> String {
-        let h = self.hex(32);
-        format!(
-            "{}-{}-4{}-a{}-{}",
-            &h[0..8],
-            &h[8..12],
-            &h[13..16],
-            &h[17..20],
-            &h[20..32]
-        )
-    }
-
-    /// Upper-case Slack id like `T0ABCDEF12`.
-    pub(crate) fn slack_id(&mut self, prefix: char) -> String {
-        let body: String = self
-            .alnum(9)
-            .chars()
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
-        format!("{prefix}{body}")
     }
 
     /// The identity the next authorize consents with (consumes a queued consent), or `None` when

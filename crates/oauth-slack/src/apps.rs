@@ -62,10 +62,10 @@ pub struct AppsAuthExternalGetResponse {
 }
 
 impl SlackResponse for AppsAuthExternalGetResponse {
-    const METHOD: &'static str = "apps.auth.external.get";
+    const OPERATION: &'static str = "apps.auth.external.get";
 
     fn decode(response: &HttpResponse, _received_at: SystemTime) -> Result<Self> {
-        decode_response(Self::METHOD, response)
+        decode_response(Self::OPERATION, response)
     }
 }
 
@@ -113,13 +113,13 @@ impl AppsAuthExternalDeleteRequest {
 pub struct AppsAuthExternalDeleteResponse {}
 
 impl SlackResponse for AppsAuthExternalDeleteResponse {
-    const METHOD: &'static str = "apps.auth.external.delete";
+    const OPERATION: &'static str = "apps.auth.external.delete";
 
     /// A resent delete answered `token_not_found` deleted the token on an earlier attempt whose
     /// answer was lost: that is a success, not an error.
     fn decode(response: &HttpResponse, _received_at: SystemTime) -> Result<Self> {
         let resent = oauth_core::http::Attempts::of(response) > 1;
-        match decode_response(Self::METHOD, response) {
+        match decode_response(Self::OPERATION, response) {
             Err(error)
                 if resent
                     && error

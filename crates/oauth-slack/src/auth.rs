@@ -73,10 +73,10 @@ struct RawAuthTest {
 }
 
 impl SlackResponse for AuthTestResponse {
-    const METHOD: &'static str = "auth.test";
+    const OPERATION: &'static str = "auth.test";
 
     fn decode(response: &HttpResponse, received_at: SystemTime) -> Result<Self> {
-        let raw: RawAuthTest = decode_response(Self::METHOD, response)?;
+        let raw: RawAuthTest = decode_response(Self::OPERATION, response)?;
         let header_scopes = |name| header_str(response, name).map(Scopes::parse);
         Ok(AuthTestResponse {
             url: raw.url,
@@ -128,10 +128,10 @@ pub struct AuthRevokeResponse {
 }
 
 impl SlackResponse for AuthRevokeResponse {
-    const METHOD: &'static str = "auth.revoke";
+    const OPERATION: &'static str = "auth.revoke";
 
     fn decode(response: &HttpResponse, _received_at: SystemTime) -> Result<Self> {
-        decode_response(Self::METHOD, response)
+        decode_response(Self::OPERATION, response)
     }
 }
 
@@ -241,10 +241,10 @@ struct RawCursor {
 }
 
 impl SlackResponse for AuthTeamsListResponse {
-    const METHOD: &'static str = "auth.teams.list";
+    const OPERATION: &'static str = "auth.teams.list";
 
     fn decode(response: &HttpResponse, _received_at: SystemTime) -> Result<Self> {
-        let raw: RawTeamsList = decode_response(Self::METHOD, response)?;
+        let raw: RawTeamsList = decode_response(Self::OPERATION, response)?;
         Ok(AuthTeamsListResponse {
             teams: raw.teams,
             next_cursor: raw

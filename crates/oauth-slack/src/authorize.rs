@@ -101,7 +101,7 @@ impl SlackClient {
             &[("client_id", self.client_id())],
             "scope",
             ScopeSeparator::Comma,
-            self.allow_insecure_http(),
+            self.common().allow_insecure_http(),
         )
     }
 
@@ -122,7 +122,7 @@ impl SlackClient {
             &[("response_type", "code"), ("client_id", self.client_id())],
             "scope",
             ScopeSeparator::Space,
-            self.allow_insecure_http(),
+            self.common().allow_insecure_http(),
         )
     }
 }

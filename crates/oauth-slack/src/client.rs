@@ -2,10 +2,9 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::SystemTime;
 
-use oauth_core::http::{HttpClient, HttpTransport, RetryPolicy, basic_auth, check_endpoint};
-use oauth_core::{ClientSecret, Clock, Error, Result, SystemClock, check_redirect_uri};
+use oauth_core::http::{basic_auth, endpoint_uri, parse_base_url};
+use oauth_core::{ClientCommon, ClientSecret, ClientSettings, Error, Result};
 use url::Url;
 
 use crate::wire::{Credential, Form, SlackResponse};
@@ -69,19 +68,16 @@ pub struct SlackClient {
 struct Inner {
     client_id: String,
     client_secret: Option<ClientSecret>,
-    redirect_uri: Option<String>,
     api_base: Url,
-    /// The URI of each method this crate calls, built once (see [`SlackClient::method_uri`]).
+    /// The URI of each method this crate calls, made and checked at build.
     method_uris: Vec<(&'static str, http::Uri)>,
     authorize_base: Url,
     client_auth: ClientAuth,
     /// With [`ClientAuth::Basic`]: the `Authorization: Basic …` value (marked sensitive), worked
     /// out once at build.
     basic: Option<http::HeaderValue>,
-    http: HttpClient,
-    clock: Arc<dyn Clock>,
-    /// Whether plain `http` off loopback is allowed (base URLs and redirect URIs).
-    allow_insecure_http: bool,
+    /// The redirect URI, HTTP client, clock and `allow_insecure_http`.
+    common: ClientCommon,
 }
 
 impl fmt::Debug for SlackClient {
@@ -90,7 +86,7 @@ impl fmt::Debug for SlackClient {
         f.debug_struct("SlackClient")
             .field("client_id", &inner.client_id)
             .field("client_secret", &inner.client_secret)
-            .field("redirect_uri", &inner.redirect_uri)
+            .field("redirect_uri", &inner.common.redirect_uri())
             .field("api_base", &inner.api_base.as_str())
             .field("authorize_base", &inner.authorize_base.as_str())
             .field("client_auth", &inner.client_auth)
@@ -104,15 +100,10 @@ impl SlackClient {
         SlackClientBuilder {
             client_id: client_id.into(),
             client_secret: None,
-            redirect_uri: None,
             api_base: DEFAULT_API_BASE_URL.to_owned(),
             authorize_base: DEFAULT_AUTHORIZE_BASE_URL.to_owned(),
             client_auth: ClientAuth::default(),
-            http: None,
-            transport: None,
-            retry: None,
-            allow_insecure_http: false,
-            clock: None,
+            settings: ClientSettings::default(),
         }
     }
 
@@ -123,7 +114,7 @@ impl SlackClient {
 
     /// The default redirect URI, if one was configured.
     pub fn redirect_uri(&self) -> Option<&str> {
-        self.inner.redirect_uri.as_deref()
+        self.inner.common.redirect_uri()
     }
 
     /// Whether this is a public (PKCE) client: it has no client secret.
@@ -146,41 +137,16 @@ impl SlackClient {
         &self.inner.authorize_base
     }
 
-    /// Whether plain `http` off loopback is allowed (base URLs and redirect URIs).
-    pub(crate) fn allow_insecure_http(&self) -> bool {
-        self.inner.allow_insecure_http
+    /// The redirect URI, HTTP client, clock and `allow_insecure_http`.
+    pub(crate) fn common(&self) -> &ClientCommon {
+        &self.inner.common
     }
 
-    /// The `redirect_uri` of a code exchange: `given` (checked with [`check_redirect_uri`], so a
-    /// bad one fails before anything is sent and the code is not spent), else the client's
-    /// default (checked at build).
-    pub(crate) fn exchange_redirect_uri<'a>(
-        &'a self,
-        given: Option<&'a str>,
-    ) -> Result<Option<&'a str>> {
-        match given {
-            Some(redirect_uri) => {
-                check_redirect_uri(redirect_uri, self.inner.allow_insecure_http)?;
-                Ok(Some(redirect_uri))
-            }
-            None => Ok(self.redirect_uri()),
-        }
-    }
-
-    pub(crate) fn http(&self) -> &HttpClient {
-        &self.inner.http
-    }
-
-    pub(crate) fn now(&self) -> SystemTime {
-        self.inner.clock.now()
-    }
-
-    /// The URI of a Web API method: the API base (which ends with `/` and has no query, see
-    /// `parse_base`) followed by the method name, without a URL join on every call.
+    /// The URI of a Web API method: the API base followed by the method name.
     pub(crate) fn method_uri(&self, method: &str) -> Result<http::Uri> {
         match self.inner.method_uris.iter().find(|(m, _)| *m == method) {
             Some((_, uri)) => Ok(uri.clone()),
-            None => join_method(&self.inner.api_base, method),
+            None => endpoint_uri(&self.inner.api_base, method),
         }
     }
 
@@ -216,32 +182,14 @@ impl SlackClient {
 }
 
 /// Builds a [`SlackClient`]. See [`SlackClient::builder`].
+#[derive(Debug)]
 pub struct SlackClientBuilder {
     client_id: String,
     client_secret: Option<ClientSecret>,
-    redirect_uri: Option<String>,
     api_base: String,
     authorize_base: String,
     client_auth: ClientAuth,
-    http: Option<HttpClient>,
-    transport: Option<Arc<dyn HttpTransport>>,
-    retry: Option<RetryPolicy>,
-    allow_insecure_http: bool,
-    clock: Option<Arc<dyn Clock>>,
-}
-
-impl fmt::Debug for SlackClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SlackClientBuilder")
-            .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret)
-            .field("redirect_uri", &self.redirect_uri)
-            .field("api_base", &self.api_base)
-            .field("authorize_base", &self.authorize_base)
-            .field("client_auth", &self.client_auth)
-            .field("allow_insecure_http", &self.allow_insecure_http)
-            .finish_non_exhaustive()
-    }
+    settings: ClientSettings,
 }
 
 impl SlackClientBuilder {
@@ -249,18 +197,6 @@ impl SlackClientBuilder {
     /// `client_id`, and `oauth.v2.exchange` and `oauth.access` are unavailable.
     pub fn client_secret(mut self, secret: impl Into<ClientSecret>) -> Self {
         self.client_secret = Some(secret.into());
-        self
-    }
-
-    /// The default redirect URI, used by the authorization URLs and the code exchanges when the
-    /// request has none.
-    ///
-    /// [`build`](Self::build) refuses one that [`check_redirect_uri`] refuses: not an absolute
-    /// URL, with a fragment or whitespace, or plain `http` on a host that is not loopback (unless
-    /// [`allow_insecure_http`](Self::allow_insecure_http)). Custom schemes (`myapp://callback`,
-    /// for PKCE desktop apps) are accepted.
-    pub fn redirect_uri(mut self, redirect_uri: impl Into<String>) -> Self {
-        self.redirect_uri = Some(redirect_uri.into());
         self
     }
 
@@ -283,44 +219,13 @@ impl SlackClientBuilder {
         self
     }
 
-    /// A ready HTTP client (transport and retry policy); overrides [`transport`](Self::transport)
-    /// and [`retry_policy`](Self::retry_policy).
-    pub fn http_client(mut self, http: HttpClient) -> Self {
-        self.http = Some(http);
-        self
-    }
-
-    /// The HTTP transport (default: `oauth_core`'s reqwest transport, feature `reqwest`).
-    pub fn transport(mut self, transport: Arc<dyn HttpTransport>) -> Self {
-        self.transport = Some(transport);
-        self
-    }
-
-    /// The retry policy (default [`RetryPolicy::default`]). Code exchanges and refreshes are never
-    /// resent once they may have reached Slack, whatever the policy.
-    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.retry = Some(retry);
-        self
-    }
-
-    /// Allows `http://` base URLs and redirect URIs on non-loopback hosts (credentials and
-    /// authorization codes then cross the network in clear text). Loopback (`127.0.0.1`,
-    /// `[::1]`, `localhost`) is always allowed.
-    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.allow_insecure_http = allow;
-        self
-    }
-
-    /// The clock that stamps received tokens (default: the system clock).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
-        self
-    }
+    oauth_core::client_builder_methods!();
 
     /// Checks the configuration and builds the client. Fails with [`Error::Configuration`] on
     /// an empty client id, Basic authentication without a secret, an invalid or plain-http base
-    /// URL, or a default redirect URI that [`check_redirect_uri`] refuses.
+    /// URL, or a default redirect URI that [`check_redirect_uri`](oauth_core::check_redirect_uri) refuses.
     pub fn build(self) -> Result<SlackClient> {
+        let allow_insecure_http = self.settings.allow_insecure_http;
         if self.client_id.trim().is_empty() {
             return Err(Error::configuration("the Slack client id is empty"));
         }
@@ -329,49 +234,31 @@ impl SlackClientBuilder {
                 "HTTP Basic client authentication needs a client secret",
             ));
         }
-        let api_base = parse_base("API base", &self.api_base, self.allow_insecure_http)?;
-        let authorize_base = parse_base(
-            "authorize base",
+        let api_base = parse_base_url("Slack API base", &self.api_base, allow_insecure_http)?;
+        let authorize_base = parse_base_url(
+            "Slack authorize base",
             &self.authorize_base,
-            self.allow_insecure_http,
+            allow_insecure_http,
         )?;
-        if let Some(redirect_uri) = &self.redirect_uri {
-            check_redirect_uri(redirect_uri, self.allow_insecure_http)?;
-        }
-        let http = match (self.http, self.transport) {
-            (Some(http), _) => http,
-            (None, transport) => {
-                let http = match transport {
-                    Some(transport) => HttpClient::new(transport, RetryPolicy::default()),
-                    None => default_http()?,
-                };
-                match self.retry {
-                    Some(retry) => http.with_retry_policy(retry),
-                    None => http,
-                }
-            }
-        };
+        let common = self.settings.build()?;
         let basic = match (&self.client_secret, self.client_auth) {
             (Some(secret), ClientAuth::Basic) => Some(basic_auth(&self.client_id, secret)?),
             _ => None,
         };
         let method_uris = METHODS
-            .iter()
-            .map(|method| Ok((*method, join_method(&api_base, method)?)))
+            .into_iter()
+            .map(|method| Ok((method, endpoint_uri(&api_base, method)?)))
             .collect::<Result<_>>()?;
         Ok(SlackClient {
             inner: Arc::new(Inner {
                 client_id: self.client_id,
                 client_secret: self.client_secret,
-                redirect_uri: self.redirect_uri,
                 api_base,
                 method_uris,
                 authorize_base,
                 client_auth: self.client_auth,
                 basic,
-                http,
-                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
-                allow_insecure_http: self.allow_insecure_http,
+                common,
             }),
         })
     }
@@ -379,62 +266,25 @@ impl SlackClientBuilder {
 
 /// Every Web API method the client calls.
 const METHODS: [&str; 11] = [
-    OauthV2RefreshResponse::METHOD,
-    OauthV2AccessResponse::METHOD,
-    OauthV2ExchangeResponse::METHOD,
-    OauthAccessResponse::METHOD,
-    OpenIdConnectTokenResponse::METHOD,
-    OpenIdConnectUserInfoResponse::METHOD,
-    AuthTestResponse::METHOD,
-    AuthRevokeResponse::METHOD,
-    AuthTeamsListResponse::METHOD,
-    AppsAuthExternalGetResponse::METHOD,
-    AppsAuthExternalDeleteResponse::METHOD,
+    OauthV2RefreshResponse::OPERATION,
+    OauthV2AccessResponse::OPERATION,
+    OauthV2ExchangeResponse::OPERATION,
+    OauthAccessResponse::OPERATION,
+    OpenIdConnectTokenResponse::OPERATION,
+    OpenIdConnectUserInfoResponse::OPERATION,
+    AuthTestResponse::OPERATION,
+    AuthRevokeResponse::OPERATION,
+    AuthTeamsListResponse::OPERATION,
+    AppsAuthExternalGetResponse::OPERATION,
+    AppsAuthExternalDeleteResponse::OPERATION,
 ];
-
-/// `<api base><method>`: the base ends with `/` and has no query, so appending is joining.
-fn join_method(api_base: &Url, method: &str) -> Result<http::Uri> {
-    format!("{}{method}", api_base.as_str())
-        .parse()
-        .map_err(|e| Error::configuration(format!("cannot build the URL of {method}: {e}")))
-}
-
-#[cfg(feature = "reqwest")]
-fn default_http() -> Result<HttpClient> {
-    HttpClient::with_default_transport()
-}
-
-#[cfg(not(feature = "reqwest"))]
-fn default_http() -> Result<HttpClient> {
-    Err(Error::configuration(
-        "no HTTP transport: enable the `reqwest` feature or pass one to the builder",
-    ))
-}
-
-/// Parses a base URL, makes it end with `/` (so that method names join under it) and refuses
-/// plain http off loopback.
-fn parse_base(what: &str, value: &str, allow_insecure_http: bool) -> Result<Url> {
-    let mut text = value.trim().to_owned();
-    if !text.ends_with('/') {
-        text.push('/');
-    }
-    let url = Url::parse(&text)
-        .map_err(|e| Error::configuration(format!("the Slack {what} URL is invalid: {e}")))?;
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::configuration(format!(
-            "the Slack {what} URL may not have a query or fragment"
-        )));
-    }
-    check_endpoint(&url, allow_insecure_http)?;
-    Ok(url)
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn base(value: &str) -> Result<String> {
-        parse_base("API base", value, false).map(|u| u.to_string())
+        parse_base_url("API base", value, false).map(|u| u.to_string())
     }
 
     #[test]
@@ -450,7 +300,7 @@ mod tests {
         assert!(base("http://slack.example/api/").is_err());
         assert!(base("ftp://slack.com/api/").is_err());
         assert!(base("https://slack.com/api/?x=1").is_err());
-        assert!(parse_base("API base", "http://slack.example/api/", true).is_ok());
+        assert!(parse_base_url("API base", "http://slack.example/api/", true).is_ok());
     }
 
     #[test]

@@ -13,184 +13,151 @@ use oauth_core::{ErrorKind, ProviderError, ProviderId, advice};
 
 use crate::PROVIDER;
 
-macro_rules! error_codes {
-    ($( $(#[$doc:meta])* $variant:ident => $code:literal, )*) => {
-        /// Every error code Slack documents for the methods of this crate, and the codes common to
-        /// every Web API method. Unknown codes are kept in [`SlackErrorCode::Other`].
-        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-        #[non_exhaustive]
-        pub enum SlackErrorCode {
-            $( $(#[$doc])* $variant, )*
-            /// A code this crate does not know, as received (empty if the body had none).
-            Other(String),
-        }
-
-        impl SlackErrorCode {
-            /// Parses a code as Slack spells it.
-            pub fn parse(code: &str) -> Self {
-                match code {
-                    $( $code => SlackErrorCode::$variant, )*
-                    other => SlackErrorCode::Other(other.to_owned()),
-                }
-            }
-
-            /// The code as Slack spells it.
-            pub fn as_str(&self) -> &str {
-                match self {
-                    $( SlackErrorCode::$variant => $code, )*
-                    SlackErrorCode::Other(other) => other,
-                }
-            }
-
-            /// Every known code (not [`SlackErrorCode::Other`]).
-            pub fn known() -> &'static [SlackErrorCode] {
-                &[ $( SlackErrorCode::$variant, )* ]
-            }
-        }
-    };
-}
-
-error_codes! {
-    // Grants and tokens that are gone.
-    /// `invalid_refresh_token`: the refresh token is unknown, revoked, or spent after its grace period.
-    InvalidRefreshToken => "invalid_refresh_token",
-    /// `invalid_grant`: bad or expired code, or PKCE mismatch (`openid.connect.token`).
-    InvalidGrant => "invalid_grant",
-    /// `invalid_code`: the code is unknown, expired (10 minutes) or already used.
-    InvalidCode => "invalid_code",
-    /// `code_already_used` (`oauth.access`).
-    CodeAlreadyUsed => "code_already_used",
-    /// `token_revoked`: the token was revoked or the app uninstalled.
-    TokenRevoked => "token_revoked",
-    /// `token_expired`: a rotating access token outlived its 12 hours.
-    TokenExpired => "token_expired",
-    /// `account_inactive`: the user or bot was deactivated or the workspace deleted.
-    AccountInactive => "account_inactive",
-    /// `invalid_auth`: a token was sent but does not resolve to an authorization.
-    InvalidAuth => "invalid_auth",
-    /// `authorization_not_found` (`oauth.v2.exchange`).
-    AuthorizationNotFound => "authorization_not_found",
-    /// `team_added_to_org`: the workspace moved into an Enterprise org; install again.
-    TeamAddedToOrg => "team_added_to_org",
-    /// `no_refresh_token` (`apps.auth.external.get`): the external token cannot be refreshed.
-    NoRefreshToken => "no_refresh_token",
-    // Rate limits and transient failures.
-    /// `ratelimited`.
-    Ratelimited => "ratelimited",
-    /// `internal_error`.
-    InternalError => "internal_error",
-    /// `fatal_error`.
-    FatalError => "fatal_error",
-    /// `service_unavailable`.
-    ServiceUnavailable => "service_unavailable",
-    /// `request_timeout`.
-    RequestTimeout => "request_timeout",
-    // Client configuration.
-    /// `invalid_client_id`.
-    InvalidClientId => "invalid_client_id",
-    /// `bad_client_secret`.
-    BadClientSecret => "bad_client_secret",
-    /// `bad_redirect_uri`: the redirect URI does not match the authorize URL's or the app's.
-    BadRedirectUri => "bad_redirect_uri",
-    /// `invalid_client` (`openid.connect.token`).
-    InvalidClient => "invalid_client",
-    /// `oauth_authorization_url_mismatch`: the code came from another authorize endpoint.
-    OauthAuthorizationUrlMismatch => "oauth_authorization_url_mismatch",
-    /// `pkce_not_allowed`.
-    PkceNotAllowed => "pkce_not_allowed",
-    /// `preview_feature_not_available`.
-    PreviewFeatureNotAvailable => "preview_feature_not_available",
-    /// `token_rotation_not_enabled` (`oauth.v2.exchange`).
-    TokenRotationNotEnabled => "token_rotation_not_enabled",
-    /// `missing_scope`: see [`SlackError::needed`] and [`SlackError::provided`].
-    MissingScope => "missing_scope",
-    /// `no_scopes`.
-    NoScopes => "no_scopes",
-    /// `not_allowed_token_type`: this method does not accept this kind of token.
-    NotAllowedTokenType => "not_allowed_token_type",
-    /// `not_bearer_token` (`auth.revoke`).
-    NotBearerToken => "not_bearer_token",
-    /// `unknown_method`.
-    UnknownMethod => "unknown_method",
-    /// `deprecated_endpoint`.
-    DeprecatedEndpoint => "deprecated_endpoint",
-    /// `method_deprecated`.
-    MethodDeprecated => "method_deprecated",
-    /// `method_not_supported`.
-    MethodNotSupported => "method_not_supported",
-    // Requests Slack refused as they are.
-    /// `not_authed`: no token was sent.
-    NotAuthed => "not_authed",
-    /// `invalid_code_verifier`: the PKCE verifier does not match the challenge.
-    InvalidCodeVerifier => "invalid_code_verifier",
-    /// `invalid_grant_type`.
-    InvalidGrantType => "invalid_grant_type",
-    /// `unsupported_grant_type`.
-    UnsupportedGrantType => "unsupported_grant_type",
-    /// `invalid_request`.
-    InvalidRequest => "invalid_request",
-    /// `invalid_token`: the token cannot be exchanged.
-    InvalidToken => "invalid_token",
-    /// `token_already_exchanged` (`oauth.v2.exchange`).
-    TokenAlreadyExchanged => "token_already_exchanged",
-    /// `cannot_install_an_org_installed_app`.
-    CannotInstallAnOrgInstalledApp => "cannot_install_an_org_installed_app",
-    /// `user_email_unverified`.
-    UserEmailUnverified => "user_email_unverified",
-    /// `missing_resource` (`oauth.access`).
-    MissingResource => "missing_resource",
-    /// `invalid_cursor` (`auth.teams.list`).
-    InvalidCursor => "invalid_cursor",
-    /// `invalid_limit` (`auth.teams.list`).
-    InvalidLimit => "invalid_limit",
-    /// `access_token_exchange_failed` (`apps.auth.external.get`).
-    AccessTokenExchangeFailed => "access_token_exchange_failed",
-    /// `token_not_found` (`apps.auth.external.*`).
-    TokenNotFound => "token_not_found",
-    /// `app_not_found` (`apps.auth.external.delete`).
-    AppNotFound => "app_not_found",
-    /// `invalid_args` (`apps.auth.external.delete`).
-    InvalidArgs => "invalid_args",
-    /// `no_tokens_found` (`apps.auth.external.delete`).
-    NoTokensFound => "no_tokens_found",
-    /// `providers_not_found` (`apps.auth.external.delete`).
-    ProvidersNotFound => "providers_not_found",
-    /// `unable_to_delete` (`apps.auth.external.delete`).
-    UnableToDelete => "unable_to_delete",
-    /// `invalid_arguments`: see [`SlackError::messages`].
-    InvalidArguments => "invalid_arguments",
-    /// `invalid_arg_name`.
-    InvalidArgName => "invalid_arg_name",
-    /// `invalid_array_arg`.
-    InvalidArrayArg => "invalid_array_arg",
-    /// `invalid_charset`.
-    InvalidCharset => "invalid_charset",
-    /// `invalid_form_data`.
-    InvalidFormData => "invalid_form_data",
-    /// `invalid_post_type`.
-    InvalidPostType => "invalid_post_type",
-    /// `missing_post_type`.
-    MissingPostType => "missing_post_type",
-    /// `invalid_json`.
-    InvalidJson => "invalid_json",
-    /// `json_not_object`.
-    JsonNotObject => "json_not_object",
-    /// `access_denied`.
-    AccessDenied => "access_denied",
-    /// `accesslimited`: the method is restricted on this network.
-    Accesslimited => "accesslimited",
-    /// `ekm_access_denied`.
-    EkmAccessDenied => "ekm_access_denied",
-    /// `enterprise_is_restricted`.
-    EnterpriseIsRestricted => "enterprise_is_restricted",
-    /// `is_bot`: this method is not for bot users.
-    IsBot => "is_bot",
-    /// `no_permission`.
-    NoPermission => "no_permission",
-    /// `org_login_required`.
-    OrgLoginRequired => "org_login_required",
-    /// `two_factor_setup_required`.
-    TwoFactorSetupRequired => "two_factor_setup_required",
+oauth_core::error_codes! {
+    /// Every error code Slack documents for the methods of this crate, and the codes common to
+    /// every Web API method. Unknown codes are kept in [`SlackErrorCode::Other`].
+    pub enum SlackErrorCode {
+        // Grants and tokens that are gone.
+        /// `invalid_refresh_token`: the refresh token is unknown, revoked, or spent after its grace period.
+        InvalidRefreshToken => "invalid_refresh_token",
+        /// `invalid_grant`: bad or expired code, or PKCE mismatch (`openid.connect.token`).
+        InvalidGrant => "invalid_grant",
+        /// `invalid_code`: the code is unknown, expired (10 minutes) or already used.
+        InvalidCode => "invalid_code",
+        /// `code_already_used` (`oauth.access`).
+        CodeAlreadyUsed => "code_already_used",
+        /// `token_revoked`: the token was revoked or the app uninstalled.
+        TokenRevoked => "token_revoked",
+        /// `token_expired`: a rotating access token outlived its 12 hours.
+        TokenExpired => "token_expired",
+        /// `account_inactive`: the user or bot was deactivated or the workspace deleted.
+        AccountInactive => "account_inactive",
+        /// `invalid_auth`: a token was sent but does not resolve to an authorization.
+        InvalidAuth => "invalid_auth",
+        /// `authorization_not_found` (`oauth.v2.exchange`).
+        AuthorizationNotFound => "authorization_not_found",
+        /// `team_added_to_org`: the workspace moved into an Enterprise org; install again.
+        TeamAddedToOrg => "team_added_to_org",
+        /// `no_refresh_token` (`apps.auth.external.get`): the external token cannot be refreshed.
+        NoRefreshToken => "no_refresh_token",
+        // Rate limits and transient failures.
+        /// `ratelimited`.
+        Ratelimited => "ratelimited",
+        /// `internal_error`.
+        InternalError => "internal_error",
+        /// `fatal_error`.
+        FatalError => "fatal_error",
+        /// `service_unavailable`.
+        ServiceUnavailable => "service_unavailable",
+        /// `request_timeout`.
+        RequestTimeout => "request_timeout",
+        // Client configuration.
+        /// `invalid_client_id`.
+        InvalidClientId => "invalid_client_id",
+        /// `bad_client_secret`.
+        BadClientSecret => "bad_client_secret",
+        /// `bad_redirect_uri`: the redirect URI does not match the authorize URL's or the app's.
+        BadRedirectUri => "bad_redirect_uri",
+        /// `invalid_client` (`openid.connect.token`).
+        InvalidClient => "invalid_client",
+        /// `oauth_authorization_url_mismatch`: the code came from another authorize endpoint.
+        OauthAuthorizationUrlMismatch => "oauth_authorization_url_mismatch",
+        /// `pkce_not_allowed`.
+        PkceNotAllowed => "pkce_not_allowed",
+        /// `preview_feature_not_available`.
+        PreviewFeatureNotAvailable => "preview_feature_not_available",
+        /// `token_rotation_not_enabled` (`oauth.v2.exchange`).
+        TokenRotationNotEnabled => "token_rotation_not_enabled",
+        /// `missing_scope`: see [`SlackError::needed`] and [`SlackError::provided`].
+        MissingScope => "missing_scope",
+        /// `no_scopes`.
+        NoScopes => "no_scopes",
+        /// `not_allowed_token_type`: this method does not accept this kind of token.
+        NotAllowedTokenType => "not_allowed_token_type",
+        /// `not_bearer_token` (`auth.revoke`).
+        NotBearerToken => "not_bearer_token",
+        /// `unknown_method`.
+        UnknownMethod => "unknown_method",
+        /// `deprecated_endpoint`.
+        DeprecatedEndpoint => "deprecated_endpoint",
+        /// `method_deprecated`.
+        MethodDeprecated => "method_deprecated",
+        /// `method_not_supported`.
+        MethodNotSupported => "method_not_supported",
+        // Requests Slack refused as they are.
+        /// `not_authed`: no token was sent.
+        NotAuthed => "not_authed",
+        /// `invalid_code_verifier`: the PKCE verifier does not match the challenge.
+        InvalidCodeVerifier => "invalid_code_verifier",
+        /// `invalid_grant_type`.
+        InvalidGrantType => "invalid_grant_type",
+        /// `unsupported_grant_type`.
+        UnsupportedGrantType => "unsupported_grant_type",
+        /// `invalid_request`.
+        InvalidRequest => "invalid_request",
+        /// `invalid_token`: the token cannot be exchanged.
+        InvalidToken => "invalid_token",
+        /// `token_already_exchanged` (`oauth.v2.exchange`).
+        TokenAlreadyExchanged => "token_already_exchanged",
+        /// `cannot_install_an_org_installed_app`.
+        CannotInstallAnOrgInstalledApp => "cannot_install_an_org_installed_app",
+        /// `user_email_unverified`.
+        UserEmailUnverified => "user_email_unverified",
+        /// `missing_resource` (`oauth.access`).
+        MissingResource => "missing_resource",
+        /// `invalid_cursor` (`auth.teams.list`).
+        InvalidCursor => "invalid_cursor",
+        /// `invalid_limit` (`auth.teams.list`).
+        InvalidLimit => "invalid_limit",
+        /// `access_token_exchange_failed` (`apps.auth.external.get`).
+        AccessTokenExchangeFailed => "access_token_exchange_failed",
+        /// `token_not_found` (`apps.auth.external.*`).
+        TokenNotFound => "token_not_found",
+        /// `app_not_found` (`apps.auth.external.delete`).
+        AppNotFound => "app_not_found",
+        /// `invalid_args` (`apps.auth.external.delete`).
+        InvalidArgs => "invalid_args",
+        /// `no_tokens_found` (`apps.auth.external.delete`).
+        NoTokensFound => "no_tokens_found",
+        /// `providers_not_found` (`apps.auth.external.delete`).
+        ProvidersNotFound => "providers_not_found",
+        /// `unable_to_delete` (`apps.auth.external.delete`).
+        UnableToDelete => "unable_to_delete",
+        /// `invalid_arguments`: see [`SlackError::messages`].
+        InvalidArguments => "invalid_arguments",
+        /// `invalid_arg_name`.
+        InvalidArgName => "invalid_arg_name",
+        /// `invalid_array_arg`.
+        InvalidArrayArg => "invalid_array_arg",
+        /// `invalid_charset`.
+        InvalidCharset => "invalid_charset",
+        /// `invalid_form_data`.
+        InvalidFormData => "invalid_form_data",
+        /// `invalid_post_type`.
+        InvalidPostType => "invalid_post_type",
+        /// `missing_post_type`.
+        MissingPostType => "missing_post_type",
+        /// `invalid_json`.
+        InvalidJson => "invalid_json",
+        /// `json_not_object`.
+        JsonNotObject => "json_not_object",
+        /// `access_denied`.
+        AccessDenied => "access_denied",
+        /// `accesslimited`: the method is restricted on this network.
+        Accesslimited => "accesslimited",
+        /// `ekm_access_denied`.
+        EkmAccessDenied => "ekm_access_denied",
+        /// `enterprise_is_restricted`.
+        EnterpriseIsRestricted => "enterprise_is_restricted",
+        /// `is_bot`: this method is not for bot users.
+        IsBot => "is_bot",
+        /// `no_permission`.
+        NoPermission => "no_permission",
+        /// `org_login_required`.
+        OrgLoginRequired => "org_login_required",
+        /// `two_factor_setup_required`.
+        TwoFactorSetupRequired => "two_factor_setup_required",
+    }
 }
 
 impl SlackErrorCode {
@@ -259,12 +226,6 @@ impl SlackErrorCode {
     }
 }
 
-impl fmt::Display for SlackErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// An error answer from Slack: `{"ok":false,"error":…}` (any HTTP status), or a rate limit.
 ///
 /// Reach it from an [`oauth_core::Error`] with
@@ -279,7 +240,7 @@ impl fmt::Display for SlackErrorCode {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SlackError {
-    method: &'static str,
+    operation: &'static str,
     code: SlackErrorCode,
     status: StatusCode,
     retry_after: Option<Duration>,
@@ -290,10 +251,10 @@ pub struct SlackError {
 }
 
 impl SlackError {
-    /// An error of `method` with `code`, answered with `status`.
-    pub fn new(method: &'static str, code: SlackErrorCode, status: StatusCode) -> Self {
+    /// An error of the Web API method `operation` with `code`, answered with `status`.
+    pub fn new(operation: &'static str, code: SlackErrorCode, status: StatusCode) -> Self {
         Self {
-            method,
+            operation,
             code,
             status,
             retry_after: None,
@@ -321,9 +282,9 @@ impl SlackError {
         self
     }
 
-    /// The Web API method (`oauth.v2.access`, `auth.test`, …).
-    pub fn method(&self) -> &'static str {
-        self.method
+    /// The operation that failed: the Web API method (`oauth.v2.access`, `auth.test`, …).
+    pub fn operation(&self) -> &'static str {
+        self.operation
     }
 
     /// The typed error code.
@@ -364,11 +325,11 @@ impl fmt::Display for SlackError {
             write!(
                 f,
                 "slack {} failed with no error code (HTTP {})",
-                self.method,
+                self.operation,
                 self.status.as_u16()
             )?;
         } else {
-            write!(f, "slack {} returned `{}`", self.method, self.code)?;
+            write!(f, "slack {} returned `{}`", self.operation, self.code)?;
         }
         if let Some(needed) = &self.needed {
             write!(f, ", needed scope `{needed}`")?;

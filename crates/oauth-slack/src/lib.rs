@@ -153,15 +153,13 @@ mod authorize;
 mod client;
 mod error;
 mod oauth;
+mod oauth_access;
 mod openid;
 mod provider;
 mod types;
 #[cfg(feature = "openid")]
 mod verify;
 mod wire;
-
-#[cfg(test)]
-mod test_corpus;
 
 use oauth_core::ProviderId;
 
@@ -182,11 +180,11 @@ pub use client::{
 };
 pub use error::{SlackError, SlackErrorCode};
 pub use oauth::{
-    AuthedUser, BotInstallation, OauthAccessBot, OauthAccessRequest, OauthAccessResponse,
-    OauthAccessUser, OauthV2AccessRequest, OauthV2AccessResponse, OauthV2ExchangeRequest,
-    OauthV2ExchangeResponse, OauthV2RefreshRequest, OauthV2RefreshResponse, OauthV2TokenResponse,
-    PKCE_REFRESH_TOKEN_LIFETIME,
+    AuthedUser, BotInstallation, OauthV2AccessRequest, OauthV2AccessResponse,
+    OauthV2ExchangeRequest, OauthV2ExchangeResponse, OauthV2RefreshRequest, OauthV2RefreshResponse,
+    OauthV2TokenResponse, PKCE_REFRESH_TOKEN_LIFETIME,
 };
+pub use oauth_access::{OauthAccessBot, OauthAccessRequest, OauthAccessResponse, OauthAccessUser};
 pub use openid::{
     IdToken, IdTokenClaims, IdTokenError, Jwk, JwkSet, OpenIdConnectGrant,
     OpenIdConnectTokenRequest, OpenIdConnectTokenResponse, OpenIdConnectUserInfoResponse,

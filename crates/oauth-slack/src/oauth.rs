@@ -1,7 +1,5 @@
-//! `oauth.v2.access` (code exchange, PKCE, refresh), `oauth.v2.exchange` and the legacy
-//! `oauth.access`.
+//! `oauth.v2.access` (code exchange, PKCE, refresh) and `oauth.v2.exchange`.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use oauth_core::http::{HttpResponse, Idempotency, undecodable};
@@ -14,8 +12,7 @@ use serde::Deserialize;
 use crate::PROVIDER;
 use crate::client::SlackClient;
 use crate::types::{
-    Enterprise, IncomingWebhook, SlackTokenExtras, Team, WebhookChannel, grantee, grantee_of,
-    nullable_ref,
+    Enterprise, IncomingWebhook, SlackTokenExtras, Team, WebhookChannel, grantee, nullable_ref,
 };
 use crate::wire::{Credential, Form, SlackResponse, decode_response};
 
@@ -102,42 +99,6 @@ impl OauthV2ExchangeRequest {
     /// An exchange of `token`.
     pub fn new(token: AccessToken) -> Self {
         Self { token }
-    }
-}
-
-/// The arguments of the legacy `oauth.access`.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct OauthAccessRequest {
-    /// `code`.
-    pub code: AuthorizationCode,
-    /// `redirect_uri`; the client's default when `None`. Checked before anything is sent
-    /// ([`oauth_core::check_redirect_uri`]).
-    pub redirect_uri: Option<String>,
-    /// `single_channel` (legacy workspace apps), sent as `true`/`false` when set.
-    pub single_channel: Option<bool>,
-}
-
-impl OauthAccessRequest {
-    /// An exchange of `code`.
-    pub fn new(code: AuthorizationCode) -> Self {
-        Self {
-            code,
-            redirect_uri: None,
-            single_channel: None,
-        }
-    }
-
-    /// Sets `redirect_uri`.
-    pub fn redirect_uri(mut self, redirect_uri: impl Into<String>) -> Self {
-        self.redirect_uri = Some(redirect_uri.into());
-        self
-    }
-
-    /// Sets `single_channel`.
-    pub fn single_channel(mut self, single_channel: bool) -> Self {
-        self.single_channel = Some(single_channel);
-        self
     }
 }
 
@@ -241,62 +202,6 @@ pub struct OauthV2RefreshResponse(pub OauthV2TokenResponse);
 #[derive(Clone, Debug, PartialEq)]
 pub struct OauthV2ExchangeResponse(pub OauthV2TokenResponse);
 
-/// `bot` of a legacy `oauth.access` answer.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct OauthAccessBot {
-    /// `bot_user_id`.
-    pub bot_user_id: Option<String>,
-    /// `bot_access_token` (with the scopes of the install).
-    pub tokens: TokenSet,
-}
-
-/// `authorizing_user` / `installer_user` of a legacy workspace-app answer.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[non_exhaustive]
-pub struct OauthAccessUser {
-    /// `user_id`.
-    #[serde(default)]
-    pub user_id: Option<String>,
-    /// `app_home`.
-    #[serde(default)]
-    pub app_home: Option<String>,
-}
-
-/// The answer of the legacy `oauth.access` (classic apps and retired workspace apps). The docs'
-/// examples have no `ok` field; this decoder does not require it.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct OauthAccessResponse {
-    /// The user (or workspace-app `xoxa-`) token: `access_token`, `token_type`, `scope`,
-    /// `refresh_token`, `expires_in`, with `team_id`, `team_name`, `enterprise_id`, `user_id`.
-    pub tokens: TokenSet,
-    /// `team_id`.
-    pub team_id: Option<String>,
-    /// `team_name`.
-    pub team_name: Option<String>,
-    /// `enterprise_id`.
-    pub enterprise_id: Option<String>,
-    /// `user_id`.
-    pub user_id: Option<String>,
-    /// `app_id` (workspace apps).
-    pub app_id: Option<String>,
-    /// `app_user_id` (workspace apps).
-    pub app_user_id: Option<String>,
-    /// `authorizing_user` (workspace apps).
-    pub authorizing_user: Option<OauthAccessUser>,
-    /// `installer_user` (workspace apps).
-    pub installer_user: Option<OauthAccessUser>,
-    /// `scopes` by resource type (workspace apps): `app_home`, `team`, `channel`, …
-    pub scopes: BTreeMap<String, Vec<String>>,
-    /// `single_channel_id`.
-    pub single_channel_id: Option<String>,
-    /// `bot`.
-    pub bot: Option<OauthAccessBot>,
-    /// `incoming_webhook`.
-    pub incoming_webhook: Option<IncomingWebhook>,
-}
-
 #[derive(Deserialize)]
 struct RawAuthedUser {
     id: String,
@@ -343,11 +248,11 @@ struct RawOauthV2 {
 }
 
 impl RawOauthV2 {
-    /// The Slack extras of this answer, with `app_id` (this answer's, copied or taken).
-    fn extras_with(&self, app_id: Option<String>) -> ProviderExtras {
+    /// The Slack extras of this answer.
+    fn extras(&self) -> ProviderExtras {
         let mut extras = ProviderExtras::new();
         SlackTokenExtras {
-            app_id,
+            app_id: self.app_id.clone(),
             is_enterprise_install: self.is_enterprise_install.unwrap_or(false),
             incoming_webhook: self.incoming_webhook.as_ref().map(webhook_channel),
         }
@@ -356,7 +261,7 @@ impl RawOauthV2 {
     }
 }
 
-fn webhook_channel(webhook: &IncomingWebhook) -> WebhookChannel {
+pub(crate) fn webhook_channel(webhook: &IncomingWebhook) -> WebhookChannel {
     WebhookChannel {
         channel: webhook.channel.clone(),
         channel_id: webhook.channel_id.clone(),
@@ -364,15 +269,15 @@ fn webhook_channel(webhook: &IncomingWebhook) -> WebhookChannel {
     }
 }
 
-struct TokenParts<'a> {
-    access_token: AccessToken,
-    token_type: &'a str,
-    scope: Option<&'a str>,
-    refresh_token: Option<RefreshToken>,
-    expires_in: Option<i64>,
+pub(crate) struct TokenParts<'a> {
+    pub(crate) access_token: AccessToken,
+    pub(crate) token_type: &'a str,
+    pub(crate) scope: Option<&'a str>,
+    pub(crate) refresh_token: Option<RefreshToken>,
+    pub(crate) expires_in: Option<i64>,
 }
 
-fn token_set(parts: TokenParts<'_>, received_at: SystemTime) -> TokenSet {
+pub(crate) fn token_set(parts: TokenParts<'_>, received_at: SystemTime) -> TokenSet {
     let mut tokens = TokenSet::new(
         PROVIDER,
         parts.access_token,
@@ -388,11 +293,11 @@ fn token_set(parts: TokenParts<'_>, received_at: SystemTime) -> TokenSet {
 }
 
 impl SlackResponse for OauthV2AccessResponse {
-    const METHOD: &'static str = "oauth.v2.access";
+    const OPERATION: &'static str = "oauth.v2.access";
 
     fn decode(response: &HttpResponse, received_at: SystemTime) -> Result<Self> {
-        let mut raw: RawOauthV2 = decode_response(Self::METHOD, response)?;
-        let extras = raw.extras_with(raw.app_id.clone());
+        let mut raw: RawOauthV2 = decode_response(Self::OPERATION, response)?;
+        let extras = raw.extras();
         let base = grantee(raw.team.as_ref(), raw.enterprise.as_ref());
         let installer = raw.authed_user.as_ref().map(|u| u.id.clone());
         let bot = raw.take_bot_tokens(received_at).map(|mut tokens| {
@@ -439,7 +344,7 @@ impl SlackResponse for OauthV2AccessResponse {
         if decoded.primary_tokens().is_none() {
             return Err(undecodable(
                 &PROVIDER,
-                Self::METHOD,
+                Self::OPERATION,
                 response,
                 "the answer has neither a bot nor a user access token",
             ));
@@ -453,21 +358,27 @@ fn decode_flat(
     response: &HttpResponse,
     received_at: SystemTime,
 ) -> Result<OauthV2TokenResponse> {
-    let raw: RawOauthV2 = decode_response(method, response)?;
-    let app_id = raw.app_id.clone();
-    let team = raw.team.clone();
-    let enterprise = raw.enterprise.clone();
-    let is_enterprise_install = raw.is_enterprise_install.unwrap_or(false);
-    let bot_user_id = raw.bot_user_id.clone();
-    let user_id = raw.user_id.clone();
-    let tokens = raw.into_token_set(method, response, received_at)?;
+    let mut raw: RawOauthV2 = decode_response(method, response)?;
+    let extras = raw.extras();
+    let Some(mut tokens) = raw.take_bot_tokens(received_at) else {
+        return Err(undecodable(
+            &PROVIDER,
+            method,
+            response,
+            "missing field `access_token`",
+        ));
+    };
+    tokens.grantee = grantee(raw.team.as_ref(), raw.enterprise.as_ref());
+    tokens.grantee.bot_id = raw.bot_user_id.clone();
+    tokens.grantee.user_id = raw.user_id.clone();
+    tokens.extras = extras;
     Ok(OauthV2TokenResponse {
-        app_id,
-        team,
-        enterprise,
-        is_enterprise_install,
-        bot_user_id,
-        user_id,
+        app_id: raw.app_id,
+        team: raw.team,
+        enterprise: raw.enterprise,
+        is_enterprise_install: raw.is_enterprise_install.unwrap_or(false),
+        bot_user_id: raw.bot_user_id,
+        user_id: raw.user_id,
         tokens,
     })
 }
@@ -488,171 +399,21 @@ impl RawOauthV2 {
             received_at,
         ))
     }
-
-    /// The token set of a flat answer (refresh, `oauth.v2.exchange`), taking the fields it needs.
-    fn into_token_set(
-        mut self,
-        method: &'static str,
-        response: &HttpResponse,
-        received_at: SystemTime,
-    ) -> Result<TokenSet> {
-        let app_id = self.app_id.take();
-        let extras = self.extras_with(app_id);
-        let Some(mut tokens) = self.take_bot_tokens(received_at) else {
-            return Err(undecodable(
-                &PROVIDER,
-                method,
-                response,
-                "missing field `access_token`",
-            ));
-        };
-        tokens.grantee = grantee_of(self.team, self.enterprise);
-        tokens.grantee.bot_id = self.bot_user_id;
-        tokens.grantee.user_id = self.user_id;
-        tokens.extras = extras;
-        Ok(tokens)
-    }
-}
-
-/// The token set of a refresh answer, for [`TokenGrant::refresh`](oauth_core::TokenGrant::refresh):
-/// what [`OauthV2RefreshResponse`] holds as `tokens`, decoded without building the rest.
-pub(crate) struct RefreshedTokens(TokenSet);
-
-impl SlackResponse for RefreshedTokens {
-    const METHOD: &'static str = "oauth.v2.access";
-
-    fn decode(response: &HttpResponse, received_at: SystemTime) -> Result<Self> {
-        decode_response::<RawOauthV2>(Self::METHOD, response)?
-            .into_token_set(Self::METHOD, response, received_at)
-            .map(RefreshedTokens)
-    }
 }
 
 impl SlackResponse for OauthV2RefreshResponse {
-    const METHOD: &'static str = "oauth.v2.access";
+    const OPERATION: &'static str = "oauth.v2.access";
 
     fn decode(response: &HttpResponse, received_at: SystemTime) -> Result<Self> {
-        decode_flat(Self::METHOD, response, received_at).map(OauthV2RefreshResponse)
+        decode_flat(Self::OPERATION, response, received_at).map(OauthV2RefreshResponse)
     }
 }
 
 impl SlackResponse for OauthV2ExchangeResponse {
-    const METHOD: &'static str = "oauth.v2.exchange";
+    const OPERATION: &'static str = "oauth.v2.exchange";
 
     fn decode(response: &HttpResponse, received_at: SystemTime) -> Result<Self> {
-        decode_flat(Self::METHOD, response, received_at).map(OauthV2ExchangeResponse)
-    }
-}
-
-#[derive(Deserialize)]
-struct RawOauthAccessBot {
-    #[serde(default)]
-    bot_user_id: Option<String>,
-    bot_access_token: AccessToken,
-}
-
-#[derive(Deserialize)]
-struct RawOauthAccess {
-    access_token: AccessToken,
-    #[serde(default)]
-    token_type: Option<String>,
-    #[serde(default)]
-    scope: Option<String>,
-    #[serde(default)]
-    refresh_token: Option<RefreshToken>,
-    #[serde(default)]
-    expires_in: Option<i64>,
-    #[serde(default)]
-    team_id: Option<String>,
-    #[serde(default)]
-    team_name: Option<String>,
-    #[serde(default)]
-    enterprise_id: Option<String>,
-    #[serde(default)]
-    user_id: Option<String>,
-    #[serde(default)]
-    app_id: Option<String>,
-    #[serde(default)]
-    app_user_id: Option<String>,
-    #[serde(default)]
-    authorizing_user: Option<OauthAccessUser>,
-    #[serde(default)]
-    installer_user: Option<OauthAccessUser>,
-    #[serde(default)]
-    scopes: Option<BTreeMap<String, Vec<String>>>,
-    #[serde(default)]
-    single_channel_id: Option<String>,
-    #[serde(default)]
-    bot: Option<RawOauthAccessBot>,
-    #[serde(default)]
-    incoming_webhook: Option<IncomingWebhook>,
-}
-
-impl SlackResponse for OauthAccessResponse {
-    const METHOD: &'static str = "oauth.access";
-
-    fn decode(response: &HttpResponse, received_at: SystemTime) -> Result<Self> {
-        let raw: RawOauthAccess = decode_response(Self::METHOD, response)?;
-        let mut extras = ProviderExtras::new();
-        SlackTokenExtras {
-            app_id: raw.app_id.clone(),
-            is_enterprise_install: false,
-            incoming_webhook: raw.incoming_webhook.as_ref().map(webhook_channel),
-        }
-        .write(&mut extras);
-        let mut base = oauth_core::Grantee::new();
-        base.workspace_id = raw.team_id.clone();
-        base.workspace_name = raw.team_name.clone();
-        base.enterprise_id = raw.enterprise_id.clone();
-        let mut tokens = token_set(
-            TokenParts {
-                access_token: raw.access_token,
-                token_type: raw.token_type.as_deref().unwrap_or("user"),
-                scope: raw.scope.as_deref(),
-                refresh_token: raw.refresh_token,
-                expires_in: raw.expires_in,
-            },
-            received_at,
-        );
-        tokens.grantee = base.clone();
-        tokens.grantee.user_id = raw.user_id.clone();
-        tokens.grantee.bot_id = raw.app_user_id.clone();
-        tokens.extras = extras.clone();
-        let bot = raw.bot.map(|bot| {
-            let mut bot_tokens = token_set(
-                TokenParts {
-                    access_token: bot.bot_access_token,
-                    token_type: "bot",
-                    scope: raw.scope.as_deref(),
-                    refresh_token: None,
-                    expires_in: None,
-                },
-                received_at,
-            );
-            bot_tokens.grantee = base.clone();
-            bot_tokens.grantee.bot_id = bot.bot_user_id.clone();
-            bot_tokens.grantee.user_id = raw.user_id.clone();
-            bot_tokens.extras = extras.clone();
-            OauthAccessBot {
-                bot_user_id: bot.bot_user_id,
-                tokens: bot_tokens,
-            }
-        });
-        Ok(OauthAccessResponse {
-            tokens,
-            team_id: raw.team_id,
-            team_name: raw.team_name,
-            enterprise_id: raw.enterprise_id,
-            user_id: raw.user_id,
-            app_id: raw.app_id,
-            app_user_id: raw.app_user_id,
-            authorizing_user: raw.authorizing_user,
-            installer_user: raw.installer_user,
-            scopes: raw.scopes.unwrap_or_default(),
-            single_channel_id: raw.single_channel_id,
-            bot,
-            incoming_webhook: raw.incoming_webhook,
-        })
+        decode_flat(Self::OPERATION, response, received_at).map(OauthV2ExchangeResponse)
     }
 }
 
@@ -669,7 +430,9 @@ impl SlackClient {
     ) -> Result<OauthV2AccessResponse> {
         let mut form = Form::new();
         let credential = self.client_credentials(&mut form);
-        let redirect_uri = self.exchange_redirect_uri(request.redirect_uri.as_deref())?;
+        let redirect_uri = self
+            .common()
+            .exchange_redirect_uri(request.redirect_uri.as_deref())?;
         form.push("code", request.code.expose_secret());
         form.push_opt("redirect_uri", redirect_uri);
         form.push_opt(
@@ -711,16 +474,6 @@ impl SlackClient {
         Ok(response)
     }
 
-    /// The refresh of [`TokenGrant::refresh`](oauth_core::TokenGrant::refresh): the same call as
-    /// [`oauth_v2_access_refresh`](Self::oauth_v2_access_refresh), decoded to the token set only.
-    pub(crate) async fn refresh_tokens(&self, refresh_token: &RefreshToken) -> Result<TokenSet> {
-        let (form, credential) = self.refresh_form(refresh_token);
-        let RefreshedTokens(mut tokens) =
-            self.call(Idempotency::SingleUse, form, credential).await?;
-        self.stamp_refresh_expiry(&mut tokens);
-        Ok(tokens)
-    }
-
     /// The form of `oauth.v2.access` with `grant_type=refresh_token`, and its credential.
     fn refresh_form(&self, refresh_token: &RefreshToken) -> (Form, Credential<'_>) {
         let mut form = Form::new();
@@ -740,7 +493,7 @@ impl SlackClient {
         &self,
         request: &OauthV2ExchangeRequest,
     ) -> Result<OauthV2ExchangeResponse> {
-        let secret = self.require_secret(OauthV2ExchangeResponse::METHOD)?;
+        let secret = self.require_secret(OauthV2ExchangeResponse::OPERATION)?;
         let mut form = Form::new();
         form.push("client_id", self.client_id());
         form.push("client_secret", secret.expose_secret());
@@ -751,28 +504,6 @@ impl SlackClient {
             Credential::Bearer(&request.token),
         )
         .await
-    }
-
-    /// `oauth.access`: the legacy v1 code exchange (classic apps). Needs the client secret.
-    ///
-    /// Wire: form `client_id`, `client_secret` (or Basic), `code`, `redirect_uri`,
-    /// `single_channel` (`true`/`false`, when set).
-    #[deprecated(note = "Slack retired classic apps: install with oauth.v2.access")]
-    pub async fn oauth_access(&self, request: &OauthAccessRequest) -> Result<OauthAccessResponse> {
-        self.require_secret(OauthAccessResponse::METHOD)?;
-        tracing::warn!("oauth.access is deprecated: use oauth.v2.access");
-        let mut form = Form::new();
-        let credential = self.client_credentials(&mut form);
-        let redirect_uri = self.exchange_redirect_uri(request.redirect_uri.as_deref())?;
-        form.push("code", request.code.expose_secret());
-        form.push_opt("redirect_uri", redirect_uri);
-        if let Some(single_channel) = request.single_channel {
-            form.push(
-                "single_channel",
-                if single_channel { "true" } else { "false" },
-            );
-        }
-        self.call(Idempotency::SingleUse, form, credential).await
     }
 }
 
@@ -793,64 +524,4 @@ impl SlackClient {
 /// The error for a grant whose answer had no usable token (kept for the trait implementation).
 pub(crate) fn no_token_error() -> Error {
     Error::Internal("the installation has no access token".into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `TokenGrant::refresh` decodes only the token set; it must be the one the full refresh
-    /// answer carries, and fail alike, on every flat answer of the shared corpus and odd shapes.
-    #[test]
-    fn the_token_set_alone_is_the_full_answers_token_set() {
-        let files = crate::test_corpus::json_files(&["oauth.v2.access", "oauth.v2.exchange"]);
-        let mut bodies: Vec<String> = files
-            .iter()
-            .map(|path| std::fs::read_to_string(path).expect("a corpus file"))
-            .collect();
-        assert!(
-            bodies.len() >= 10,
-            "corpus not found under {}",
-            crate::test_corpus::ROOT
-        );
-        bodies.extend(
-            [
-                r#"{"ok":true,"access_token":"xoxe.xoxb-1","team":null,"enterprise":{"id":"E1","name":"Org"}}"#,
-                r#"{"ok":true,"access_token":"xoxe.xoxb-1","team":{"id":"","name":"x"},"token_type":"BOT"}"#,
-                r#"{"ok":true,"access_token":"xoxe.xoxp-1","token_type":"user","user_id":"U1","scope":"a,b"}"#,
-                r#"{"ok":true,"team":{"id":"T1"}}"#,
-                r##"{"ok":true,"access_token":"xoxb-1","incoming_webhook":{"url":"https://hooks.slack.com/x","channel":"#c"}}"##,
-                r#"{"ok":false,"error":"invalid_refresh_token"}"#,
-                r#"{"ok":true,"access_token":7}"#,
-            ]
-            .map(str::to_owned),
-        );
-        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let mut both_ok = 0;
-        for body in bodies {
-            let response = http::Response::builder()
-                .status(200)
-                .body(bytes::Bytes::from(body.clone()))
-                .expect("a response");
-            match (
-                OauthV2RefreshResponse::decode(&response, at),
-                RefreshedTokens::decode(&response, at),
-            ) {
-                (Ok(full), Ok(alone)) => {
-                    assert_eq!(full.0.tokens, alone.0, "{body}");
-                    both_ok += 1;
-                }
-                (Err(full), Err(alone)) => {
-                    assert_eq!(full.to_string(), alone.to_string(), "{body}");
-                    assert_eq!(full.kind(), alone.kind(), "{body}");
-                }
-                (full, alone) => panic!(
-                    "{body}: the full answer gave {:?}, the token set alone {:?}",
-                    full.map(|_| ()),
-                    alone.map(|_| ())
-                ),
-            }
-        }
-        assert!(both_ok >= 8, "only {both_ok} answers decoded");
-    }
 }

@@ -188,10 +188,10 @@ struct RawOpenIdToken {
 }
 
 impl SlackResponse for OpenIdConnectTokenResponse {
-    const METHOD: &'static str = "openid.connect.token";
+    const OPERATION: &'static str = "openid.connect.token";
 
     fn decode(response: &HttpResponse, received_at: SystemTime) -> Result<Self> {
-        let raw: RawOpenIdToken = decode_response(Self::METHOD, response)?;
+        let raw: RawOpenIdToken = decode_response(Self::OPERATION, response)?;
         let mut tokens = TokenSet::new(
             PROVIDER,
             raw.access_token,
@@ -499,10 +499,10 @@ pub struct OpenIdConnectUserInfoResponse {
 }
 
 impl SlackResponse for OpenIdConnectUserInfoResponse {
-    const METHOD: &'static str = "openid.connect.userInfo";
+    const OPERATION: &'static str = "openid.connect.userInfo";
 
     fn decode(response: &HttpResponse, _received_at: SystemTime) -> Result<Self> {
-        decode_response(Self::METHOD, response)
+        decode_response(Self::OPERATION, response)
     }
 }
 
@@ -525,7 +525,9 @@ impl SlackClient {
                 redirect_uri,
                 code_verifier,
             } => {
-                let redirect_uri = self.exchange_redirect_uri(redirect_uri.as_deref())?;
+                let redirect_uri = self
+                    .common()
+                    .exchange_redirect_uri(redirect_uri.as_deref())?;
                 form.push("code", code.expose_secret());
                 form.push_opt("redirect_uri", redirect_uri);
                 form.push_opt(
@@ -571,6 +573,7 @@ impl SlackClient {
             .map_err(|e| Error::InvalidRequest(format!("cannot build the keys request: {e}")))?;
         let call = oauth_core::http::Call::new(PROVIDER, OPERATION, Idempotency::Idempotent);
         let response = self
+            .common()
             .http()
             .execute(&call, request, crate::wire::classify)
             .await?;

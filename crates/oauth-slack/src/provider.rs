@@ -11,7 +11,7 @@ use crate::PROVIDER;
 use crate::auth::AuthRevokeRequest;
 use crate::client::SlackClient;
 use crate::error::{SlackError, SlackErrorCode};
-use crate::oauth::{OauthV2AccessRequest, no_token_error};
+use crate::oauth::{OauthV2AccessRequest, OauthV2RefreshRequest, no_token_error};
 
 #[async_trait]
 impl TokenGrant for SlackClient {
@@ -33,7 +33,11 @@ impl TokenGrant for SlackClient {
     /// `oauth.v2.access` with `grant_type=refresh_token`. The result carries the new refresh
     /// token (or, should Slack not send one, the one passed in).
     async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenSet> {
-        let mut tokens = self.refresh_tokens(refresh_token).await?;
+        let mut tokens = self
+            .oauth_v2_access_refresh(&OauthV2RefreshRequest::new(refresh_token.clone()))
+            .await?
+            .0
+            .tokens;
         if tokens.refresh_token.is_none() {
             tokens.refresh_token = Some(refresh_token.clone());
         }
@@ -42,7 +46,7 @@ impl TokenGrant for SlackClient {
 
     /// The HTTP client's bound on one call ([`HttpClient::call_time_bound`](oauth_core::http::HttpClient::call_time_bound)).
     fn refresh_time_bound(&self) -> Option<std::time::Duration> {
-        self.http().call_time_bound()
+        self.common().http().call_time_bound()
     }
 }
 

@@ -152,19 +152,14 @@ impl SlackTokenExtras {
 
 /// A grantee from team and enterprise references.
 pub(crate) fn grantee(team: Option<&Team>, enterprise: Option<&Enterprise>) -> Grantee {
-    grantee_of(team.cloned(), enterprise.cloned())
-}
-
-/// A grantee from team and enterprise references, taking them.
-pub(crate) fn grantee_of(team: Option<Team>, enterprise: Option<Enterprise>) -> Grantee {
     let mut grantee = Grantee::new();
     if let Some(team) = team {
-        grantee.workspace_id = Some(team.id);
-        grantee.workspace_name = team.name;
+        grantee.workspace_id = Some(team.id.clone());
+        grantee.workspace_name = team.name.clone();
     }
     if let Some(enterprise) = enterprise {
-        grantee.enterprise_id = Some(enterprise.id);
-        grantee.enterprise_name = enterprise.name;
+        grantee.enterprise_id = Some(enterprise.id.clone());
+        grantee.enterprise_name = enterprise.name.clone();
     }
     grantee
 }

@@ -1,9 +1,9 @@
 //! Every Slack body of the shared decode corpus through the decoder of its method, checked against
-//! `expect.json`; then this crate's own fixtures for the corpus's gaps (MANIFEST.md, "Gaps").
+//! `expect.json`; then this crate's own fixtures for the corpus's gaps (MANIFEST.md, "Gaps"), a
+//! table of one-line cases and one check.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::fmt::Debug;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -14,9 +14,8 @@ use oauth_slack::{
     OauthV2ExchangeResponse, OauthV2RefreshResponse, OpenIdConnectTokenResponse,
     OpenIdConnectUserInfoResponse, SlackError, SlackErrorCode, SlackResponse, SlackTokenExtras,
 };
+use oauth_testkit::corpus;
 use serde_json::Value;
-
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/decode-corpus");
 
 fn response(status: u16, headers: &[(&str, &str)], body: &[u8]) -> http::Response<Bytes> {
     let mut builder = http::Response::builder().status(status);
@@ -115,21 +114,9 @@ fn secrets_of(value: &Value, out: &mut Vec<String>) {
     }
 }
 
-fn slack_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            slack_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "json") {
-            out.push(path);
-        }
-    }
-}
-
 #[test]
 fn every_slack_corpus_body_decodes_as_expected() {
-    let expect: Vec<Value> =
-        serde_json::from_slice(&std::fs::read(format!("{CORPUS}/expect.json")).unwrap()).unwrap();
+    let expect: Vec<Value> = serde_json::from_str(&corpus::read("expect.json")).unwrap();
     let mut listed = Vec::new();
     let mut checked = 0;
     for entry in &expect {
@@ -139,7 +126,7 @@ fn every_slack_corpus_body_decodes_as_expected() {
         }
         listed.push(file.to_owned());
         let method = file.split('/').nth(1).unwrap();
-        let body = std::fs::read(format!("{CORPUS}/{file}")).unwrap();
+        let body = corpus::read(file).into_bytes();
         let response = response(
             200,
             &[("content-type", "application/json; charset=utf-8")],
@@ -173,11 +160,9 @@ fn every_slack_corpus_body_decodes_as_expected() {
         }
     }
     // Every Slack body on disk is listed (a new corpus file must not be skipped silently).
-    let mut on_disk = Vec::new();
-    slack_files(Path::new(&format!("{CORPUS}/slack")), &mut on_disk);
-    for path in on_disk {
+    for path in corpus::json_files("slack") {
         let relative = path
-            .strip_prefix(CORPUS)
+            .strip_prefix(corpus::root())
             .unwrap()
             .to_string_lossy()
             .into_owned();
@@ -191,11 +176,7 @@ fn every_slack_corpus_body_decodes_as_expected() {
 }
 
 fn corpus_response(file: &str) -> http::Response<Bytes> {
-    response(
-        200,
-        &[],
-        &std::fs::read(format!("{CORPUS}/slack/{file}")).unwrap(),
-    )
+    response(200, &[], corpus::read(&format!("slack/{file}")).as_bytes())
 }
 
 #[test]
@@ -374,237 +355,49 @@ const fn err(
     }
 }
 
+#[rustfmt::skip]
 const FIXTURES: &[Fixture] = &[
-    err(
-        "reused code",
-        "oauth.v2.access",
-        r#"{"ok":false,"error":"invalid_code"}"#,
-        "invalid_code",
-        ErrorKind::ReauthorizationRequired,
-    ),
-    err(
-        "spent refresh token",
-        "oauth.v2.access",
-        r#"{"ok":false,"error":"invalid_refresh_token"}"#,
-        "invalid_refresh_token",
-        ErrorKind::ReauthorizationRequired,
-    ),
-    err(
-        "bad secret",
-        "oauth.v2.access",
-        r#"{"ok":false,"error":"bad_client_secret"}"#,
-        "bad_client_secret",
-        ErrorKind::Configuration,
-    ),
-    err(
-        "bad grant type",
-        "oauth.v2.access",
-        r#"{"ok":false,"error":"invalid_grant_type"}"#,
-        "invalid_grant_type",
-        ErrorKind::InvalidRequest,
-    ),
-    err(
-        "bad redirect",
-        "oauth.v2.access",
-        r#"{"ok":false,"error":"bad_redirect_uri"}"#,
-        "bad_redirect_uri",
-        ErrorKind::Configuration,
-    ),
-    err(
-        "verifier",
-        "oauth.v2.access",
-        r#"{"ok":false,"error":"invalid_code_verifier"}"#,
-        "invalid_code_verifier",
-        ErrorKind::InvalidRequest,
-    ),
-    err(
-        "v1 code reuse",
-        "oauth.access",
-        r#"{"ok":false,"error":"code_already_used"}"#,
-        "code_already_used",
-        ErrorKind::ReauthorizationRequired,
-    ),
-    err(
-        "revoked",
-        "auth.test",
-        r#"{"ok":false,"error":"token_revoked"}"#,
-        "token_revoked",
-        ErrorKind::ReauthorizationRequired,
-    ),
-    err(
-        "expired",
-        "auth.test",
-        r#"{"ok":false,"error":"token_expired","warning":"superfluous_charset"}"#,
-        "token_expired",
-        ErrorKind::ReauthorizationRequired,
-    ),
-    err(
-        "missing scope",
-        "auth.teams.list",
-        r#"{"ok":false,"error":"missing_scope","needed":"admin.teams:read","provided":"chat:write,commands"}"#,
-        "missing_scope",
-        ErrorKind::Configuration,
-    ),
-    err(
-        "already exchanged",
-        "oauth.v2.exchange",
-        r#"{"ok":false,"error":"token_already_exchanged"}"#,
-        "token_already_exchanged",
-        ErrorKind::InvalidRequest,
-    ),
-    err(
-        "openid grant",
-        "openid.connect.token",
-        r#"{"ok":false,"error":"invalid_grant"}"#,
-        "invalid_grant",
-        ErrorKind::ReauthorizationRequired,
-    ),
-    err(
-        "unknown code",
-        "apps.auth.external.delete",
-        r#"{"ok":false,"error":"brand_new_code"}"#,
-        "brand_new_code",
-        ErrorKind::InvalidRequest,
-    ),
-    err(
-        "ratelimited in 200",
-        "oauth.access",
-        r#"{"ok":false,"error":"ratelimited"}"#,
-        "ratelimited",
-        ErrorKind::RateLimited,
-    ),
-    err(
-        "internal",
-        "auth.revoke",
-        r#"{"ok":false,"error":"internal_error"}"#,
-        "internal_error",
-        ErrorKind::Retryable,
-    ),
-    err(
-        "empty error",
-        "auth.test",
-        r#"{"ok":false,"error":""}"#,
-        "",
-        ErrorKind::InvalidRequest,
-    ),
-    Fixture {
-        name: "429 with Retry-After",
-        method: "auth.test",
-        status: 429,
-        headers: &[("retry-after", "30")],
-        body: r#"{"ok":false,"error":"ratelimited"}"#,
-        expected: Err(("ratelimited", ErrorKind::RateLimited)),
-    },
-    Fixture {
-        name: "429 without a body",
-        method: "oauth.v2.access",
-        status: 429,
-        headers: &[("retry-after", "2")],
-        body: "rate limited",
-        expected: Err(("ratelimited", ErrorKind::RateLimited)),
-    },
-    Fixture {
-        name: "500 with an envelope",
-        method: "auth.test",
-        status: 500,
-        headers: &[],
-        body: r#"{"ok":false,"error":"fatal_error"}"#,
-        expected: Err(("fatal_error", ErrorKind::Retryable)),
-    },
-    ok(
-        "v2 install with webhook",
-        "oauth.v2.access",
-        r##"{"ok":true,"app_id":"A1","access_token":"xoxb-1-2-webhooksecrettoken","token_type":"bot","scope":"incoming-webhook","bot_user_id":"U2","team":{"id":"T1","name":"Team"},"enterprise":null,"is_enterprise_install":false,"authed_user":{"id":"U3"},"incoming_webhook":{"channel":"#general","channel_id":"C123","configuration_url":"https://team.slack.com/services/B1","url":"https://hooks.slack.com/services/T1/B1/webhooksecretpath"}}"##,
-    ),
-    ok(
-        "exchange",
-        "oauth.v2.exchange",
-        r#"{"ok":true,"access_token":"xoxe.xoxb-1-exchanged","expires_in":43200,"refresh_token":"xoxe-1-exchanged","token_type":"bot","scope":"commands","bot_user_id":"U123456","app_id":"A123456","team":{"name":"Softball","id":"T123456"},"enterprise":null}"#,
-    ),
-    ok(
-        "user refresh with user_id",
-        "oauth.v2.access",
-        r#"{"ok":true,"app_id":"A1","access_token":"xoxe.xoxp-1-new","expires_in":43200,"refresh_token":"xoxe-1-new","token_type":"user","user_id":"U9","scope":"search:read","team":{"id":"T1","name":"T"},"enterprise":null,"is_enterprise_install":false}"#,
-    ),
-    ok(
-        "teams with icons, last page",
-        "auth.teams.list",
-        r#"{"ok":true,"teams":[{"id":"T1","name":"One","icon":{"image_34":"https://a/34.png","image_default":true}}],"response_metadata":{"next_cursor":""}}"#,
-    ),
-    ok(
-        "external get with extras",
-        "apps.auth.external.get",
-        r#"{"ok":true,"external_token":"00Dexternalsecret","token_response_extras":{"instance_url":"https://x.my.salesforce.com","id_token":"extra-secret"}}"#,
-    ),
-    ok(
-        "external delete",
-        "apps.auth.external.delete",
-        r#"{"ok":true}"#,
-    ),
-    ok(
-        "revoke in test mode",
-        "auth.revoke",
-        r#"{"ok":true,"revoked":false}"#,
-    ),
-    ok(
-        "auth.test org token",
-        "auth.test",
-        r#"{"ok":true,"url":"https://org.enterprise.slack.com/","team":"Org","user":null,"team_id":"E1","user_id":"W1","bot_id":"B1","enterprise_id":"E1","is_enterprise_install":true,"app_id":"A1","app_name":"app","expires_in":3600}"#,
-    ),
-    ok(
-        "openid token with rotation",
-        "openid.connect.token",
-        r#"{"ok":true,"access_token":"xoxe.xoxp-1-oidc","token_type":"Bearer","id_token":"a.b.c","refresh_token":"xoxe-1-oidc","expires_in":43200,"state":"s1"}"#,
-    ),
-    Fixture {
-        name: "429 with a JSON body of another shape",
-        method: "auth.teams.list",
-        status: 429,
-        headers: &[("retry-after", "1")],
-        body: r#"{"message":"slow down"}"#,
-        expected: Err(("ratelimited", ErrorKind::RateLimited)),
-    },
-    err(
-        "error without ok",
-        "auth.test",
-        r#"{"error":"invalid_auth"}"#,
-        "invalid_auth",
-        ErrorKind::ReauthorizationRequired,
-    ),
-    ok(
-        "odd envelope field types are tolerated",
-        "auth.revoke",
-        r#"{"ok":true,"revoked":true,"warning":42,"response_metadata":{"warnings":"x","messages":[1,"[WARN] m"]}}"#,
-    ),
+    err("reused code", "oauth.v2.access", r#"{"ok":false,"error":"invalid_code"}"#, "invalid_code", ErrorKind::ReauthorizationRequired),
+    err("spent refresh token", "oauth.v2.access", r#"{"ok":false,"error":"invalid_refresh_token"}"#, "invalid_refresh_token", ErrorKind::ReauthorizationRequired),
+    err("bad secret", "oauth.v2.access", r#"{"ok":false,"error":"bad_client_secret"}"#, "bad_client_secret", ErrorKind::Configuration),
+    err("bad grant type", "oauth.v2.access", r#"{"ok":false,"error":"invalid_grant_type"}"#, "invalid_grant_type", ErrorKind::InvalidRequest),
+    err("bad redirect", "oauth.v2.access", r#"{"ok":false,"error":"bad_redirect_uri"}"#, "bad_redirect_uri", ErrorKind::Configuration),
+    err("verifier", "oauth.v2.access", r#"{"ok":false,"error":"invalid_code_verifier"}"#, "invalid_code_verifier", ErrorKind::InvalidRequest),
+    err("v1 code reuse", "oauth.access", r#"{"ok":false,"error":"code_already_used"}"#, "code_already_used", ErrorKind::ReauthorizationRequired),
+    err("revoked", "auth.test", r#"{"ok":false,"error":"token_revoked"}"#, "token_revoked", ErrorKind::ReauthorizationRequired),
+    err("expired", "auth.test", r#"{"ok":false,"error":"token_expired","warning":"superfluous_charset"}"#, "token_expired", ErrorKind::ReauthorizationRequired),
+    err("missing scope", "auth.teams.list", r#"{"ok":false,"error":"missing_scope","needed":"admin.teams:read","provided":"chat:write,commands"}"#, "missing_scope", ErrorKind::Configuration),
+    err("already exchanged", "oauth.v2.exchange", r#"{"ok":false,"error":"token_already_exchanged"}"#, "token_already_exchanged", ErrorKind::InvalidRequest),
+    err("openid grant", "openid.connect.token", r#"{"ok":false,"error":"invalid_grant"}"#, "invalid_grant", ErrorKind::ReauthorizationRequired),
+    err("unknown code", "apps.auth.external.delete", r#"{"ok":false,"error":"brand_new_code"}"#, "brand_new_code", ErrorKind::InvalidRequest),
+    err("ratelimited in 200", "oauth.access", r#"{"ok":false,"error":"ratelimited"}"#, "ratelimited", ErrorKind::RateLimited),
+    err("internal", "auth.revoke", r#"{"ok":false,"error":"internal_error"}"#, "internal_error", ErrorKind::Retryable),
+    err("empty error", "auth.test", r#"{"ok":false,"error":""}"#, "", ErrorKind::InvalidRequest),
+    Fixture { name: "429 with Retry-After", method: "auth.test", status: 429, headers: &[("retry-after", "30")], body: r#"{"ok":false,"error":"ratelimited"}"#, expected: Err(("ratelimited", ErrorKind::RateLimited)) },
+    Fixture { name: "429 without a body", method: "oauth.v2.access", status: 429, headers: &[("retry-after", "2")], body: "rate limited", expected: Err(("ratelimited", ErrorKind::RateLimited)) },
+    Fixture { name: "500 with an envelope", method: "auth.test", status: 500, headers: &[], body: r#"{"ok":false,"error":"fatal_error"}"#, expected: Err(("fatal_error", ErrorKind::Retryable)) },
+    ok("v2 install with webhook", "oauth.v2.access", r##"{"ok":true,"app_id":"A1","access_token":"xoxb-1-2-webhooksecrettoken","token_type":"bot","scope":"incoming-webhook","bot_user_id":"U2","team":{"id":"T1","name":"Team"},"enterprise":null,"is_enterprise_install":false,"authed_user":{"id":"U3"},"incoming_webhook":{"channel":"#general","channel_id":"C123","configuration_url":"https://team.slack.com/services/B1","url":"https://hooks.slack.com/services/T1/B1/webhooksecretpath"}}"##),
+    ok("exchange", "oauth.v2.exchange", r#"{"ok":true,"access_token":"xoxe.xoxb-1-exchanged","expires_in":43200,"refresh_token":"xoxe-1-exchanged","token_type":"bot","scope":"commands","bot_user_id":"U123456","app_id":"A123456","team":{"name":"Softball","id":"T123456"},"enterprise":null}"#),
+    ok("user refresh with user_id", "oauth.v2.access", r#"{"ok":true,"app_id":"A1","access_token":"xoxe.xoxp-1-new","expires_in":43200,"refresh_token":"xoxe-1-new","token_type":"user","user_id":"U9","scope":"search:read","team":{"id":"T1","name":"T"},"enterprise":null,"is_enterprise_install":false}"#),
+    ok("teams with icons, last page", "auth.teams.list", r#"{"ok":true,"teams":[{"id":"T1","name":"One","icon":{"image_34":"https://a/34.png","image_default":true}}],"response_metadata":{"next_cursor":""}}"#),
+    ok("external get with extras", "apps.auth.external.get", r#"{"ok":true,"external_token":"00Dexternalsecret","token_response_extras":{"instance_url":"https://x.my.salesforce.com","id_token":"extra-secret"}}"#),
+    ok("external delete", "apps.auth.external.delete", r#"{"ok":true}"#),
+    ok("revoke in test mode", "auth.revoke", r#"{"ok":true,"revoked":false}"#),
+    ok("auth.test org token", "auth.test", r#"{"ok":true,"url":"https://org.enterprise.slack.com/","team":"Org","user":null,"team_id":"E1","user_id":"W1","bot_id":"B1","enterprise_id":"E1","is_enterprise_install":true,"app_id":"A1","app_name":"app","expires_in":3600}"#),
+    ok("openid token with rotation", "openid.connect.token", r#"{"ok":true,"access_token":"xoxe.xoxp-1-oidc","token_type":"Bearer","id_token":"a.b.c","refresh_token":"xoxe-1-oidc","expires_in":43200,"state":"s1"}"#),
+    Fixture { name: "429 with a JSON body of another shape", method: "auth.teams.list", status: 429, headers: &[("retry-after", "1")], body: r#"{"message":"slow down"}"#, expected: Err(("ratelimited", ErrorKind::RateLimited)) },
+    err("error without ok", "auth.test", r#"{"error":"invalid_auth"}"#, "invalid_auth", ErrorKind::ReauthorizationRequired),
+    ok("odd envelope field types are tolerated", "auth.revoke", r#"{"ok":true,"revoked":true,"warning":42,"response_metadata":{"warnings":"x","messages":[1,"[WARN] m"]}}"#),
 ];
 
+#[rustfmt::skip]
 const UNDECODABLE: &[(&str, u16, &str)] = &[
-    (
-        "HTML outage page",
-        503,
-        "<html><body>Slack is down</body></html>",
-    ),
+    ("HTML outage page", 503, "<html><body>Slack is down</body></html>"),
     ("empty 200", 200, ""),
-    (
-        "truncated JSON",
-        200,
-        r#"{"ok":true,"access_token":"xoxb-trunc"#,
-    ),
-    (
-        "HTML 200 from a proxy",
-        200,
-        "<!doctype html><title>Login</title>",
-    ),
-    (
-        "success missing its token",
-        200,
-        r#"{"ok":true,"app_id":"A1"}"#,
-    ),
-    (
-        "JSON 502 without envelope",
-        502,
-        r#"{"message":"bad gateway"}"#,
-    ),
+    ("truncated JSON", 200, r#"{"ok":true,"access_token":"xoxb-trunc"#),
+    ("HTML 200 from a proxy", 200, "<!doctype html><title>Login</title>"),
+    ("success missing its token", 200, r#"{"ok":true,"app_id":"A1"}"#),
+    ("JSON 502 without envelope", 502, r#"{"message":"bad gateway"}"#),
     ("a JSON array", 200, "[]"),
 ];
 

@@ -8,9 +8,6 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use oauth_core::{
     AccessToken, AuthorizationCode, AuthorizationRequest, CodeExchange, CsrfState, Introspect as _,
     PkceVerifier, Revoke as _, Scopes, TokenGrant as _,
@@ -19,6 +16,7 @@ use oauth_slack::{
     AppsAuthExternalGetRequest, ClientAuth, OauthV2AccessRequest, OauthV2ExchangeRequest,
     OpenIdConnectTokenRequest, SlackAuthorizationRequest as _,
 };
+use oauth_testkit::LogCapture;
 use support::{CLIENT_SECRET, FakeSlack, Reply};
 
 const BOT: &str = "xoxe.xoxb-1-MS0yLTIyMTY0Njc0NTk0NC0zNjU5NjQ3ODY3ODQ5LWJvdC1vbmU";
@@ -35,28 +33,9 @@ const ID_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJVMSIsImh0dHBzOi8vc2xhY2s
 const OIDC_ACCESS: &str = "xoxp-1234-5678-9012-oidcaccesstokensecretvalue";
 const EXTERNAL: &str = "00D3j00000025Zh!AQ4AQMAl46qme3wdZiKo5j3WHcJujZXoB0FtsFuC5JxWZdje2aiecF9vY5KdY5wTPUZIYBekIraDWuw";
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn no_secret_reaches_logs_debug_or_errors() {
-    let logs = Buffer::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let capture = LogCapture::install();
 
     let install = format!(
         r#"{{"ok":true,"app_id":"A0KRD7HC3","access_token":"{BOT}","token_type":"bot","scope":"chat:write,incoming-webhook","bot_user_id":"U0KRQLJ9H","expires_in":43200,"refresh_token":"{BOT_REFRESH}","team":{{"id":"T9TK3CUKW","name":"Softball"}},"enterprise":null,"is_enterprise_install":false,"authed_user":{{"id":"U1234","scope":"search:read","access_token":"{USER}","token_type":"user","expires_in":43200,"refresh_token":"{USER_REFRESH}"}},"incoming_webhook":{{"channel":"general","channel_id":"C1","configuration_url":"https://softball.slack.com/services/B0123","url":"{WEBHOOK}"}},"warning":"superfluous_charset","response_metadata":{{"warnings":["superfluous_charset"],"messages":["[WARN] echoed {BOT_REFRESH}"]}}}}"#
@@ -77,8 +56,8 @@ async fn no_secret_reaches_logs_debug_or_errors() {
         Reply::ok(&install),
         Reply::ok(&install),
         Reply::ok(r#"{"ok":true,"url":"https://softball.slack.com/","team":"Softball","user":"bot","team_id":"T9TK3CUKW","user_id":"U0KRQLJ9H","bot_id":"B1"}"#)
-            .header("x-oauth-scopes", "chat:write"),
-        Reply::status(429, r#"{"ok":false,"error":"ratelimited"}"#).header("retry-after", "0"),
+            .with_header("x-oauth-scopes", "chat:write"),
+        Reply::status(429, r#"{"ok":false,"error":"ratelimited"}"#).with_header("retry-after", "0"),
         Reply::ok(&refreshed),
         Reply::ok(&format!(
             r#"{{"ok":false,"error":"invalid_refresh_token","warning":"spent {BOT_REFRESH}","response_metadata":{{"messages":["[ERROR] refresh token {BOT_REFRESH} was used"]}}}}"#
@@ -183,7 +162,7 @@ async fn no_secret_reaches_logs_debug_or_errors() {
         }
     }
 
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.contents();
     // The capture works: calls, retries and Slack's warnings are there.
     assert!(logs.contains("oauth_call"), "{logs}");
     assert!(logs.contains("retrying"), "{logs}");

@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use futures_util::TryStreamExt as _;
-use oauth_core::http::RetryPolicy;
 use oauth_core::{
     AccessToken, AuthorizationCode, AuthorizationRequest, CsrfState, ErrorKind, Introspect as _,
     PkceVerifier, RefreshToken, Revoke as _, Scopes, TokenGrant as _, TokenType,
@@ -61,12 +60,7 @@ fn builder(sandbox: &SandboxHandle, client_id: &str) -> SlackClientBuilder {
     SlackClient::builder(client_id)
         .api_base_url(format!("{}/api/", sandbox.base_url()))
         .authorize_base_url(sandbox.base_url())
-        .retry_policy(
-            RetryPolicy::default()
-                .initial_backoff(Duration::from_millis(1))
-                .max_backoff(Duration::from_millis(5))
-                .max_retry_after(Duration::from_secs(2)),
-        )
+        .retry_policy(oauth_testkit::fast_retry_policy!())
 }
 
 fn confidential(sandbox: &SandboxHandle, auth: ClientAuth) -> SlackClient {

@@ -198,7 +198,7 @@ async fn rotation_gives_a_new_pair_and_a_spent_refresh_token_needs_reauthorizati
         .and_then(|e| e.downcast_ref::<SlackError>())
         .unwrap();
     assert_eq!(slack.code(), &SlackErrorCode::InvalidRefreshToken);
-    assert_eq!(slack.method(), "oauth.v2.access");
+    assert_eq!(slack.operation(), "oauth.v2.access");
 
     let requests = server.take();
     assert_eq!(requests.len(), 3, "a refresh is never resent");
@@ -440,9 +440,9 @@ async fn openid_connect_token_and_user_info() {
 async fn auth_test_and_introspection() {
     let server = FakeSlack::start(vec![
         Reply::ok(AUTH_TEST)
-            .header("x-oauth-scopes", "chat:write,commands")
-            .header("x-accepted-oauth-scopes", ""),
-        Reply::ok(AUTH_TEST).header("x-oauth-scopes", "chat:write,commands"),
+            .with_header("x-oauth-scopes", "chat:write,commands")
+            .with_header("x-accepted-oauth-scopes", ""),
+        Reply::ok(AUTH_TEST).with_header("x-oauth-scopes", "chat:write,commands"),
     ])
     .await;
     let client = server.client();
@@ -549,7 +549,7 @@ async fn auth_revoke_with_and_without_test() {
     assert_wire(&requests[5], "auth.revoke", Some("Bearer"), &[]);
 }
 
-fn page(teams: &[&str], cursor: &str) -> Reply {
+fn page(teams: &[&str], cursor: &str) -> oauth_testkit::Reply {
     let teams: Vec<String> = teams
         .iter()
         .map(|t| format!(r#"{{"id":"{t}","name":"Team {t}"}}"#))
@@ -715,10 +715,10 @@ async fn apps_auth_external_get_and_delete() {
 async fn rate_limits_are_retried_even_for_single_use_grants_but_5xx_only_for_reads() {
     let server = FakeSlack::start(vec![
         // auth.test: 429 then success → retried after Retry-After.
-        Reply::status(429, r#"{"ok":false,"error":"ratelimited"}"#).header("retry-after", "0"),
+        Reply::status(429, r#"{"ok":false,"error":"ratelimited"}"#).with_header("retry-after", "0"),
         Reply::ok(AUTH_TEST),
         // oauth.v2.access: HTTP 200 `ratelimited` then success → retried (Slack did not process it).
-        Reply::error("ratelimited").header("retry-after", "0"),
+        Reply::error("ratelimited").with_header("retry-after", "0"),
         Reply::ok(INSTALL),
         // oauth.v2.access: 503 → not resent (the code may be spent).
         Reply::status(503, "<html>down</html>"),
@@ -726,7 +726,8 @@ async fn rate_limits_are_retried_even_for_single_use_grants_but_5xx_only_for_rea
         Reply::status(503, "<html>down</html>"),
         Reply::ok(AUTH_TEST),
         // 429 with a Retry-After beyond the policy's limit: fail at once, telling when to come back.
-        Reply::status(429, r#"{"ok":false,"error":"ratelimited"}"#).header("retry-after", "3600"),
+        Reply::status(429, r#"{"ok":false,"error":"ratelimited"}"#)
+            .with_header("retry-after", "3600"),
     ])
     .await;
     let client = server.client();
@@ -884,7 +885,7 @@ async fn openid_connect_keys_is_a_plain_get() {
         r#"{"keys":[{"e":"AQAB","n":"sXch","kty":"RSA","kid":"k1","alg":"RS256","use":"sig"}]}"#;
     let server = FakeSlack::start(vec![
         Reply::ok(jwks),
-        Reply::status(404, "<html>not found</html>").header("content-type", "text/html"),
+        Reply::status(404, "<html>not found</html>").with_header("content-type", "text/html"),
     ])
     .await;
     let client = server.client();
@@ -895,7 +896,7 @@ async fn openid_connect_keys_is_a_plain_get() {
     let requests = server.take();
     for request in &requests {
         assert_eq!(request.method, "GET");
-        assert_eq!(request.target, "/openid/connect/keys");
+        assert_eq!(request.path, "/openid/connect/keys");
         assert_eq!(request.header("authorization"), None);
         assert!(request.body.is_empty());
     }

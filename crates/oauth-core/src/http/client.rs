@@ -123,6 +123,38 @@ impl HttpClient {
         ))
     }
 
+    /// The default client of a provider crate: [`with_default_transport`](Self::with_default_transport)
+    /// with the `reqwest` feature; without it, a configuration error that asks for a transport.
+    pub fn try_default() -> Result<Self> {
+        #[cfg(feature = "reqwest")]
+        return Self::with_default_transport();
+        #[cfg(not(feature = "reqwest"))]
+        return Err(Error::configuration(
+            "no HTTP transport: enable the `reqwest` feature or give the client builder a transport",
+        ));
+    }
+
+    /// The client a provider's builder was given: `client` as it is, else one over `transport`
+    /// (default [`try_default`](Self::try_default)'s) with `retry` (default
+    /// [`RetryPolicy::default`]).
+    pub fn configured(
+        client: Option<HttpClient>,
+        transport: Option<Arc<dyn HttpTransport>>,
+        retry: Option<RetryPolicy>,
+    ) -> Result<Self> {
+        if let Some(client) = client {
+            return Ok(client);
+        }
+        let client = match transport {
+            Some(transport) => Self::new(transport, RetryPolicy::default()),
+            None => Self::try_default()?,
+        };
+        Ok(match retry {
+            Some(retry) => client.with_retry_policy(retry),
+            None => client,
+        })
+    }
+
     /// Replaces the retry policy.
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;

@@ -71,6 +71,41 @@ pub fn check_endpoint(url: &Url, allow_insecure_http: bool) -> Result<()> {
     }
 }
 
+/// Parses the base URL of a provider's API (`what` names it in errors): surrounding whitespace is
+/// trimmed and a `/` appended if missing, so that [`endpoint_uri`] puts paths under it; a query or
+/// fragment is refused, and so is what [`check_endpoint`] refuses.
+///
+/// ```
+/// use oauth_core::http::{endpoint_uri, parse_base_url};
+/// let base = parse_base_url("API base", "https://slack.com/api", false)?;
+/// assert_eq!(endpoint_uri(&base, "auth.test")?, "https://slack.com/api/auth.test");
+/// assert!(parse_base_url("API base", "http://slack.example/api", false).is_err());
+/// # Ok::<(), oauth_core::Error>(())
+/// ```
+pub fn parse_base_url(what: &str, value: &str, allow_insecure_http: bool) -> Result<Url> {
+    let mut text = value.trim().to_owned();
+    if !text.ends_with('/') {
+        text.push('/');
+    }
+    let url = Url::parse(&text)
+        .map_err(|e| Error::configuration(format!("the {what} URL {value:?} is invalid: {e}")))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::configuration(format!(
+            "the {what} URL may not have a query or fragment"
+        )));
+    }
+    check_endpoint(&url, allow_insecure_http)?;
+    Ok(url)
+}
+
+/// The URI of the endpoint at `path` under `base` (made by [`parse_base_url`]: it ends with `/`
+/// and has no query, so appending is joining).
+pub fn endpoint_uri(base: &Url, path: &str) -> Result<http::Uri> {
+    format!("{}{path}", base.as_str())
+        .parse()
+        .map_err(|e| Error::configuration(format!("cannot build the URL of {path}: {e}")))
+}
+
 /// Whether `url`'s host is loopback: `127.0.0.0/8`, `[::1]` or `localhost`.
 pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {

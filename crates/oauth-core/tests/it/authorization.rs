@@ -1,3 +1,5 @@
+//! Authorization requests, PKCE, state stores and callbacks.
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 

@@ -12,15 +12,10 @@ use oauth_core::http::{
 };
 use oauth_core::{Error, ErrorKind, ProviderId, RequestSent, TransportError};
 
-use crate::support::{FakeServer, Reply, closed_port_url};
+use oauth_testkit::{FakeServer, Reply, closed_port_url};
 
 fn policy() -> RetryPolicy {
-    RetryPolicy::default()
-        .max_attempts(3)
-        .initial_backoff(Duration::from_millis(10))
-        .max_backoff(Duration::from_millis(40))
-        .max_total_delay(Duration::from_secs(5))
-        .max_retry_after(Duration::from_secs(2))
+    oauth_testkit::fast_retry_policy!()
 }
 
 fn transport() -> Arc<ReqwestTransport> {

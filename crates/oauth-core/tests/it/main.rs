@@ -6,6 +6,5 @@ mod http_retry;
 mod redaction;
 mod redirects;
 mod store;
-mod support;
 mod tls;
 mod tokens;

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use oauth_core::http::{HttpRequest, HttpTransport, ReqwestTransport};
 use oauth_core::{RequestSent, TransportErrorKind};
 
-use crate::support::{FakeServer, Recorded, Reply};
+use oauth_testkit::{FakeServer, Recorded, Reply};
 
 const SECRETS: [&str; 3] = ["shh-client-secret", "xoxe-1-refresh", "xoxe.xoxp-1-access"];
 

@@ -1,3 +1,5 @@
+//! The in-memory token store, held to the conformance suite.
+
 use oauth_core::{AccessToken, Grantee, InstallationKey, ProviderId, TokenSet, TokenType};
 
 #[cfg(feature = "conformance")]

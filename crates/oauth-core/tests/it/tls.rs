@@ -7,8 +7,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use bytes::Bytes;
 use oauth_core::http::{
-    Call, HttpClient, HttpRequest, HttpTransport, Idempotency, ReqwestTransport, RetryPolicy,
-    classify_status,
+    Call, HttpClient, HttpRequest, HttpTransport, Idempotency, ReqwestTransport, classify_status,
 };
 use oauth_core::{Error, ErrorKind, ProviderId, RequestSent, TransportError, TransportErrorKind};
 use rcgen::{
@@ -17,7 +16,7 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use crate::support::{FakeServer, Handshake, Reply};
+use oauth_testkit::{FakeServer, Handshake, Reply};
 
 /// A certificate authority of our own, trusted by no system.
 struct TestCa {
@@ -228,10 +227,7 @@ async fn a_refused_handshake_lets_a_single_use_grant_be_retried_as_never_sent() 
     let ca = TestCa::new();
     let server =
         FakeServer::start_tls(vec![], ca.server(&["localhost", "127.0.0.1"], |_| {})).await;
-    let policy = RetryPolicy::default()
-        .max_attempts(3)
-        .initial_backoff(Duration::from_millis(1))
-        .max_backoff(Duration::from_millis(5));
+    let policy = oauth_testkit::fast_retry_policy!();
     let client = HttpClient::new(Arc::new(transport(None)), policy);
     let call = Call::new(
         ProviderId::from_static("test"),

@@ -1,3 +1,5 @@
+//! Token sets, token types, scopes and provider extras.
+
 use std::time::{Duration, SystemTime};
 
 use oauth_core::{

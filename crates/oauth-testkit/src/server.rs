@@ -1,5 +1,5 @@
-//! A scripted HTTP/1.1 server on loopback, with raw control of the connection (answer, delay,
-//! drop before answering) that a regular server framework does not give; over plain TCP or TLS.
+//! [`FakeServer`]: a scripted HTTP/1.1 server on loopback, with raw control of the connection
+//! (answer, answer in chunks, delay, drop before answering), over plain TCP or TLS.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -12,11 +12,14 @@ use tokio_rustls::TlsAcceptor;
 
 /// What the server does with one request.
 #[derive(Clone, Debug)]
-pub(crate) enum Reply {
+pub enum Reply {
     /// Answers with a status, headers and a body.
     Respond {
+        /// The status code.
         status: u16,
+        /// The headers, besides `content-length`.
         headers: Vec<(String, String)>,
+        /// The body.
         body: Vec<u8>,
     },
     /// Answers 200 with a `Transfer-Encoding: chunked` body, writing the chunks apart from each
@@ -29,157 +32,196 @@ pub(crate) enum Reply {
 }
 
 impl Reply {
-    pub(crate) fn json(status: u16, body: &str) -> Self {
+    /// `status` with a body of type `content_type`.
+    pub fn new(status: u16, content_type: &str, body: &str) -> Self {
         Reply::Respond {
             status,
-            headers: vec![("content-type".into(), "application/json".into())],
+            headers: vec![("content-type".into(), content_type.into())],
             body: body.as_bytes().to_vec(),
         }
     }
 
-    pub(crate) fn with_header(self, name: &str, value: &str) -> Self {
-        match self {
-            Reply::Respond {
-                status,
-                mut headers,
-                body,
-            } => {
-                headers.push((name.into(), value.into()));
-                Reply::Respond {
-                    status,
-                    headers,
-                    body,
-                }
-            }
-            other => other,
+    /// `status` with a JSON body (`application/json`).
+    pub fn json(status: u16, body: &str) -> Self {
+        Self::new(status, "application/json", body)
+    }
+
+    /// Adds a header (to an answer; other replies are left as they are).
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        if let Reply::Respond { headers, .. } = &mut self {
+            headers.push((name.into(), value.into()));
         }
+        self
     }
 }
 
 /// A request as the server received it.
 #[derive(Clone, Debug)]
-pub(crate) struct Recorded {
-    pub(crate) method: String,
-    pub(crate) path: String,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: Vec<u8>,
+pub struct Recorded {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The request target: the path and query.
+    pub path: String,
+    /// The headers in the order received, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
 }
 
 impl Recorded {
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+    /// The value of the header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+
+    /// The form body's parameters, decoded, in order.
+    pub fn form(&self) -> Vec<(String, String)> {
+        url::form_urlencoded::parse(&self.body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    /// The request as text (request line, headers, body), for assertion messages.
+    pub fn raw(&self) -> String {
+        let mut text = format!("{} {}\n", self.method, self.path);
+        for (name, value) in &self.headers {
+            text.push_str(&format!("{name}: {value}\n"));
+        }
+        text.push_str(&String::from_utf8_lossy(&self.body));
+        text
+    }
 }
 
 /// What a TLS server saw of one completed handshake.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Handshake {
+pub struct Handshake {
     /// The server name the client sent (SNI), if any.
-    pub(crate) sni: Option<String>,
+    pub sni: Option<String>,
     /// The application protocol agreed by ALPN, if any.
-    pub(crate) alpn: Option<Vec<u8>>,
+    pub alpn: Option<Vec<u8>>,
 }
 
-pub(crate) struct FakeServer {
+/// The script and what was seen, shared by the server's tasks.
+#[derive(Debug)]
+struct State {
+    script: Mutex<VecDeque<Reply>>,
+    /// The reply once the script is played out.
+    exhausted: Reply,
+    requests: Mutex<Vec<Recorded>>,
+    handshakes: Mutex<Vec<Handshake>>,
+    failed_handshakes: Mutex<usize>,
+}
+
+/// A scripted HTTP/1.1 server on `127.0.0.1`: it records every request and answers from its
+/// script, in order, over keep-alive connections.
+#[derive(Debug)]
+pub struct FakeServer {
     addr: SocketAddr,
     scheme: &'static str,
-    requests: Arc<Mutex<Vec<Recorded>>>,
-    handshakes: Arc<Mutex<Vec<Handshake>>>,
-    failed_handshakes: Arc<Mutex<usize>>,
+    state: Arc<State>,
 }
 
 impl FakeServer {
     /// Starts a server that plays `script` in order, then answers `200 {}` to anything else.
-    pub(crate) async fn start(script: Vec<Reply>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let script = Arc::new(Mutex::new(VecDeque::from(script)));
-        let recorded = requests.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, recorded.clone(), script.clone()));
-            }
-        });
-        Self {
-            addr,
-            scheme: "http",
-            requests,
-            handshakes: Arc::default(),
-            failed_handshakes: Arc::default(),
-        }
+    pub async fn start(script: Vec<Reply>) -> Self {
+        Self::start_with(script, Reply::json(200, "{}"), None).await
+    }
+
+    /// Starts a server that plays `script` in order, then answers `exhausted` to anything else.
+    pub async fn start_then(script: Vec<Reply>, exhausted: Reply) -> Self {
+        Self::start_with(script, exhausted, None).await
     }
 
     /// Starts a server that plays `script` as [`start`](Self::start) does, over TLS with `config`.
-    pub(crate) async fn start_tls(script: Vec<Reply>, config: rustls::ServerConfig) -> Self {
+    pub async fn start_tls(script: Vec<Reply>, config: rustls::ServerConfig) -> Self {
+        Self::start_with(script, Reply::json(200, "{}"), Some(config)).await
+    }
+
+    async fn start_with(
+        script: Vec<Reply>,
+        exhausted: Reply,
+        tls: Option<rustls::ServerConfig>,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let acceptor = TlsAcceptor::from(Arc::new(config));
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let handshakes = Arc::new(Mutex::new(Vec::new()));
-        let failed_handshakes = Arc::new(Mutex::new(0));
-        let script = Arc::new(Mutex::new(VecDeque::from(script)));
-        let (recorded, shaken, failed) = (
-            requests.clone(),
-            handshakes.clone(),
-            failed_handshakes.clone(),
-        );
+        let state = Arc::new(State {
+            script: Mutex::new(VecDeque::from(script)),
+            exhausted,
+            requests: Mutex::default(),
+            handshakes: Mutex::default(),
+            failed_handshakes: Mutex::default(),
+        });
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let acceptor = tls.map(|config| TlsAcceptor::from(Arc::new(config)));
+        let shared = state.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (acceptor, recorded, script) =
-                    (acceptor.clone(), recorded.clone(), script.clone());
-                let (shaken, failed) = (shaken.clone(), failed.clone());
+                let state = shared.clone();
+                let Some(acceptor) = acceptor.clone() else {
+                    tokio::spawn(serve(stream, state));
+                    continue;
+                };
                 tokio::spawn(async move {
                     match acceptor.accept(stream).await {
                         Ok(stream) => {
                             let connection = stream.get_ref().1;
-                            shaken.lock().unwrap().push(Handshake {
+                            state.handshakes.lock().unwrap().push(Handshake {
                                 sni: connection.server_name().map(str::to_owned),
                                 alpn: connection.alpn_protocol().map(<[u8]>::to_vec),
                             });
-                            serve(stream, recorded, script).await;
+                            serve(stream, state).await;
                         }
-                        Err(_) => *failed.lock().unwrap() += 1,
+                        Err(_) => *state.failed_handshakes.lock().unwrap() += 1,
                     }
                 });
             }
         });
         Self {
             addr,
-            scheme: "https",
-            requests,
-            handshakes,
-            failed_handshakes,
+            scheme,
+            state,
         }
     }
 
-    pub(crate) fn url(&self, path: &str) -> String {
+    /// Appends `reply` to the script.
+    pub fn push(&self, reply: Reply) {
+        self.state.script.lock().unwrap().push_back(reply);
+    }
+
+    /// `scheme://127.0.0.1:port` followed by `path`.
+    pub fn url(&self, path: &str) -> String {
         format!("{}://{}{}", self.scheme, self.addr, path)
     }
 
     /// The URL with `localhost` as its host instead of the loopback address.
-    pub(crate) fn localhost_url(&self, path: &str) -> String {
+    pub fn localhost_url(&self, path: &str) -> String {
         format!("{}://localhost:{}{}", self.scheme, self.addr.port(), path)
     }
 
-    pub(crate) fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().unwrap().clone()
+    /// The requests received so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.requests.lock().unwrap().clone()
+    }
+
+    /// Returns and forgets the requests received so far.
+    pub fn take(&self) -> Vec<Recorded> {
+        std::mem::take(&mut *self.state.requests.lock().unwrap())
     }
 
     /// The TLS handshakes that completed.
-    pub(crate) fn handshakes(&self) -> Vec<Handshake> {
-        self.handshakes.lock().unwrap().clone()
+    pub fn handshakes(&self) -> Vec<Handshake> {
+        self.state.handshakes.lock().unwrap().clone()
     }
 
     /// The number of TLS handshakes that failed, once it reaches `expected` (the server notes a
     /// failure a moment after the client has given up), or as it is after 5 s.
-    pub(crate) async fn failed_handshakes(&self, expected: usize) -> usize {
+    pub async fn failed_handshakes(&self, expected: usize) -> usize {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         loop {
-            let failed = *self.failed_handshakes.lock().unwrap();
+            let failed = *self.state.failed_handshakes.lock().unwrap();
             if failed >= expected || tokio::time::Instant::now() >= deadline {
                 return failed;
             }
@@ -188,22 +230,15 @@ impl FakeServer {
     }
 }
 
-async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
-    requests: Arc<Mutex<Vec<Recorded>>>,
-    script: Arc<Mutex<VecDeque<Reply>>>,
-) {
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, state: Arc<State>) {
     let mut buffer = Vec::new();
     loop {
         let Some(request) = read_request(&mut stream, &mut buffer).await else {
             return;
         };
-        requests.lock().unwrap().push(request);
-        let reply = script
-            .lock()
-            .unwrap()
-            .pop_front()
-            .unwrap_or_else(|| Reply::json(200, "{}"));
+        state.requests.lock().unwrap().push(request);
+        let reply = state.script.lock().unwrap().pop_front();
+        let reply = reply.unwrap_or_else(|| state.exhausted.clone());
         if !play(&mut stream, reply).await {
             return;
         }
@@ -265,12 +300,7 @@ async fn read_request<S: AsyncRead + Unpin>(
         if let Some(pos) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
             break pos + 4;
         }
-        let mut chunk = [0u8; 4096];
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
+        read_more(stream, buffer).await?;
     };
     let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
     let mut lines = head.split("\r\n");
@@ -279,20 +309,15 @@ async fn read_request<S: AsyncRead + Unpin>(
     let path = request_line.next()?.to_owned();
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
     let length: usize = headers
         .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .find(|(n, _)| n == "content-length")
         .and_then(|(_, v)| v.parse().ok())
         .unwrap_or(0);
     while buffer.len() < head_end + length {
-        let mut chunk = [0u8; 4096];
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
+        read_more(stream, buffer).await?;
     }
     let body = buffer[head_end..head_end + length].to_vec();
     buffer.drain(..head_end + length);
@@ -304,8 +329,19 @@ async fn read_request<S: AsyncRead + Unpin>(
     })
 }
 
-/// A loopback port with nothing listening on it.
-pub(crate) async fn closed_port_url() -> String {
+/// Reads what the stream has into `buffer`; `None` at its end or on an error.
+async fn read_more<S: AsyncRead + Unpin>(stream: &mut S, buffer: &mut Vec<u8>) -> Option<()> {
+    let mut chunk = [0u8; 4096];
+    let n = stream.read(&mut chunk).await.ok()?;
+    if n == 0 {
+        return None;
+    }
+    buffer.extend_from_slice(&chunk[..n]);
+    Some(())
+}
+
+/// A loopback URL with nothing listening on its port.
+pub async fn closed_port_url() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
