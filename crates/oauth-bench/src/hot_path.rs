@@ -8,8 +8,8 @@ use std::time::{Duration, Instant, SystemTime};
 use arc_swap::ArcSwap;
 use oauth_core::mock::MockTokenProvider;
 use oauth_core::{
-    AccessToken, InstallationKey, MemoryTokenStore, ProviderId, RefreshToken, TokenProvider,
-    TokenSet, TokenType,
+    AccessToken, InstallationKey, MemoryTokenStore, ProviderId, RefreshToken, TokenKey,
+    TokenProvider, TokenSet, TokenType,
 };
 use oauth_manager::TokenManager;
 
@@ -53,7 +53,7 @@ where
 }
 
 pub(crate) async fn run(report: &mut Report) {
-    let key = InstallationKey::new(ProviderId::from_static("slack"), "T1");
+    let key = TokenKey::bot(InstallationKey::new(ProviderId::from_static("slack"), "T1"));
     let mut mock = MockTokenProvider::new();
     mock.expect_provider_id()
         .return_const(ProviderId::from_static("slack"));
@@ -66,7 +66,7 @@ pub(crate) async fn run(report: &mut Report) {
             return;
         }
     };
-    if let Err(e) = manager.save_installation_as(&key, tokens()).await {
+    if let Err(e) = manager.save_tokens(&key, tokens()).await {
         eprintln!("hot path benchmark skipped: {e}");
         return;
     }

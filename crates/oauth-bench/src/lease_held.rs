@@ -9,8 +9,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use oauth_core::mock::MockTokenProvider;
 use oauth_core::{
-    AccessToken, InstallationKey, ProviderId, RefreshToken, TokenProvider, TokenSet, TokenStore,
-    TokenType,
+    AccessToken, InstallationKey, ProviderId, RefreshToken, TokenKey, TokenProvider, TokenSet,
+    TokenStore, TokenType,
 };
 use oauth_manager::TokenManager;
 
@@ -44,10 +44,10 @@ fn provider() -> Arc<dyn TokenProvider> {
 /// microseconds, sorted. `due`: the token is inside the refresh margin and another holder has the
 /// lease; else the token is fresh.
 async fn round(store: &Arc<dyn TokenStore>, n: usize, due: bool) -> Option<Vec<f64>> {
-    let key = InstallationKey::new(
+    let key = TokenKey::bot(InstallationKey::new(
         ProviderId::from_static("slack"),
         format!("bench-{}-{n}", if due { "due" } else { "fresh" }),
-    );
+    ));
     // 200 s left with the default 300 s margin: due, and valid.
     store
         .save(&key, &tokens(if due { 200 } else { 43_200 }))

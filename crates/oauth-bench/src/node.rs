@@ -45,11 +45,12 @@ async fn install(sandbox: &SandboxHandle, slack: &SlackClient) -> Option<String>
         .authorize(&format!("{}?{}", url.path(), url.query()?))
         .ok()?
         .code?;
-    let tokens = slack
+    let grant = slack
         .exchange_code(CodeExchange::new(AuthorizationCode::new(code)))
         .await
         .ok()?;
-    Some(tokens.refresh_token?.expose_secret().to_owned())
+    let tokens = &grant.primary()?.tokens;
+    Some(tokens.refresh_token.as_ref()?.expose_secret().to_owned())
 }
 
 pub(crate) async fn run(report: &mut Report) {

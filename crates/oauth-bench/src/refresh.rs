@@ -195,11 +195,12 @@ async fn install(sandbox: &SandboxHandle, clients: &Clients, slack: bool) -> Opt
         .authorize(&format!("{}?{}", url.path(), url.query()?))
         .ok()?
         .code?;
-    let tokens = provider
+    let grant = provider
         .exchange_code(CodeExchange::new(AuthorizationCode::new(code)))
         .await
         .ok()?;
-    Some(tokens.refresh_token?.expose_secret().to_owned())
+    let tokens = &grant.primary()?.tokens;
+    Some(tokens.refresh_token.as_ref()?.expose_secret().to_owned())
 }
 
 /// One round: `workers` chains of refreshes for [`ROUND_TIME`]; throughput and every latency.

@@ -31,10 +31,11 @@ async fn install(sandbox: &SandboxHandle, notion: &NotionClient) -> Option<oauth
         .authorize(&format!("{}?{}", url.path(), url.query()?))
         .ok()?
         .code?;
-    notion
+    let grant = notion
         .exchange_code(CodeExchange::new(AuthorizationCode::new(code)))
         .await
-        .ok()
+        .ok()?;
+    Some(grant.primary()?.tokens.clone())
 }
 
 pub(crate) async fn run(report: &mut Report) {
@@ -98,7 +99,11 @@ pub(crate) async fn run(report: &mut Report) {
         else {
             return;
         };
-        let Ok(key) = manager.save_installation(tokens).await else {
+        let key = oauth_core::TokenKey::bot(oauth_core::InstallationKey::new(
+            oauth_core::ProviderId::from_static("notion"),
+            "stampede",
+        ));
+        let Ok(()) = manager.save_tokens(&key, tokens).await else {
             return;
         };
         clock.advance(Duration::from_secs(120));

@@ -107,9 +107,22 @@ pub(crate) struct ProviderArgs {
 pub(crate) struct InstallationArgs {
     #[command(flatten)]
     pub(crate) provider: ProviderArgs,
-    /// The installation key (see `oauthctl list`); may be omitted when there is only one.
-    #[arg(long)]
+    /// The installation (see `oauthctl list`): its key (`T0123`, `E0123/T0123`, `E0123/*` for an
+    /// org-wide install, a Notion bot id), optionally with the token set (`T0123#user:U0456`);
+    /// may be omitted when there is only one.
+    #[arg(long, conflicts_with_all = ["team", "enterprise"])]
     pub(crate) installation: Option<String>,
+    /// Slack: the workspace (team id) whose installation to use; an org-wide install of its
+    /// `--enterprise` serves it too.
+    #[arg(long)]
+    pub(crate) team: Option<String>,
+    /// Slack: the Enterprise Grid org (with `--team`, that workspace of the org; alone, the
+    /// org-wide install).
+    #[arg(long)]
+    pub(crate) enterprise: Option<String>,
+    /// Slack: the user whose token to use (one who authorized user scopes); default: the bot's.
+    #[arg(long)]
+    pub(crate) user: Option<String>,
     #[command(flatten)]
     pub(crate) output: Output,
 }

@@ -11,8 +11,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use oauth_facade::install::InstallFlow;
 use oauth_facade::{
-    Error, InstallationKey, ProviderConfig, ProviderKind, RequestSent, Result, Scopes,
-    TokenManager, TokenSet, TokenStore,
+    Error, Grant, ProviderConfig, ProviderKind, RequestSent, Result, Scopes, TokenManager,
+    TokenStore,
 };
 use tokio::sync::oneshot;
 
@@ -28,7 +28,7 @@ pub(crate) struct Options {
     pub(crate) timeout: Duration,
 }
 
-type Outcome = Result<(InstallationKey, TokenSet)>;
+type Outcome = Result<Grant>;
 
 #[derive(Clone)]
 struct Callback {
@@ -68,10 +68,13 @@ async fn callback(State(state): State<Callback>, RawQuery(query): RawQuery) -> R
     }
     let outcome = state.flow.finish(&query).await;
     let response = match &outcome {
-        Ok((key, _)) => page(
+        Ok(grant) => page(
             axum::http::StatusCode::OK,
             "Logged in",
-            &format!("{key} is saved. You can close this tab and go back to the terminal."),
+            &format!(
+                "{} is saved. You can close this tab and go back to the terminal.",
+                grant.installation.key
+            ),
         ),
         Err(_) => page(
             axum::http::StatusCode::BAD_REQUEST,
@@ -182,7 +185,7 @@ pub(crate) async fn run(
     spinner.finish_and_clear();
     let _ = stop_tx.send(());
     let _ = server.await;
-    let (key, tokens) = match outcome {
+    let grant = match outcome {
         Ok(Ok(outcome)) => outcome?,
         Ok(Err(_)) => {
             return Err(Error::Internal("the callback server stopped".into()).into());
@@ -195,16 +198,31 @@ pub(crate) async fn run(
             }));
         }
     };
-    let workspace = tokens
-        .grantee
-        .workspace_name
-        .clone()
-        .or(tokens.grantee.workspace_id.clone())
-        .unwrap_or_default();
+    let key = &grant.installation.key;
+    let grantee = grant.primary().map(|granted| &granted.tokens.grantee);
+    let workspace_id = grantee.and_then(|g| g.workspace_id.clone());
+    let workspace_name = grantee.and_then(|g| g.workspace_name.clone());
+    let tokens: Vec<String> = grant
+        .tokens
+        .iter()
+        .map(|granted| grant.token_key(granted.principal.clone()).to_string())
+        .collect();
     show(
         json,
-        &format!("logged in: {key} ({workspace})"),
-        serde_json::json!({"installation": key.to_string(), "workspace_id": tokens.grantee.workspace_id, "workspace_name": tokens.grantee.workspace_name}),
+        &format!(
+            "logged in: {key} ({}); token sets saved: {}",
+            workspace_name
+                .clone()
+                .or(workspace_id.clone())
+                .unwrap_or_default(),
+            tokens.join(", ")
+        ),
+        serde_json::json!({
+            "installation": key.to_string(),
+            "workspace_id": workspace_id,
+            "workspace_name": workspace_name,
+            "token_keys": tokens,
+        }),
     );
     Ok(())
 }

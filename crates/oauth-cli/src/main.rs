@@ -19,6 +19,7 @@
 
 mod cli;
 mod demo;
+mod installations;
 mod login;
 mod output;
 mod run;

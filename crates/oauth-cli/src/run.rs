@@ -7,14 +7,13 @@ use std::time::{Duration, SystemTime};
 
 use clap::CommandFactory as _;
 use oauth_facade::{
-    Error, EventHook, InstallationKey, ManagerConfig, ProviderConfig, ProviderKind, StoreConfig,
-    TokenEvent, TokenManager, TokenProvider, TokenStore,
+    Error, EventHook, ManagerConfig, ProviderConfig, ProviderKind, StoreConfig, TokenEvent,
+    TokenKey, TokenManager, TokenProvider,
 };
 
 use crate::Failure;
-use crate::cli::{
-    Cli, Command, InstallationArgs, Provider, ProviderArgs, StoreArgs, StoreKeyCommand,
-};
+use crate::cli::{Cli, Command, InstallationArgs, Provider, ProviderArgs, StoreKeyCommand};
+use crate::installations::pick;
 use crate::output::{show, warning};
 use crate::settings::{Remembered, Settings};
 use crate::store::{new_store_key, store_config};
@@ -145,7 +144,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
             provider,
             store,
             output,
-        } => list(output.json, provider, &store, &settings).await,
+        } => crate::installations::list(output.json, provider, &store, &settings).await,
     }
 }
 
@@ -264,35 +263,9 @@ async fn sandbox(addr: SocketAddr) -> Result<(), Failure> {
     Ok(())
 }
 
-fn not_found(key: &InstallationKey) -> Error {
+fn not_found(key: &TokenKey) -> Error {
     Error::InstallationNotFound {
         installation: key.to_string(),
-    }
-}
-
-/// The installation the user means: the one named, or the only one of the provider.
-async fn pick(
-    store: &dyn TokenStore,
-    provider: &dyn TokenProvider,
-    wanted: Option<&str>,
-) -> Result<InstallationKey, Failure> {
-    let id = provider.provider_id();
-    if let Some(key) = wanted {
-        return Ok(InstallationKey::new(id, key));
-    }
-    let mut keys = store.list(Some(&id)).await?;
-    match keys.len() {
-        0 => Err(Failure::Lib(Error::InstallationNotFound {
-            installation: format!("{id}/* (run `oauthctl login {id}` first)"),
-        })),
-        1 => Ok(keys.remove(0)),
-        _ => Err(Failure::Usage(format!(
-            "several {id} installations ({}): choose one with --installation",
-            keys.iter()
-                .map(|k| k.key().to_owned())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
     }
 }
 
@@ -300,16 +273,11 @@ async fn manager(
     args: &InstallationArgs,
     settings: &Settings,
     margin: u64,
-) -> Result<(TokenManager, InstallationKey), Failure> {
+) -> Result<(TokenManager, TokenKey), Failure> {
     let resolved = Resolved::new(&args.provider, settings)?;
     let provider = resolved.provider.build()?;
     let store = resolved.store.open().await?;
-    let key = pick(
-        store.as_ref(),
-        provider.as_ref(),
-        args.installation.as_deref(),
-    )
-    .await?;
+    let key = pick(store.as_ref(), &provider.provider_id(), args).await?;
     let json = args.output.json;
     let manager = TokenManager::builder(provider, store)
         .config(ManagerConfig::default().refresh_margin(Duration::from_secs(margin)))
@@ -377,12 +345,7 @@ async fn auth_test(args: &InstallationArgs, settings: &Settings) -> Result<(), F
     let resolved = Resolved::new(&args.provider, settings)?;
     let store = resolved.store.open().await?;
     let provider = resolved.provider.build()?;
-    let key = pick(
-        store.as_ref(),
-        provider.as_ref(),
-        args.installation.as_deref(),
-    )
-    .await?;
+    let key = pick(store.as_ref(), &provider.provider_id(), args).await?;
     let stored = store.get(&key).await?.ok_or_else(|| not_found(&key))?;
     let mut slack = oauth_facade::slack::SlackClient::builder(resolved.provider.client_id.clone());
     if let Some(url) = &resolved.provider.base_url {
@@ -416,94 +379,6 @@ async fn auth_test(args: &InstallationArgs, settings: &Settings) -> Result<(), F
             "scopes": response.scopes,
         }),
     );
-    Ok(())
-}
-
-/// `oauthctl list`: the installations of the store named (or of the provider's remembered store),
-/// or, for every provider, of every store `login` remembered.
-async fn list(
-    json: bool,
-    provider: Option<Provider>,
-    args: &StoreArgs,
-    settings: &Settings,
-) -> Result<(), Failure> {
-    let mut stores: Vec<StoreConfig> = Vec::new();
-    match provider {
-        Some(provider) => stores.push(store_config(args, &settings.get(provider))?),
-        None if args.store.is_some() => stores.push(store_config(args, &Remembered::default())?),
-        None => {
-            for remembered in settings.all() {
-                let config = store_config(args, remembered)?;
-                if !stores.iter().any(|known| known.url == config.url) {
-                    stores.push(config);
-                }
-            }
-            if stores.is_empty() {
-                stores.push(store_config(args, &Remembered::default())?);
-            }
-        }
-    }
-    let id = provider.map(|p| oauth_facade::ProviderId::from_static(p.kind().as_str()));
-    let mut rows = Vec::new();
-    let mut lines = Vec::new();
-    for config in &stores {
-        let store = config.open().await?;
-        list_store(store.as_ref(), id.as_ref(), &mut rows, &mut lines).await?;
-    }
-    let text = if lines.is_empty() {
-        "no installations".to_owned()
-    } else {
-        lines.join("\n")
-    };
-    show(json, &text, serde_json::Value::Array(rows));
-    Ok(())
-}
-
-async fn list_store(
-    store: &dyn TokenStore,
-    id: Option<&oauth_facade::ProviderId>,
-    rows: &mut Vec<serde_json::Value>,
-    lines: &mut Vec<String>,
-) -> Result<(), Failure> {
-    for key in store.list(id).await? {
-        let Some(stored) = store.get(&key).await? else {
-            continue;
-        };
-        let expires = stored
-            .tokens
-            .expires_at
-            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-            .map(|d| d.as_secs());
-        let status = match &stored.needs_reauthorization {
-            Some(reason) => format!("needs re-authorization ({reason})"),
-            None if stored.tokens.is_expired(SystemTime::now())
-                && stored.tokens.refresh_token.is_none() =>
-            {
-                "expired".to_owned()
-            }
-            None => "ok".to_owned(),
-        };
-        lines.push(format!(
-            "{key}\t{}\t{status}",
-            stored
-                .tokens
-                .grantee
-                .workspace_name
-                .as_deref()
-                .or(stored.tokens.grantee.workspace_id.as_deref())
-                .unwrap_or("-")
-        ));
-        rows.push(serde_json::json!({
-            "installation": key.to_string(),
-            "provider": key.provider().as_str(),
-            "key": key.key(),
-            "workspace_id": stored.tokens.grantee.workspace_id,
-            "workspace_name": stored.tokens.grantee.workspace_name,
-            "expires_at": expires,
-            "needs_reauthorization": stored.needs_reauthorization,
-            "status": status,
-        }));
-    }
     Ok(())
 }
 

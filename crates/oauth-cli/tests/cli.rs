@@ -115,7 +115,7 @@ async fn the_lifecycle_from_the_command_line() {
     let out = run(cli(), &["list", "--json"]).await;
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
-    assert_eq!(list[0]["status"], "ok");
+    assert_eq!(list[0]["token_sets"][0]["status"], "ok");
 
     let out = run(cli(), &["revoke", "slack", "--base-url", &base]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));

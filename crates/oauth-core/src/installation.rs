@@ -87,22 +87,6 @@ impl InstallationKey {
         Self::new(provider, format!("{enterprise}/{ALL_WORKSPACES}"))
     }
 
-    /// The default key for a token set: the non-empty ids among the grantee's enterprise,
-    /// workspace and bot (or, without a bot, user), joined by `:`. Providers may define their own.
-    pub fn for_tokens(tokens: &TokenSet) -> Self {
-        let g = &tokens.grantee;
-        let parts: Vec<&str> = [
-            g.enterprise_id.as_deref(),
-            g.workspace_id.as_deref(),
-            g.bot_id.as_deref().or(g.user_id.as_deref()),
-        ]
-        .into_iter()
-        .flatten()
-        .filter(|p| !p.is_empty())
-        .collect();
-        Self::new(tokens.provider.clone(), parts.join(":"))
-    }
-
     /// The provider.
     pub fn provider(&self) -> &ProviderId {
         &self.provider

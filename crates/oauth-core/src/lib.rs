@@ -46,8 +46,10 @@
 //! // 2. The callback route: verify the state (single use), exchange the code.
 //! async fn callback(provider: &dyn TokenProvider, states: &dyn StateStore, query: &str) -> oauth_core::Result<()> {
 //!     let verified = verify_callback(query, states).await?;
-//!     let tokens = provider.exchange_code(CodeExchange::from_callback(verified)).await?;
-//!     println!("granted to {:?}, expires at {:?}", tokens.grantee.workspace_id, tokens.expires_at);
+//!     let grant = provider.exchange_code(CodeExchange::from_callback(verified)).await?;
+//!     for granted in &grant.tokens {
+//!         println!("{} of {}: expires at {:?}", granted.principal, grant.installation.key, granted.tokens.expires_at);
+//!     }
 //!     Ok(())
 //! }
 //! ```
@@ -126,7 +128,7 @@ pub use secret::{
 pub use state::{
     DEFAULT_MAX_PENDING, DEFAULT_STATE_TTL, MemoryStateStore, PendingAuthorization, StateStore,
 };
-pub use store::{CasOutcome, Lease, MemoryTokenStore, StoredInstallation, TokenStore};
+pub use store::{CasOutcome, Lease, MemoryTokenStore, StoredTokenSet, TokenStore};
 pub use token::{Grantee, ProviderExtras, ProviderId, TokenInfo, TokenSet, TokenType, expiry_from};
 
 /// The `url` crate, re-exported: authorization URLs are [`url::Url`]s.

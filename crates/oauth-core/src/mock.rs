@@ -15,6 +15,7 @@ use crate::authorize::{AuthorizationRequest, CsrfState};
 use crate::clock::Clock;
 use crate::error::{Result, TransportError};
 use crate::http::{HttpRequest, HttpResponse, HttpTransport};
+use crate::installation::Grant;
 use crate::provider::{CodeExchange, Introspect, Revoke, TokenGrant, TokenProvider};
 use crate::secret::{AccessToken, RefreshToken};
 use crate::state::{PendingAuthorization, StateStore};
@@ -28,7 +29,7 @@ mockall::mock! {
 
     #[async_trait]
     impl TokenGrant for TokenProvider {
-        async fn exchange_code(&self, exchange: CodeExchange) -> Result<TokenSet>;
+        async fn exchange_code(&self, exchange: CodeExchange) -> Result<Grant>;
         async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenSet>;
     }
 
@@ -54,7 +55,7 @@ mockall::mock! {
 
     #[async_trait]
     impl TokenGrant for TokenGrant {
-        async fn exchange_code(&self, exchange: CodeExchange) -> Result<TokenSet>;
+        async fn exchange_code(&self, exchange: CodeExchange) -> Result<Grant>;
         async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenSet>;
     }
 }

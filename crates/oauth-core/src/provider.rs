@@ -9,6 +9,7 @@ use url::Url;
 use crate::authorize::AuthorizationRequest;
 use crate::callback::VerifiedCallback;
 use crate::error::Result;
+use crate::installation::Grant;
 use crate::secret::{AccessToken, AuthorizationCode, PkceVerifier, RefreshToken};
 use crate::token::{ProviderExtras, ProviderId, TokenInfo, TokenSet};
 
@@ -80,9 +81,11 @@ impl CodeExchange {
 /// Getting tokens: exchanging an authorization code, and refreshing.
 #[async_trait]
 pub trait TokenGrant: Send + Sync {
-    /// Exchanges an authorization code for tokens. Never retried once the request may have reached
-    /// the provider: codes are single-use.
-    async fn exchange_code(&self, exchange: CodeExchange) -> Result<TokenSet>;
+    /// Exchanges an authorization code for everything it grants: the installation and each of
+    /// its token sets (Slack: the bot's and the installing user's, when user scopes were granted;
+    /// Notion: its one bot token set). Never retried once the request may have reached the
+    /// provider: codes are single-use.
+    async fn exchange_code(&self, exchange: CodeExchange) -> Result<Grant>;
 
     /// Exchanges a refresh token for a new token set. The result carries a refresh token whenever
     /// one is usable: the rotated one, or the one passed in if the provider did not rotate it.
@@ -138,7 +141,7 @@ pub trait TokenProvider: TokenGrant + Introspect + Revoke + std::fmt::Debug {
 
 #[async_trait]
 impl<T: TokenGrant + ?Sized> TokenGrant for Arc<T> {
-    async fn exchange_code(&self, exchange: CodeExchange) -> Result<TokenSet> {
+    async fn exchange_code(&self, exchange: CodeExchange) -> Result<Grant> {
         (**self).exchange_code(exchange).await
     }
 

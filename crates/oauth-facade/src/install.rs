@@ -13,17 +13,17 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use oauth_core::{
-    AuthorizationRequest, CodeExchange, CsrfState, Error, ErrorKind, InstallationKey,
-    MemoryStateStore, PendingAuthorization, Result, Scopes, StateStore, TokenSet,
-    check_redirect_uri, verify_callback,
+    AuthorizationRequest, CodeExchange, CsrfState, Error, ErrorKind, Grant, MemoryStateStore,
+    PendingAuthorization, Result, Scopes, StateStore, check_redirect_uri, verify_callback,
 };
 use oauth_manager::TokenManager;
 
 /// What the callback shows. Implement it to render your own pages or redirect elsewhere.
 #[async_trait]
 pub trait InstallHooks: Send + Sync {
-    /// After the installation was saved.
-    async fn on_success(&self, key: &InstallationKey, tokens: &TokenSet) -> Response;
+    /// After everything the authorization granted was saved (the installation and its token
+    /// sets: for Slack, the bot's and the installing user's).
+    async fn on_success(&self, grant: &Grant) -> Response;
     /// When the flow failed (denied consent, bad or replayed state, provider refusal…).
     async fn on_failure(&self, error: &Error) -> Response;
 }
@@ -49,12 +49,11 @@ fn escape(text: &str) -> String {
 
 #[async_trait]
 impl InstallHooks for DefaultHooks {
-    async fn on_success(&self, key: &InstallationKey, tokens: &TokenSet) -> Response {
-        let workspace = tokens
-            .grantee
-            .workspace_name
-            .clone()
-            .or_else(|| tokens.grantee.workspace_id.clone())
+    async fn on_success(&self, grant: &Grant) -> Response {
+        let key = &grant.installation.key;
+        let grantee = grant.primary().map(|granted| &granted.tokens.grantee);
+        let workspace = grantee
+            .and_then(|g| g.workspace_name.clone().or_else(|| g.workspace_id.clone()))
             .unwrap_or_else(|| key.key().to_owned());
         Html(format!(
             "<!doctype html><title>Installed</title><h1>Installed</h1><p>The app is installed for <b>{}</b> ({}). You can close this page.</p>",
@@ -283,8 +282,8 @@ impl InstallFlow {
         self.flow.start().await
     }
 
-    /// Finishes one from the callback's query string: the installation's key and tokens.
-    pub async fn finish(&self, query: &str) -> Result<(InstallationKey, TokenSet)> {
+    /// Finishes one from the callback's query string: everything the authorization granted, saved.
+    pub async fn finish(&self, query: &str) -> Result<Grant> {
         self.flow.finish(query).await
     }
 }
@@ -306,7 +305,7 @@ impl Flow {
         Ok(url.to_string())
     }
 
-    async fn finish(&self, query: &str) -> Result<(InstallationKey, TokenSet)> {
+    async fn finish(&self, query: &str) -> Result<Grant> {
         let verified = verify_callback(query, self.states.as_ref()).await?;
         self.manager
             .exchange_and_save(CodeExchange::from_callback(verified))
@@ -323,7 +322,7 @@ async fn install(State(flow): State<Arc<Flow>>) -> Response {
 
 async fn callback(State(flow): State<Arc<Flow>>, RawQuery(query): RawQuery) -> Response {
     match flow.finish(query.as_deref().unwrap_or("")).await {
-        Ok((key, tokens)) => flow.hooks.on_success(&key, &tokens).await,
+        Ok(grant) => flow.hooks.on_success(&grant).await,
         Err(error) => flow.hooks.on_failure(&error).await,
     }
 }

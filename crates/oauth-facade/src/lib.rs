@@ -71,12 +71,16 @@ pub mod notion {
     pub use oauth_notion::*;
 }
 
-/// The Slack provider (feature `slack`).
+/// The Slack provider (feature `slack`), and [`authorize`](slack::authorize): from a request
+/// Slack sent to its tokens.
 #[cfg(feature = "slack")]
 #[cfg_attr(docsrs, doc(cfg(feature = "slack")))]
 pub mod slack {
+    pub use crate::slack_authorize::{SlackAuthorization, authorize};
     pub use oauth_slack::*;
 }
+#[cfg(feature = "slack")]
+mod slack_authorize;
 
 /// Token stores (features `sqlite`, `postgres`, `postgres-tls`).
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

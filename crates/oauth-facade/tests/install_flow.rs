@@ -74,10 +74,24 @@ async fn a_browser_installs_each_provider() {
         let body = page.text().await.unwrap();
         assert!(body.contains("Installed"), "{kind}: {body}");
         let keys = app.manager.list().await.unwrap();
-        assert_eq!(keys.len(), 1, "{kind}: saved through the store");
-        let stored = app.store.get(&keys[0]).await.unwrap().unwrap();
-        assert_eq!(stored.tokens.provider.as_str(), kind.as_str());
-        assert!(app.manager.access_token(&keys[0]).await.is_ok());
+        // Slack, asked for user scopes too, grants the bot's token set and the installer's.
+        let principals: Vec<String> = keys.iter().map(|k| k.principal().to_string()).collect();
+        let expected: &[&str] = match kind {
+            ProviderKind::Slack => &["bot", "user:U0SANDBOX1"],
+            _ => &["bot"],
+        };
+        assert_eq!(principals, expected, "{kind}: saved through the store");
+        let installation = app
+            .store
+            .installation(keys[0].installation())
+            .await
+            .unwrap();
+        assert!(installation.is_some(), "{kind}: the installation record");
+        for key in &keys {
+            let stored = app.store.get(key).await.unwrap().unwrap();
+            assert_eq!(stored.tokens.provider.as_str(), kind.as_str());
+            assert!(app.manager.access_token(key).await.is_ok());
+        }
     }
 }
 
@@ -108,7 +122,7 @@ async fn a_slack_public_client_installs_with_pkce() {
     );
     let page = browser().get(location).send().await.unwrap();
     assert_eq!(page.status(), 200, "{}", page.text().await.unwrap());
-    assert_eq!(app.manager.list().await.unwrap().len(), 1);
+    assert_eq!(app.manager.list().await.unwrap().len(), 2, "bot and user");
 }
 
 #[tokio::test]

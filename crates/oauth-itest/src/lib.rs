@@ -6,15 +6,16 @@ use std::time::{Duration, SystemTime};
 use std::sync::Arc;
 
 use oauth_core::{
-    AccessToken, InstallationKey, ProviderId, RefreshToken, TokenProvider, TokenSet, TokenType,
+    AccessToken, InstallationKey, ProviderId, RefreshToken, TokenKey, TokenProvider, TokenSet,
+    TokenType,
 };
 
 /// The provider id the workers write under.
 pub const PROVIDER: ProviderId = ProviderId::from_static("itest");
 
-/// The key of installation `i`.
-pub fn key(i: usize) -> InstallationKey {
-    InstallationKey::new(PROVIDER, format!("T{i}"))
+/// The key of installation `i`'s (bot) token set.
+pub fn key(i: usize) -> TokenKey {
+    TokenKey::bot(InstallationKey::new(PROVIDER, format!("T{i}")))
 }
 
 /// Generation `generation` of installation `i`: every part names the generation, so a token set

@@ -413,11 +413,12 @@ async fn prepare(op: Op, sandbox: &SandboxHandle, clients: &Clients) -> Input {
     match op {
         Op::NotionExchange => Input::Code(notion_code(sandbox, clients)),
         Op::NotionRefresh | Op::NotionIntrospect | Op::NotionRevoke => {
-            let tokens = clients
+            let grant = clients
                 .notion
                 .exchange_code(CodeExchange::new(notion_code(sandbox, clients)))
                 .await
                 .unwrap();
+            let tokens = grant.primary().expect("the bot's token set").tokens.clone();
             if op == Op::NotionRefresh {
                 Input::Refresh(tokens.refresh_token.expect("a refresh token"))
             } else {

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use oauth_core::{
     AuthorizationCode, AuthorizationRequest, CodeExchange, InstallationKey, Introspect as _,
-    TokenGrant as _, TokenProvider, TokenStore,
+    Principal, TokenGrant as _, TokenKey, TokenProvider, TokenStore,
 };
 use oauth_manager::{ManagerConfig, TokenManager};
 use oauth_sandbox::{App, DEFAULT_SLACK_REDIRECT_URIS, Fault, FaultKind, Sandbox, SandboxHandle};
@@ -140,7 +140,7 @@ async fn install(
     sandbox: &SandboxHandle,
     slack: &Arc<dyn TokenProvider>,
     store: &Arc<dyn TokenStore>,
-    key: &InstallationKey,
+    key: &TokenKey,
 ) {
     let request = AuthorizationRequest::new()
         .unwrap()
@@ -152,11 +152,14 @@ async fn install(
         .unwrap()
         .code
         .unwrap();
-    let tokens = slack
+    let grant = slack
         .exchange_code(CodeExchange::new(AuthorizationCode::new(code)))
         .await
         .unwrap();
-    store.save(key, &tokens).await.unwrap();
+    store
+        .save(key, grant.tokens_of(&Principal::Bot).unwrap())
+        .await
+        .unwrap();
 }
 
 #[derive(Default, Debug)]
@@ -199,13 +202,18 @@ async fn run(grace_secs: u64, kills: u64) -> Option<Figures> {
         app.client_secret.as_deref().unwrap(),
     )
     .unwrap();
-    let keys: Vec<InstallationKey> = (0..INSTALLATIONS)
-        .map(|i| InstallationKey::new(oauth_itest::SLACK, format!("kill-{i}")))
+    let keys: Vec<TokenKey> = (0..INSTALLATIONS)
+        .map(|i| {
+            TokenKey::bot(InstallationKey::new(
+                oauth_itest::SLACK,
+                format!("kill-{i}"),
+            ))
+        })
         .collect();
     for key in &keys {
         install(&sandbox, &slack, &store, key).await;
     }
-    let names: Vec<&str> = keys.iter().map(InstallationKey::key).collect();
+    let names: Vec<&str> = keys.iter().map(|k| k.installation().key()).collect();
     let names = names.join(",");
     let mut workers: Vec<Worker> = (0..WORKERS)
         .map(|_| spawn(&spec, &sandbox, &app, &names))
@@ -233,7 +241,7 @@ async fn run(grace_secs: u64, kills: u64) -> Option<Figures> {
                         lockouts
                             .lock()
                             .unwrap()
-                            .push((key.key().to_owned(), Instant::now()));
+                            .push((key.installation().key().to_owned(), Instant::now()));
                         let request = AuthorizationRequest::new()
                             .unwrap()
                             .scopes(oauth_core::Scopes::parse("chat:write"));
@@ -243,11 +251,14 @@ async fn run(grace_secs: u64, kills: u64) -> Option<Figures> {
                             .unwrap()
                             .code
                             .unwrap();
-                        let tokens = slack
+                        let grant = slack
                             .exchange_code(CodeExchange::new(AuthorizationCode::new(code)))
                             .await
                             .unwrap();
-                        store.save(key, &tokens).await.unwrap();
+                        store
+                            .save(key, grant.tokens_of(&Principal::Bot).unwrap())
+                            .await
+                            .unwrap();
                     }
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -281,7 +292,10 @@ async fn run(grace_secs: u64, kills: u64) -> Option<Figures> {
         let snapshot: HashMap<String, Point> = {
             let steps = workers[victim].steps.lock().unwrap();
             keys.iter()
-                .map(|k| (k.key().to_owned(), steps.point(k.key())))
+                .map(|k| {
+                    let name = k.installation().key();
+                    (name.to_owned(), steps.point(name))
+                })
                 .collect()
         };
         workers[victim].child.kill().unwrap(); // SIGKILL

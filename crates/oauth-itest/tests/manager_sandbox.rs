@@ -42,13 +42,14 @@ async fn ten_thousand_callers_on_an_expiring_notion_token_make_one_refresh_grant
         .unwrap();
     // Notion sends no expires_in: give the installation an expiry, as an app that learned it
     // elsewhere would, so that it is "expiring".
-    let mut tokens = provider
+    let mut grant = provider
         .exchange_code(CodeExchange::new(code(&sandbox, provider.as_ref())))
         .await
         .unwrap();
+    let tokens = &mut grant.tokens[0].tokens;
     tokens.expires_at = Some(SystemTime::now() + Duration::from_secs(60));
     let old = tokens.access_token.clone();
-    let key = manager.save_installation(tokens).await.unwrap();
+    let key = manager.save_grant(&grant).await.unwrap().remove(0);
     clock.advance(Duration::from_secs(120));
 
     let mut tasks = Vec::with_capacity(10_000);

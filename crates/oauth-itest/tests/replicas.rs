@@ -20,17 +20,18 @@ async fn install(
     sandbox: &SandboxHandle,
     slack: &Arc<dyn TokenProvider>,
     store: Arc<dyn TokenStore>,
-) -> (TokenManager, oauth_core::InstallationKey) {
+) -> (TokenManager, oauth_core::TokenKey) {
     let request = AuthorizationRequest::new()
         .unwrap()
         .scopes(oauth_core::Scopes::parse("chat:write"));
     let url = slack.authorization_url(&request).unwrap();
     let code = sandbox.control().authorize_code(url.as_str()).unwrap();
     let manager = TokenManager::builder(slack.clone(), store).build().unwrap();
-    let (key, _) = manager
+    let grant = manager
         .exchange_and_save(CodeExchange::new(AuthorizationCode::new(code)))
         .await
         .unwrap();
+    let key = grant.token_key(oauth_core::Principal::Bot);
     (manager, key)
 }
 
@@ -116,7 +117,7 @@ async fn four_replicas_of_250_tasks_share_one_postgres_database() {
     let (_, key) = install(&sandbox, &slack, store.clone()).await;
     let spec = format!("postgres:{url}#{schema}");
     let workers: Vec<Child> = (0..4)
-        .map(|_| spawn_worker(&spec, &sandbox, key.key(), 250, 8.0, 300, 5_000))
+        .map(|_| spawn_worker(&spec, &sandbox, &key.to_string(), 250, 8.0, 300, 5_000))
         .collect();
     let reports: Vec<serde_json::Value> = workers.into_iter().map(report).collect();
 
@@ -182,7 +183,7 @@ async fn a_replica_killed_while_holding_the_lease_loses_nothing() {
     let mut victim = spawn_worker(
         &format!("sqlite:{}", path.display()),
         &sandbox,
-        key.key(),
+        &key.to_string(),
         1,
         30.0,
         300,

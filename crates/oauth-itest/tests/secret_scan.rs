@@ -69,18 +69,29 @@ async fn no_secret_anywhere_in_a_full_run_of_both_providers() {
 
         let code = code(&sandbox, provider.as_ref(), scopes);
         secrets.push(code.clone());
-        let (key, tokens) = manager
+        let grant = manager
             .exchange_and_save(CodeExchange::new(AuthorizationCode::new(code.clone())))
             .await
             .unwrap();
-        secrets.push(tokens.access_token.expose_secret().to_owned());
-        secrets.extend(
-            tokens
-                .refresh_token
-                .iter()
-                .map(|t| t.expose_secret().to_owned()),
-        );
-        shown.push(format!("{tokens:?} {:?}", store.get(&key).await.unwrap()));
+        for granted in &grant.tokens {
+            let tokens = &granted.tokens;
+            secrets.push(tokens.access_token.expose_secret().to_owned());
+            secrets.extend(
+                tokens
+                    .refresh_token
+                    .iter()
+                    .map(|t| t.expose_secret().to_owned()),
+            );
+        }
+        for (_, secret) in grant.installation.secrets.iter() {
+            secrets.push(secret.expose_secret().to_owned());
+        }
+        let key = grant.token_key(grant.primary().unwrap().principal.clone());
+        shown.push(format!(
+            "{grant:?} {:?} {:?}",
+            store.get(&key).await.unwrap(),
+            store.installation(&grant.installation.key).await.unwrap()
+        ));
 
         let cached = manager.access_token(&key).await.unwrap();
         shown.push(format!("{cached:?}"));
@@ -115,7 +126,15 @@ async fn no_secret_anywhere_in_a_full_run_of_both_providers() {
                 .await
                 .unwrap_err(),
             provider
-                .refresh(tokens.refresh_token.as_ref().unwrap())
+                .refresh(
+                    grant
+                        .primary()
+                        .unwrap()
+                        .tokens
+                        .refresh_token
+                        .as_ref()
+                        .unwrap(),
+                )
                 .await
                 .map(|_| ())
                 .err()

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use oauth_core::{ErrorKind, InstallationKey};
+use oauth_core::{ErrorKind, TokenKey};
 
 /// A lifecycle event of one installation. Carries no secret.
 #[derive(Clone, Debug, PartialEq)]
@@ -15,19 +15,19 @@ pub enum TokenEvent {
     /// written to the store.
     Refreshed {
         /// The installation.
-        key: InstallationKey,
+        key: TokenKey,
         /// The new access token's expiry.
         expires_at: Option<SystemTime>,
     },
     /// Another task or process had already refreshed: the manager picked up its tokens.
     PickedUp {
         /// The installation.
-        key: InstallationKey,
+        key: TokenKey,
     },
     /// A refresh failed for a reason that may pass.
     RefreshFailed {
         /// The installation.
-        key: InstallationKey,
+        key: TokenKey,
         /// The classification of the failure.
         kind: ErrorKind,
         /// Whether the still-valid old token was served instead.
@@ -37,7 +37,7 @@ pub enum TokenEvent {
     /// authorize the app again.
     ReauthorizationRequired {
         /// The installation.
-        key: InstallationKey,
+        key: TokenKey,
         /// The provider's code (`invalid_refresh_token`, `invalid_grant`, …).
         reason: String,
     },
@@ -46,7 +46,7 @@ pub enum TokenEvent {
     /// crash of this process would lose them.
     WriteDelayed {
         /// The installation.
-        key: InstallationKey,
+        key: TokenKey,
         /// The classification of the store's failure.
         kind: ErrorKind,
     },
@@ -54,7 +54,7 @@ pub enum TokenEvent {
     /// (it could not renew it in time). The write that follows settles any conflict.
     LeaseLost {
         /// The installation.
-        key: InstallationKey,
+        key: TokenKey,
     },
 }
 

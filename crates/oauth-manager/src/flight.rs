@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use oauth_core::{
-    CasOutcome, Error, ErrorKind, InstallationKey, Lease, RefreshToken, RequestSent,
-    StoredInstallation, TokenSet,
+    CasOutcome, Error, ErrorKind, Lease, RefreshToken, RequestSent, StoredTokenSet, TokenKey,
+    TokenSet,
 };
 use tokio::sync::watch;
 
@@ -140,7 +140,7 @@ impl Drop for Heartbeat {
 impl Inner {
     /// Runs one flight to its end. The outcome is published as soon as callers can use it; the
     /// flight may go on after that (writing rotated tokens the store refused at first).
-    pub(crate) async fn fly(self: &Arc<Self>, key: &InstallationKey, flight: &Flight, mode: Mode) {
+    pub(crate) async fn fly(self: &Arc<Self>, key: &TokenKey, flight: &Flight, mode: Mode) {
         let slot = &flight.slot;
         let rejected = slot.flight().rejected.clone();
         let deadline = tokio::time::Instant::now()
@@ -234,11 +234,7 @@ impl Inner {
 
     /// The stored installation, or the error callers get (unknown, marked). Clears the cache
     /// when the store no longer has a usable installation.
-    async fn read(
-        &self,
-        key: &InstallationKey,
-        slot: &Slot,
-    ) -> oauth_core::Result<StoredInstallation> {
+    async fn read(&self, key: &TokenKey, slot: &Slot) -> oauth_core::Result<StoredTokenSet> {
         let Some(stored) = self.store.get(key).await? else {
             slot.cached.store(None);
             return Err(Error::InstallationNotFound {
@@ -273,7 +269,7 @@ impl Inner {
 
     /// Caches `stored` (keeping what is cached if it is the same version), reporting tokens that
     /// another process refreshed.
-    pub(crate) fn cache(&self, slot: &Slot, stored: &StoredInstallation) -> Arc<Cached> {
+    pub(crate) fn cache(&self, slot: &Slot, stored: &StoredTokenSet) -> Arc<Cached> {
         if let Some(cached) = slot.cached.load_full()
             && cached.version == stored.version
             && !cached.unwritten
@@ -335,9 +331,9 @@ impl Inner {
     /// Calls the provider with the lease held, then writes or reports the result.
     async fn refresh(
         &self,
-        key: &InstallationKey,
+        key: &TokenKey,
         flight: &Flight,
-        current: &StoredInstallation,
+        current: &StoredTokenSet,
         refresh_token: &RefreshToken,
         usable: bool,
         heartbeat: &Heartbeat,
@@ -389,9 +385,9 @@ impl Inner {
     /// moved on meanwhile (then its tokens are newer than the refused one).
     async fn refused(
         &self,
-        key: &InstallationKey,
+        key: &TokenKey,
         flight: &Flight,
-        current: &StoredInstallation,
+        current: &StoredTokenSet,
         refresh_token: &RefreshToken,
         error: Error,
     ) {
@@ -441,7 +437,7 @@ impl Inner {
     /// for a store failure.
     async fn write(
         &self,
-        key: &InstallationKey,
+        key: &TokenKey,
         flight: &Flight,
         read_version: u64,
         spent: &RefreshToken,
@@ -516,7 +512,7 @@ impl Inner {
         }
     }
 
-    fn written(&self, key: &InstallationKey, flight: &Flight, tokens: TokenSet, version: u64) {
+    fn written(&self, key: &TokenKey, flight: &Flight, tokens: TokenSet, version: u64) {
         let expires_at = tokens.expires_at;
         let cached = Arc::new(Cached::new(tokens, version, self.config.refresh_margin));
         flight.slot.cached.store(Some(cached.clone()));

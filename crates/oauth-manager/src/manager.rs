@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use arc_swap::ArcSwap;
 use oauth_core::{
-    AccessToken, Clock, CodeExchange, Error, InstallationKey, RequestSent, Result, SystemClock,
-    TokenProvider, TokenSet, TokenStore,
+    AccessToken, Clock, CodeExchange, Error, Grant, Installation, InstallationKey, RequestSent,
+    Result, SystemClock, TokenKey, TokenProvider, TokenSet, TokenStore,
 };
 use tokio::sync::{Notify, watch};
 
@@ -17,7 +17,7 @@ use crate::events::EventHook;
 use crate::flight::{Flight, Mode};
 use crate::slot::{Cached, FlightState, Outcome, Slot};
 
-type Slots = HashMap<InstallationKey, Arc<Slot>, foldhash::fast::RandomState>;
+type Slots = HashMap<TokenKey, Arc<Slot>, foldhash::fast::RandomState>;
 
 pub(crate) struct Inner {
     pub(crate) provider: Arc<dyn TokenProvider>,
@@ -199,7 +199,7 @@ impl TokenManager {
     /// A valid access token for `key`. A token due for refresh (within the margin) is still
     /// served while its refresh runs in the background; a caller waits only when no usable token
     /// is cached.
-    pub async fn access_token(&self, key: &InstallationKey) -> Result<AccessToken> {
+    pub async fn access_token(&self, key: &TokenKey) -> Result<AccessToken> {
         if let Some(cached) = self.fresh_cached(key) {
             return Ok(cached.tokens.access_token.clone());
         }
@@ -207,11 +207,29 @@ impl TokenManager {
     }
 
     /// The whole valid token set for `key` (see [`access_token`](Self::access_token)).
-    pub async fn token_set(&self, key: &InstallationKey) -> Result<TokenSet> {
+    pub async fn token_set(&self, key: &TokenKey) -> Result<TokenSet> {
         if let Some(cached) = self.fresh_cached(key) {
             return Ok(cached.tokens.clone());
         }
         Ok(self.slow_path(key).await?.tokens.clone())
+    }
+
+    /// The access token of the first of `candidates` that the store holds, with its key: a
+    /// lookup that tries, in order, where a token may be (Slack: a workspace's installation, then
+    /// its organisation's org-wide one). `None` when none is stored; a candidate that exists but
+    /// cannot serve (marked for re-authorization, a refresh failing) is an error, not skipped.
+    pub async fn first_access_token(
+        &self,
+        candidates: &[TokenKey],
+    ) -> Result<Option<(TokenKey, AccessToken)>> {
+        for key in candidates {
+            match self.access_token(key).await {
+                Ok(token) => return Ok(Some((key.clone(), token))),
+                Err(Error::InstallationNotFound { .. }) => continue,
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(None)
     }
 
     /// Tells the manager that the provider refused `token` for `key` (Slack `token_expired` or
@@ -219,7 +237,7 @@ impl TokenManager {
     /// another replica the cache has not seen). If it is still the cached token, the next call
     /// does not serve it: it refreshes (once, whatever the number of callers, as always) or picks
     /// up a newer token from the store. A token already replaced is ignored.
-    pub fn report_rejected_token(&self, key: &InstallationKey, token: &AccessToken) {
+    pub fn report_rejected_token(&self, key: &TokenKey, token: &AccessToken) {
         let Some(slot) = self.inner.slots.load().get(key).cloned() else {
             return;
         };
@@ -240,13 +258,13 @@ impl TokenManager {
     }
 
     /// The lock-free hot path: the cached tokens if they are not due for refresh.
-    fn fresh_cached(&self, key: &InstallationKey) -> Option<Arc<Cached>> {
+    fn fresh_cached(&self, key: &TokenKey) -> Option<Arc<Cached>> {
         let slots = self.inner.slots.load();
         let cached = slots.get(key)?.cached.load_full()?;
         cached.fresh(self.inner.clock.now()).then_some(cached)
     }
 
-    fn slot(&self, key: &InstallationKey) -> Arc<Slot> {
+    fn slot(&self, key: &TokenKey) -> Arc<Slot> {
         if let Some(slot) = self.inner.slots.load().get(key) {
             return slot.clone();
         }
@@ -260,7 +278,7 @@ impl TokenManager {
         created.unwrap_or_default()
     }
 
-    fn check_provider(&self, key: &InstallationKey) -> Result<()> {
+    fn check_provider(&self, key: &TokenKey) -> Result<()> {
         let ours = self.inner.provider.provider_id();
         if key.provider() == &ours {
             Ok(())
@@ -274,7 +292,7 @@ impl TokenManager {
 
     /// A usable token for a caller that found none fresh: the cached one while it is valid (a
     /// refresh is started in the background if due), else the result of the refresh in flight.
-    async fn slow_path(&self, key: &InstallationKey) -> Result<Arc<Cached>> {
+    async fn slow_path(&self, key: &TokenKey) -> Result<Arc<Cached>> {
         self.check_provider(key)?;
         let slot = self.slot(key);
         let deadline = tokio::time::Instant::now().checked_add(self.inner.config.max_wait);
@@ -328,7 +346,7 @@ impl TokenManager {
         &self,
         slot: &Arc<Slot>,
         state: &mut FlightState,
-        key: &InstallationKey,
+        key: &TokenKey,
         mode: Mode,
     ) -> watch::Receiver<Option<Outcome>> {
         let id = self.inner.next_flight.fetch_add(1, Ordering::Relaxed);
@@ -356,7 +374,7 @@ impl TokenManager {
     /// Waits for a published outcome, until `deadline`.
     async fn wait(
         &self,
-        key: &InstallationKey,
+        key: &TokenKey,
         mut receiver: watch::Receiver<Option<Outcome>>,
         deadline: Option<tokio::time::Instant>,
     ) -> Result<Arc<Cached>> {
@@ -377,7 +395,7 @@ impl TokenManager {
         }
     }
 
-    fn timeout(&self, key: &InstallationKey) -> Error {
+    fn timeout(&self, key: &TokenKey) -> Error {
         Error::Timeout {
             provider: key.provider().clone(),
             operation: "waiting for the refresh",
@@ -400,24 +418,50 @@ impl TokenManager {
         }
     }
 
-    /// Saves the tokens of a new installation (after a code exchange) under their default key,
-    /// replacing any previous tokens and clearing a re-authorization mark.
-    pub async fn save_installation(&self, tokens: TokenSet) -> Result<InstallationKey> {
-        let key = InstallationKey::for_tokens(&tokens);
-        self.save_installation_as(&key, tokens).await?;
-        Ok(key)
+    /// Saves everything an authorization granted (after a code exchange): the installation's
+    /// record and each of its token sets, in one store transaction, replacing those principals'
+    /// previous tokens and clearing their re-authorization marks; the installation's other token
+    /// sets (other users') stay. The keys of the token sets saved.
+    pub async fn save_grant(&self, grant: &Grant) -> Result<Vec<TokenKey>> {
+        let keys: Vec<TokenKey> = grant
+            .tokens
+            .iter()
+            .map(|granted| grant.token_key(granted.principal.clone()))
+            .collect();
+        for key in &keys {
+            self.check_provider(key)?;
+        }
+        // The work locks of every token set, in key order (no two savers can deadlock), so that
+        // no refresh of this process runs across the save.
+        let mut ordered = keys.clone();
+        ordered.sort();
+        let slots: Vec<Arc<Slot>> = ordered.iter().map(|key| self.slot(key)).collect();
+        let mut locks = Vec::with_capacity(slots.len());
+        for slot in &slots {
+            locks.push(slot.work.clone().lock_owned().await);
+        }
+        let written = self.inner.store.save_grant(grant).await?;
+        for (key, version) in written {
+            if let Some(tokens) = grant.tokens_of(key.principal()) {
+                self.cache_saved(&self.slot(&key), tokens.clone(), version);
+            }
+        }
+        drop(locks);
+        Ok(keys)
     }
 
-    /// Saves the tokens of an installation under `key`.
-    pub async fn save_installation_as(
-        &self,
-        key: &InstallationKey,
-        tokens: TokenSet,
-    ) -> Result<()> {
+    /// Saves one token set under `key`, replacing its previous tokens and clearing its
+    /// re-authorization mark.
+    pub async fn save_tokens(&self, key: &TokenKey, tokens: TokenSet) -> Result<()> {
         self.check_provider(key)?;
         let slot = self.slot(key);
         let _work = slot.work.lock().await;
         let version = self.inner.store.save(key, &tokens).await?;
+        self.cache_saved(&slot, tokens, version);
+        Ok(())
+    }
+
+    fn cache_saved(&self, slot: &Slot, tokens: TokenSet, version: u64) {
         {
             let mut state = slot.flight();
             state.not_before = None;
@@ -429,22 +473,19 @@ impl TokenManager {
             version,
             self.inner.config.refresh_margin,
         ))));
-        Ok(())
     }
 
-    /// Exchanges an authorization code and saves the installation; its key and tokens.
-    pub async fn exchange_and_save(
-        &self,
-        exchange: CodeExchange,
-    ) -> Result<(InstallationKey, TokenSet)> {
-        let tokens = self.inner.provider.exchange_code(exchange).await?;
-        let key = self.save_installation(tokens.clone()).await?;
-        Ok((key, tokens))
+    /// Exchanges an authorization code and saves everything it granted
+    /// ([`save_grant`](Self::save_grant)); the grant.
+    pub async fn exchange_and_save(&self, exchange: CodeExchange) -> Result<Grant> {
+        let grant = self.inner.provider.exchange_code(exchange).await?;
+        self.save_grant(&grant).await?;
+        Ok(grant)
     }
 
     /// Refreshes now, whatever the expiry (still one refresh at a time). Fails rather than waits
     /// if another process holds the refresh lease.
-    pub async fn force_refresh(&self, key: &InstallationKey) -> Result<TokenSet> {
+    pub async fn force_refresh(&self, key: &TokenKey) -> Result<TokenSet> {
         self.check_provider(key)?;
         let slot = self.slot(key);
         let receiver = {
@@ -454,37 +495,86 @@ impl TokenManager {
         Ok(self.wait(key, receiver, None).await?.tokens.clone())
     }
 
-    /// Revokes the installation's access token at the provider, then deletes it from the store.
+    /// Revokes one token set's access token at the provider (the bot's, or one user's), then
+    /// deletes that token set from the store; the installation and its other token sets stay.
     ///
     /// A revocation the provider refuses because the token is already invalid does not stop the
     /// deletion; a transient failure (network, outage, rate limit) does, so that no live token is
     /// forgotten: call again later.
-    pub async fn revoke_and_delete(&self, key: &InstallationKey) -> Result<()> {
+    pub async fn revoke_and_delete(&self, key: &TokenKey) -> Result<()> {
         self.check_provider(key)?;
         let slot = self.slot(key);
         let _work = slot.work.lock().await;
-        let Some(stored) = self.inner.store.get(key).await? else {
-            slot.cached.store(None);
-            return Ok(());
-        };
-        if let Err(error) = self
-            .inner
-            .provider
-            .revoke(&stored.tokens.access_token)
-            .await
-        {
-            if error.is_retryable() {
-                return Err(error);
-            }
-            tracing::info!(installation = %key, kind = ?error.kind(), "revocation refused (token already invalid?); deleting anyway");
+        if let Some(stored) = self.inner.store.get(key).await? {
+            self.revoke(key, &stored.tokens).await?;
+            self.inner.store.delete(key).await?;
         }
-        self.inner.store.delete(key).await?;
         slot.cached.store(None);
         Ok(())
     }
 
-    /// The installations of this manager's provider in the store.
-    pub async fn list(&self) -> Result<Vec<InstallationKey>> {
+    /// Uninstalls: revokes every token set of the installation at the provider (as
+    /// [`revoke_and_delete`](Self::revoke_and_delete) does), then deletes the installation (its
+    /// record and token sets). A transient revocation failure stops it before anything is
+    /// deleted: call again later.
+    pub async fn uninstall(&self, installation: &InstallationKey) -> Result<()> {
+        let keys = self.inner.store.token_keys(installation).await?;
+        for key in &keys {
+            self.check_provider(key)?;
+        }
+        for key in &keys {
+            let slot = self.slot(key);
+            let _work = slot.work.lock().await;
+            if let Some(stored) = self.inner.store.get(key).await? {
+                self.revoke(key, &stored.tokens).await?;
+            }
+        }
+        self.inner.store.delete_installation(installation).await?;
+        for key in &keys {
+            self.slot(key).cached.store(None);
+        }
+        Ok(())
+    }
+
+    /// Uninstalls every installation of an organisation (Slack: an Enterprise Grid org's
+    /// workspace installs and its org-wide install), as [`uninstall`](Self::uninstall) does each;
+    /// the installations removed.
+    pub async fn uninstall_enterprise(&self, enterprise_id: &str) -> Result<Vec<InstallationKey>> {
+        let provider = self.inner.provider.provider_id();
+        let installations = self
+            .inner
+            .store
+            .enterprise_installations(&provider, enterprise_id)
+            .await?;
+        for installation in &installations {
+            self.uninstall(installation).await?;
+        }
+        Ok(installations)
+    }
+
+    /// Revokes `tokens`' access token; a refusal of an already-invalid token is not an error.
+    async fn revoke(&self, key: &TokenKey, tokens: &TokenSet) -> Result<()> {
+        if let Err(error) = self.inner.provider.revoke(&tokens.access_token).await {
+            if error.is_retryable() {
+                return Err(error);
+            }
+            tracing::info!(token_set = %key, kind = ?error.kind(), "revocation refused (token already invalid?); deleting anyway");
+        }
+        Ok(())
+    }
+
+    /// An installation's record.
+    pub async fn installation(&self, key: &InstallationKey) -> Result<Option<Installation>> {
+        self.inner.store.installation(key).await
+    }
+
+    /// The token sets of an installation.
+    pub async fn token_keys(&self, installation: &InstallationKey) -> Result<Vec<TokenKey>> {
+        self.inner.store.token_keys(installation).await
+    }
+
+    /// The token sets of this manager's provider in the store, ordered by key.
+    pub async fn list(&self) -> Result<Vec<TokenKey>> {
         let provider = self.inner.provider.provider_id();
         self.inner.store.list(Some(&provider)).await
     }

@@ -2,7 +2,7 @@
 //! docs/ARCHITECTURE.md): a token set obtained from the provider is never discarded in favour of a
 //! row whose refresh token it spent.
 
-use oauth_core::{RefreshToken, StoredInstallation, TokenSet};
+use oauth_core::{RefreshToken, StoredTokenSet, TokenSet};
 
 /// What to do with our freshly refreshed token set when the compare-and-swap found the row
 /// changed since we read it.
@@ -26,7 +26,7 @@ pub(crate) enum Resolution {
 /// Settles a conflict between `stored` (what the store holds now) and `ours` (obtained by
 /// spending `spent`).
 pub(crate) fn resolve(
-    stored: &StoredInstallation,
+    stored: &StoredTokenSet,
     spent: &RefreshToken,
     ours: &TokenSet,
 ) -> Resolution {
@@ -45,7 +45,7 @@ pub(crate) fn resolve(
 mod tests {
     use std::time::SystemTime;
 
-    use oauth_core::{AccessToken, InstallationKey, ProviderId, TokenType};
+    use oauth_core::{AccessToken, InstallationKey, ProviderId, TokenKey, TokenType};
 
     use super::*;
 
@@ -60,9 +60,9 @@ mod tests {
         tokens
     }
 
-    fn stored(tokens: TokenSet, version: u64, mark: Option<&str>) -> StoredInstallation {
-        let key = InstallationKey::new(ProviderId::from_static("slack"), "T1");
-        let mut stored = StoredInstallation::new(key, tokens, version);
+    fn stored(tokens: TokenSet, version: u64, mark: Option<&str>) -> StoredTokenSet {
+        let key = TokenKey::bot(InstallationKey::new(ProviderId::from_static("slack"), "T1"));
+        let mut stored = StoredTokenSet::new(key, tokens, version);
         stored.needs_reauthorization = mark.map(str::to_owned);
         stored
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use oauth_core::{
     AuthorizationCode, CodeExchange, Error, ErrorKind, InstallationKey, MemoryTokenStore,
-    ProviderId,
+    ProviderId, TokenKey,
 };
 use oauth_manager::TokenEvent;
 use support::{Mode, PROVIDER, manager_for, setup};
@@ -20,7 +20,7 @@ use support::{Mode, PROVIDER, manager_for, setup};
 #[tokio::test]
 async fn a_fresh_token_is_served_from_cache_without_refreshing() {
     let s = setup(Duration::ZERO).await;
-    assert_eq!(s.key.to_string(), "fake/T1:U1");
+    assert_eq!(s.key.to_string(), "fake/T1#bot");
     for _ in 0..100 {
         assert_eq!(
             s.manager
@@ -358,12 +358,15 @@ async fn a_cancelled_caller_does_not_abandon_the_refresh() {
 #[tokio::test]
 async fn unknown_and_foreign_installations() {
     let s = setup(Duration::ZERO).await;
-    let missing = InstallationKey::new(PROVIDER, "nobody");
+    let missing = TokenKey::bot(InstallationKey::new(PROVIDER, "nobody"));
     assert_eq!(
         s.manager.access_token(&missing).await.unwrap_err().kind(),
         ErrorKind::NotFound
     );
-    let foreign = InstallationKey::new(ProviderId::from_static("notion"), "T1:U1");
+    let foreign = TokenKey::bot(InstallationKey::new(
+        ProviderId::from_static("notion"),
+        "T1:U1",
+    ));
     assert_eq!(
         s.manager.access_token(&foreign).await.unwrap_err().kind(),
         ErrorKind::Configuration

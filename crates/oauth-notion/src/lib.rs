@@ -5,7 +5,7 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use oauth_core::{AuthorizationRequest, CodeExchange, Introspect, MemoryStateStore, PendingAuthorization, Revoke, TokenGrant,
+//! use oauth_core::{AuthorizationRequest, CodeExchange, Introspect, MemoryStateStore, PendingAuthorization, Principal, Revoke, TokenGrant,
 //!     StateStore, TokenProvider, verify_callback};
 //! use oauth_notion::{NotionClient, NotionExtras};
 //!
@@ -25,8 +25,10 @@
 //!
 //! // 2. On the callback, check the state (single use) and exchange the code.
 //! let verified = verify_callback(callback_query, &states).await?;
-//! let tokens = notion.exchange_code(CodeExchange::from_callback(verified)).await?;
-//! println!("workspace {:?}, owner {:?}", tokens.grantee.workspace_name, NotionExtras::from_token_set(&tokens).owner);
+//! let grant = notion.exchange_code(CodeExchange::from_callback(verified)).await?;
+//! // Notion grants one token set, the bot's, keyed by the bot id (save the whole grant).
+//! let tokens = grant.tokens_of(&Principal::Bot).expect("Notion grants a bot token set");
+//! println!("{}: workspace {:?}, owner {:?}", grant.installation.key, tokens.grantee.workspace_name, NotionExtras::from_token_set(tokens).owner);
 //!
 //! // 3. Later: check, rotate, and finally give up the tokens.
 //! assert!(notion.introspect(&tokens.access_token).await?.active);

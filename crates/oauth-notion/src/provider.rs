@@ -2,8 +2,9 @@
 
 use async_trait::async_trait;
 use oauth_core::{
-    AccessToken, AuthorizationRequest, CodeExchange, Error, Introspect, ProviderId, RefreshToken,
-    Result, Revoke, TokenGrant, TokenInfo, TokenProvider, TokenSet,
+    AccessToken, AuthorizationRequest, CodeExchange, Error, Grant, Installation, InstallationKey,
+    Introspect, Principal, ProviderId, RefreshToken, Result, Revoke, TokenGrant, TokenInfo,
+    TokenProvider, TokenSet, UndecodableResponse,
 };
 use url::Url;
 
@@ -21,7 +22,12 @@ pub const EXTERNAL_ACCOUNT: &str = "external_account";
 impl TokenGrant for NotionClient {
     /// `POST /v1/oauth/token` (`authorization_code`). The exchange's redirect URI (or the client's)
     /// is sent; `extras["external_account"]` becomes the `external_account` object.
-    async fn exchange_code(&self, exchange: CodeExchange) -> Result<TokenSet> {
+    ///
+    /// The grant is one installation per authorization, keyed by the answer's `bot_id` (Notion
+    /// creates a bot per authorization), holding the bot's token set; its record's details are
+    /// the workspace (`workspace_id`, `workspace_name`) and the token set's extras (the owner,
+    /// the icon, a duplicated template).
+    async fn exchange_code(&self, exchange: CodeExchange) -> Result<Grant> {
         if exchange.pkce_verifier.is_some() {
             return Err(Error::InvalidRequest(
                 "Notion's token endpoint does not support PKCE (no code_verifier)".into(),
@@ -44,9 +50,10 @@ impl TokenGrant for NotionClient {
         let mut request = CreateTokenRequest::from(exchange);
         request.external_account = external_account;
         let response = self.create_token(&request).await?;
-        let tokens = NotionClient::token_set(response, self.common().now());
+        let now = self.common().now();
+        let tokens = NotionClient::token_set(response, now);
         tracing::debug!(workspace_id = ?tokens.grantee.workspace_id, bot_id = ?tokens.grantee.bot_id, "notion code exchanged");
-        Ok(tokens)
+        grant_of(tokens, now)
     }
 
     /// `POST /v1/oauth/token` (`refresh_token`). If Notion answers without a refresh token, the
@@ -67,6 +74,36 @@ impl TokenGrant for NotionClient {
     fn refresh_time_bound(&self) -> Option<std::time::Duration> {
         self.common().http().call_time_bound()
     }
+}
+
+/// The grant of a code exchange's token set: one installation keyed by the bot id.
+fn grant_of(tokens: TokenSet, now: std::time::SystemTime) -> Result<Grant> {
+    let grantee = &tokens.grantee;
+    let bot = grantee
+        .bot_id
+        .clone()
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| {
+            Error::undecodable(UndecodableResponse {
+                provider: PROVIDER,
+                operation: "oauth/token",
+                status: http::StatusCode::OK,
+                content_type: None,
+                reason: "the token answer names no `bot_id`, which keys the installation".into(),
+                snippet: String::new(),
+            })
+        })?;
+    let mut installation = Installation::new(InstallationKey::new(PROVIDER, bot), now);
+    installation.details = tokens.extras.clone();
+    for (name, value) in [
+        ("workspace_id", &grantee.workspace_id),
+        ("workspace_name", &grantee.workspace_name),
+    ] {
+        if let Some(value) = value {
+            installation.details.insert(name, value.clone().into());
+        }
+    }
+    Ok(Grant::new(installation).with_tokens(Principal::Bot, tokens))
 }
 
 #[async_trait]

@@ -21,6 +21,21 @@ use serde_json::json;
 
 const REDIRECT: &str = "http://127.0.0.1/callback/notion";
 
+/// The one token set a Notion grant holds: its bot's, keyed by the bot id.
+fn bot_tokens(grant: oauth_core::Grant) -> oauth_core::TokenSet {
+    assert_eq!(grant.tokens.len(), 1);
+    let bot = grant
+        .tokens_of(&oauth_core::Principal::Bot)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        Some(grant.installation.key.key()),
+        bot.grantee.bot_id.as_deref(),
+        "a Notion installation is keyed by its bot id"
+    );
+    bot
+}
+
 fn policy() -> RetryPolicy {
     oauth_testkit::fast_retry_policy!()
 }
@@ -95,6 +110,7 @@ async fn the_whole_lifecycle_on_the_wire() {
     let tokens = notion
         .exchange_code(CodeExchange::new(code.clone()))
         .await
+        .map(bot_tokens)
         .unwrap();
     check_wire(
         &last(&sandbox, "/v1/oauth/token"),
@@ -194,6 +210,7 @@ async fn grant_errors() {
     let tokens = notion
         .exchange_code(CodeExchange::new(authorize(&sandbox, &notion)))
         .await
+        .map(bot_tokens)
         .unwrap();
     let refresh = tokens.refresh_token.unwrap();
     notion.refresh(&refresh).await.unwrap();
@@ -385,6 +402,7 @@ async fn faults() {
         let tokens = notion
             .exchange_code(CodeExchange::new(authorize(&sandbox, &notion)))
             .await
+            .map(bot_tokens)
             .unwrap();
         let path = match op {
             Op::Refresh => "/v1/oauth/token",
@@ -460,6 +478,7 @@ async fn a_lost_refresh_response_is_reported_and_not_resent() {
     let tokens = notion
         .exchange_code(CodeExchange::new(authorize(&sandbox, &notion)))
         .await
+        .map(bot_tokens)
         .unwrap();
     sandbox.control().inject_fault(Fault::new(
         "/v1/oauth/token",

@@ -41,7 +41,12 @@ async fn no_secret_in_debug_errors_or_traces() {
     secrets.push(code.clone());
     let exchange = CodeExchange::new(AuthorizationCode::new(code.clone()));
     shown.push(format!("{exchange:?}"));
-    let tokens = notion.exchange_code(exchange).await.unwrap();
+    let grant = notion.exchange_code(exchange).await.unwrap();
+    shown.push(format!("{grant:?}"));
+    let tokens = grant
+        .tokens_of(&oauth_core::Principal::Bot)
+        .unwrap()
+        .clone();
     secrets.push(tokens.access_token.expose_secret().to_owned());
     secrets.push(
         tokens
@@ -109,6 +114,9 @@ async fn no_secret_in_debug_errors_or_traces() {
                 sandbox.control().authorize_code(url.as_str()).unwrap(),
             )))
             .await
+            .unwrap()
+            .tokens_of(&oauth_core::Principal::Bot)
+            .cloned()
             .unwrap();
         secrets.push(
             tokens

@@ -77,10 +77,15 @@ fn check(request: &Recorded, server: &FakeServer, path: &str, body: serde_json::
 #[tokio::test]
 async fn code_exchange() {
     let (notion, server) = client(200, TOKEN_BODY).await;
-    let tokens = notion
+    let grant = notion
         .exchange_code(CodeExchange::new(AuthorizationCode::new("code-1")))
         .await
         .unwrap();
+    let tokens = grant.tokens_of(&oauth_core::Principal::Bot).unwrap();
+    assert_eq!(
+        Some(grant.installation.key.key()),
+        tokens.grantee.bot_id.as_deref()
+    );
     assert_eq!(tokens.access_token.expose_secret(), "ntn_new");
     assert_eq!(
         tokens.refresh_token.as_ref().unwrap().expose_secret(),

@@ -152,6 +152,8 @@ mod auth;
 mod authorize;
 mod client;
 mod error;
+mod installation;
+mod lookup;
 mod oauth;
 mod oauth_access;
 mod openid;
@@ -179,6 +181,8 @@ pub use client::{
     ClientAuth, DEFAULT_API_BASE_URL, DEFAULT_AUTHORIZE_BASE_URL, SlackClient, SlackClientBuilder,
 };
 pub use error::{SlackError, SlackErrorCode};
+pub use installation::{INCOMING_WEBHOOK_URL, SlackInstallation, installation_key};
+pub use lookup::SlackContext;
 pub use oauth::{
     AuthedUser, BotInstallation, OauthV2AccessRequest, OauthV2AccessResponse,
     OauthV2ExchangeRequest, OauthV2ExchangeResponse, OauthV2RefreshRequest, OauthV2RefreshResponse,

@@ -4,8 +4,8 @@ use std::time::{Duration, SystemTime};
 
 use oauth_core::http::{HttpResponse, Idempotency, undecodable};
 use oauth_core::{
-    AccessToken, AuthorizationCode, CodeExchange, Error, PkceVerifier, ProviderExtras,
-    RefreshToken, Result, Scopes, TokenSet, TokenType,
+    AccessToken, AuthorizationCode, CodeExchange, PkceVerifier, ProviderExtras, RefreshToken,
+    Result, Scopes, TokenSet, TokenType,
 };
 use serde::Deserialize;
 
@@ -519,9 +519,4 @@ impl SlackClient {
                 tokens.issued_at.checked_add(PKCE_REFRESH_TOKEN_LIFETIME);
         }
     }
-}
-
-/// The error for a grant whose answer had no usable token (kept for the trait implementation).
-pub(crate) fn no_token_error() -> Error {
-    Error::Internal("the installation has no access token".into())
 }

@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use oauth_core::{
-    AccessToken, AuthorizationRequest, CodeExchange, Grantee, Introspect, ProviderId, RefreshToken,
-    Result, Revoke, TokenGrant, TokenInfo, TokenProvider, TokenSet, TokenType,
+    AccessToken, AuthorizationRequest, CodeExchange, Grant, Grantee, Introspect, ProviderId,
+    RefreshToken, Result, Revoke, TokenGrant, TokenInfo, TokenProvider, TokenSet, TokenType,
 };
 use url::Url;
 
@@ -11,14 +11,15 @@ use crate::PROVIDER;
 use crate::auth::AuthRevokeRequest;
 use crate::client::SlackClient;
 use crate::error::{SlackError, SlackErrorCode};
-use crate::oauth::{OauthV2AccessRequest, OauthV2RefreshRequest, no_token_error};
+use crate::oauth::{OauthV2AccessRequest, OauthV2RefreshRequest};
 
 #[async_trait]
 impl TokenGrant for SlackClient {
-    /// `oauth.v2.access` with the code (and `redirect_uri`, PKCE verifier); returns the bot token
-    /// when the install has one, else the user token. [`SlackClient::oauth_v2_access`] gives the
-    /// whole installation. `exchange.extras` are not used.
-    async fn exchange_code(&self, exchange: CodeExchange) -> Result<TokenSet> {
+    /// `oauth.v2.access` with the code (and `redirect_uri`, PKCE verifier); the grant holds the
+    /// installation (see [`OauthV2AccessResponse::into_grant`](crate::OauthV2AccessResponse::into_grant)),
+    /// the bot's token set when bot scopes were granted and the installing user's when user
+    /// scopes were. `exchange.extras` are not used.
+    async fn exchange_code(&self, exchange: CodeExchange) -> Result<Grant> {
         let request = OauthV2AccessRequest {
             code: exchange.code,
             redirect_uri: exchange.redirect_uri,
@@ -26,8 +27,7 @@ impl TokenGrant for SlackClient {
         };
         self.oauth_v2_access(&request)
             .await?
-            .into_primary_tokens()
-            .ok_or_else(no_token_error)
+            .into_grant(self.common().now())
     }
 
     /// `oauth.v2.access` with `grant_type=refresh_token`. The result carries the new refresh

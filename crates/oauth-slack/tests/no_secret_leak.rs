@@ -100,8 +100,13 @@ async fn no_secret_reaches_logs_debug_or_errors() {
     let exchange =
         CodeExchange::new(AuthorizationCode::new(CODE)).pkce_verifier(PkceVerifier::new(VERIFIER));
     debug.push(format!("{exchange:?}"));
-    let bot = client.exchange_code(exchange).await.unwrap();
-    debug.push(format!("{bot:?}"));
+    let grant = client.exchange_code(exchange).await.unwrap();
+    debug.push(format!("{grant:?}"));
+    debug.push(serde_json::to_string(&grant.installation.details).unwrap());
+    let bot = grant
+        .tokens_of(&oauth_core::Principal::Bot)
+        .unwrap()
+        .clone();
     debug.push(serde_json::to_string(&bot.extras).unwrap());
 
     // auth.test.

@@ -298,11 +298,19 @@ async fn basic_auth_and_the_trait_code_exchange() {
         &sandbox,
         &client.oauth_v2_authorize_url(&install_request()).unwrap(),
     );
-    let tokens = client
+    let grant = client
         .exchange_code(oauth_core::CodeExchange::new(code.clone()).redirect_uri(REDIRECT))
         .await
         .unwrap();
+    let tokens = grant
+        .tokens_of(&oauth_core::Principal::Bot)
+        .unwrap()
+        .clone();
     assert_eq!(tokens.token_type, TokenType::Bot);
+    assert_eq!(
+        grant.installation.key.workspace_id(),
+        tokens.grantee.workspace_id.as_deref()
+    );
     let expected = basic(CLIENT_ID, CLIENT_SECRET);
     assert_wire(
         &last(&sandbox, "oauth.v2.access"),

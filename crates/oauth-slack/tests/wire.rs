@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures_util::TryStreamExt as _;
 use oauth_core::{
     AccessToken, AuthorizationCode, AuthorizationRequest, CodeExchange, CsrfState, ErrorKind,
-    Introspect as _, PkceVerifier, RefreshToken, Revoke as _, Scopes, TokenGrant as _,
+    Introspect as _, PkceVerifier, Principal, RefreshToken, Revoke as _, Scopes, TokenGrant as _,
     TokenProvider as _, TokenType,
 };
 use oauth_slack::{
@@ -116,7 +116,7 @@ async fn oauth_v2_access_in_every_client_auth_mode() {
 }
 
 #[tokio::test]
-async fn trait_exchange_code_returns_the_primary_token_set() {
+async fn trait_exchange_code_returns_every_token_set_of_the_install() {
     let server = FakeSlack::start(vec![Reply::ok(INSTALL), Reply::ok(USER_ONLY)]).await;
     let client = server.client();
     let exchange =
@@ -125,18 +125,35 @@ async fn trait_exchange_code_returns_the_primary_token_set() {
     let provider: std::sync::Arc<dyn oauth_core::TokenProvider> =
         std::sync::Arc::new(client.clone());
     assert_eq!(provider.provider_id(), oauth_slack::PROVIDER);
-    let bot = provider.exchange_code(exchange).await.unwrap();
+    let grant = provider.exchange_code(exchange).await.unwrap();
+    assert_eq!(grant.installation.key.to_string(), "slack/T9TK3CUKW");
+    assert_eq!(grant.tokens.len(), 2, "the bot's and the installer's");
+    let bot = grant.tokens_of(&Principal::Bot).unwrap();
     assert_eq!(bot.token_type, TokenType::Bot);
     assert_eq!(bot.provider.as_str(), "slack");
     assert_eq!(bot.grantee.bot_id.as_deref(), Some("U0KRQLJ9H"));
     assert_eq!(bot.grantee.user_id.as_deref(), Some("U1234"));
-    let user = client
+    let installer = grant.tokens_of(&Principal::User("U1234".into())).unwrap();
+    assert_eq!(installer.token_type, TokenType::User);
+    assert_eq!(
+        installer.access_token.expose_secret(),
+        "xoxe.xoxp-1-user-one"
+    );
+    assert_eq!(
+        installer.refresh_token.as_ref().unwrap().expose_secret(),
+        "xoxe-1-user-refresh-one"
+    );
+    let user_only = client
         .exchange_code(
             CodeExchange::new(AuthorizationCode::new(CODE)).redirect_uri("https://example.com/cb"),
         )
         .await
         .unwrap();
-    assert_eq!(user.access_token.expose_secret(), "xoxp-user-only");
+    assert_eq!(user_only.tokens.len(), 1, "a user-only install has no bot");
+    assert!(user_only.tokens_of(&Principal::Bot).is_none());
+    let user = &user_only.primary().unwrap();
+    assert_eq!(user.principal, Principal::User("U1234".into()));
+    assert_eq!(user.tokens.access_token.expose_secret(), "xoxp-user-only");
     let requests = server.take();
     assert_wire(
         &requests[0],

@@ -19,6 +19,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod codec;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod legacy;
 mod migrate;
 #[cfg(feature = "postgres")]
 mod postgres;

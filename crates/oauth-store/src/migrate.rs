@@ -4,15 +4,27 @@ use std::borrow::Cow;
 
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
-pub(crate) fn migrator(sql: &'static str) -> Migrator {
+/// The names of the migrations, in order (version 1 is the first).
+const NAMES: [&str; 2] = ["init", "installations"];
+
+/// The migrator of a backend's migrations, given their SQL in order (`migrations/<backend>/`).
+pub(crate) fn migrator(sql: &[&'static str]) -> Migrator {
+    let migrations = sql
+        .iter()
+        .zip(NAMES)
+        .zip(1..)
+        .map(|((sql, name), version)| {
+            Migration::new(
+                version,
+                Cow::Borrowed(name),
+                MigrationType::Simple,
+                Cow::Borrowed(*sql),
+                false,
+            )
+        })
+        .collect();
     Migrator {
-        migrations: Cow::Owned(vec![Migration::new(
-            1,
-            Cow::Borrowed("init"),
-            MigrationType::Simple,
-            Cow::Borrowed(sql),
-            false,
-        )]),
+        migrations: Cow::Owned(migrations),
         ..Migrator::DEFAULT
     }
 }

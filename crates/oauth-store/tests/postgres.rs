@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use oauth_core::{
-    AccessToken, CasOutcome, InstallationKey, ProviderId, RefreshToken, TokenSet, TokenStore,
-    TokenType,
+    AccessToken, CasOutcome, InstallationKey, ProviderId, RefreshToken, TokenKey, TokenSet,
+    TokenStore, TokenType,
 };
 use oauth_store::{Encryption, EncryptionKey, PostgresTokenStore};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -86,14 +86,14 @@ async fn with_encryption_no_plaintext_secret_reaches_the_database() {
     let Some(store) = store(Some(Encryption::new(EncryptionKey::new("k1", [5; 32])))).await else {
         return;
     };
-    let key = InstallationKey::new(ProviderId::from_static("slack"), "T1");
+    let key = TokenKey::bot(InstallationKey::new(ProviderId::from_static("slack"), "T1"));
     store
         .save(&key, &tokens("xoxe.xoxb-1-PGACCESSSECRET"))
         .await
         .unwrap();
     type Stored = (Vec<u8>, Option<Vec<u8>>, String, Option<String>);
     let rows: Vec<Stored> = sqlx::query_as(
-        "SELECT access_token, refresh_token, token_meta, key_id FROM oauth_installations",
+        "SELECT access_token, refresh_token, token_meta, key_id FROM oauth_token_sets",
     )
     .fetch_all(store.pool())
     .await
@@ -128,7 +128,7 @@ async fn two_connections_pools_race_on_one_installation() {
     let b = PostgresTokenStore::from_pool(a.pool().clone(), None)
         .await
         .unwrap();
-    let key = InstallationKey::new(ProviderId::from_static("slack"), "T1");
+    let key = TokenKey::bot(InstallationKey::new(ProviderId::from_static("slack"), "T1"));
     let version = a.save(&key, &tokens("v1")).await.unwrap();
     let (ta, tb) = (tokens("a"), tokens("b"));
     let (ra, rb) = tokio::join!(
@@ -183,10 +183,10 @@ async fn tls_verify_full_checks_the_server_certificate() {
             .unwrap();
     assert!(verified.uses_tls().await.unwrap());
     // (The only test in the `public` schema: the others make a schema of their own.)
-    let key = InstallationKey::new(
+    let key = TokenKey::bot(InstallationKey::new(
         ProviderId::from_static("slack"),
         format!("T_TLS_{:016x}", getrandom::u64().unwrap()),
-    );
+    ));
     verified.save(&key, &tokens("xoxb-tls")).await.unwrap();
     assert_eq!(
         verified.get(&key).await.unwrap().unwrap().tokens,

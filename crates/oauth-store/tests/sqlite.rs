@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use oauth_core::{
-    AccessToken, ErrorKind, InstallationKey, ProviderId, RefreshToken, TokenSet, TokenStore,
-    TokenType,
+    AccessToken, ErrorKind, InstallationKey, ProviderId, RefreshToken, TokenKey, TokenSet,
+    TokenStore, TokenType,
 };
 use oauth_store::{Encryption, EncryptionKey, SqliteTokenStore};
 
@@ -27,8 +27,8 @@ fn tokens() -> TokenSet {
     t
 }
 
-fn key() -> InstallationKey {
-    InstallationKey::new(ProviderId::from_static("slack"), "T1")
+fn key() -> TokenKey {
+    TokenKey::bot(InstallationKey::new(ProviderId::from_static("slack"), "T1"))
 }
 
 /// Every byte of the database and its WAL.

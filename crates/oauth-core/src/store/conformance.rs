@@ -13,9 +13,10 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::{CasOutcome, InstallationKey, TokenStore};
+use super::{CasOutcome, TokenStore};
+use crate::installation::{Grant, Installation, InstallationKey, Principal, TokenKey};
 use crate::scope::Scopes;
-use crate::secret::{AccessToken, RefreshToken};
+use crate::secret::{AccessToken, InstallationSecret, RefreshToken};
 use crate::token::{Grantee, ProviderId, TokenSet, TokenType};
 
 fn sample(access: &str, refresh: &str) -> TokenSet {
@@ -49,7 +50,7 @@ fn expect_swapped(outcome: CasOutcome, what: &str) -> u64 {
 pub async fn check_store(store: Arc<dyn TokenStore>) {
     let slack = ProviderId::from_static("slack");
     let notion = ProviderId::from_static("notion");
-    let key = InstallationKey::new(slack.clone(), "E1:T1:U1");
+    let key = TokenKey::bot(InstallationKey::workspace(slack.clone(), Some("E1"), "T1"));
 
     // Reads and unconditional saves.
     assert!(
@@ -97,7 +98,7 @@ pub async fn check_store(store: Arc<dyn TokenStore>) {
         }
         other => panic!("CAS at a stale version must conflict with the current row: {other:?}"),
     }
-    let missing = InstallationKey::new(slack.clone(), "nobody");
+    let missing = TokenKey::bot(InstallationKey::new(slack.clone(), "nobody"));
     assert!(
         matches!(
             store
@@ -168,8 +169,8 @@ pub async fn check_store(store: Arc<dyn TokenStore>) {
     );
 
     // Listing.
-    let other = InstallationKey::new(slack.clone(), "E1:T0:U9");
-    let doc = InstallationKey::new(notion.clone(), "bot-1");
+    let other = TokenKey::bot(InstallationKey::workspace(slack.clone(), Some("E1"), "T0"));
+    let doc = TokenKey::bot(InstallationKey::new(notion.clone(), "bot-1"));
     store.save(&other, &sample("o", "o")).await.unwrap();
     store.save(&doc, &sample("n", "n")).await.unwrap();
     assert_eq!(
@@ -345,4 +346,176 @@ pub async fn check_store(store: Arc<dyn TokenStore>) {
             .is_some()
     );
     store.release_lease(&forever).await.unwrap();
+
+    check_installations(store.as_ref()).await;
+}
+
+fn installation(key: &InstallationKey, app: &str) -> Installation {
+    let mut installation = Installation::new(
+        key.clone(),
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+    );
+    installation.details.insert("app_id", app.into());
+    installation.secrets.insert(
+        "incoming_webhook_url",
+        InstallationSecret::new(format!("https://hooks.slack.com/services/{app}/s3cr3t")),
+    );
+    installation
+}
+
+/// Installations: a grant's record and token sets written together, reinstalls replacing what
+/// they bring and keeping the rest, and deletion by token set, installation and organisation.
+async fn check_installations(store: &dyn TokenStore) {
+    let slack = ProviderId::from_static("slack");
+    let workspace = InstallationKey::workspace(slack.clone(), Some("E7"), "T7");
+    let org = InstallationKey::organization(slack.clone(), "E7");
+    let elsewhere = InstallationKey::workspace(slack.clone(), Some("E8"), "T8");
+    let alice = Principal::User("UALICE".into());
+    let bob = Principal::User("UBOB".into());
+
+    // An install with bot and user scopes: the record and both token sets.
+    let grant = Grant::new(installation(&workspace, "A1"))
+        .with_tokens(Principal::Bot, sample("xoxe.xoxb-1-g1", "xoxe-1-g1"))
+        .with_tokens(alice.clone(), sample("xoxe.xoxp-1-alice", "xoxe-1-alice"));
+    let written = store.save_grant(&grant).await.unwrap();
+    assert_eq!(
+        written.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+        vec![
+            grant.token_key(Principal::Bot),
+            grant.token_key(alice.clone())
+        ],
+        "save_grant reports each token set, in the grant's order"
+    );
+    let record = store
+        .installation(&workspace)
+        .await
+        .unwrap()
+        .expect("the record");
+    assert_eq!(
+        record, grant.installation,
+        "records round-trip, secrets included"
+    );
+    assert_eq!(
+        store.token_keys(&workspace).await.unwrap(),
+        vec![
+            grant.token_key(Principal::Bot),
+            grant.token_key(alice.clone())
+        ]
+    );
+    let bot = store
+        .get(&grant.token_key(Principal::Bot))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bot.tokens, sample("xoxe.xoxb-1-g1", "xoxe-1-g1"));
+
+    // A marked bot token set; then a reinstall by another installer: new record, new bot tokens
+    // (mark cleared, version up), and alice's token set untouched.
+    store
+        .mark_needs_reauthorization(&bot.key, bot.version, "invalid_refresh_token")
+        .await
+        .unwrap();
+    let reinstall = Grant::new(installation(&workspace, "A1-again"))
+        .with_tokens(Principal::Bot, sample("xoxe.xoxb-1-g2", "xoxe-1-g2"));
+    store.save_grant(&reinstall).await.unwrap();
+    let bot2 = store.get(&bot.key).await.unwrap().unwrap();
+    assert_eq!(bot2.tokens, sample("xoxe.xoxb-1-g2", "xoxe-1-g2"));
+    assert!(bot2.version > bot.version);
+    assert_eq!(
+        bot2.needs_reauthorization, None,
+        "a reinstall clears the mark"
+    );
+    assert_eq!(
+        store.installation(&workspace).await.unwrap().unwrap(),
+        reinstall.installation,
+        "the record is replaced"
+    );
+    assert_eq!(
+        store
+            .get(&grant.token_key(alice.clone()))
+            .await
+            .unwrap()
+            .unwrap()
+            .tokens,
+        sample("xoxe.xoxp-1-alice", "xoxe-1-alice"),
+        "other users' token sets stay"
+    );
+    // A second user authorizes.
+    let second = Grant::new(installation(&workspace, "A1-again"))
+        .with_tokens(bob.clone(), sample("xoxe.xoxp-1-bob", "xoxe-1-bob"));
+    store.save_grant(&second).await.unwrap();
+    assert_eq!(store.token_keys(&workspace).await.unwrap().len(), 3);
+
+    // Leases are per token set: the bot's and a user's do not exclude each other.
+    let ttl = Duration::from_secs(5);
+    let bot_lease = store
+        .try_acquire_lease(&bot.key, "holder-x", ttl)
+        .await
+        .unwrap()
+        .expect("the bot's lease");
+    assert!(
+        store
+            .try_acquire_lease(&grant.token_key(alice.clone()), "holder-y", ttl)
+            .await
+            .unwrap()
+            .is_some(),
+        "a user's lease is its own"
+    );
+
+    // One user's tokens go; the rest stay.
+    assert!(store.delete(&grant.token_key(bob.clone())).await.unwrap());
+    assert_eq!(store.token_keys(&workspace).await.unwrap().len(), 2);
+    assert!(store.installation(&workspace).await.unwrap().is_some());
+
+    // An organisation: its workspace install and its org-wide install go together; another
+    // organisation's stays.
+    let org_grant = Grant::new(installation(&org, "A1"))
+        .with_tokens(Principal::Bot, sample("xoxe.xoxb-1-org", "xoxe-1-org"));
+    store.save_grant(&org_grant).await.unwrap();
+    let other_grant = Grant::new(installation(&elsewhere, "A1"))
+        .with_tokens(Principal::Bot, sample("xoxe.xoxb-1-e8", "xoxe-1-e8"));
+    store.save_grant(&other_grant).await.unwrap();
+    let mut expected = vec![workspace.clone(), org.clone()];
+    expected.sort();
+    assert_eq!(
+        store.enterprise_installations(&slack, "E7").await.unwrap(),
+        expected,
+        "an organisation's installations, in key order"
+    );
+    let mut deleted = store.delete_enterprise(&slack, "E7").await.unwrap();
+    deleted.sort();
+    assert_eq!(deleted, expected);
+    for key in [&workspace, &org] {
+        assert!(store.installation(key).await.unwrap().is_none());
+        assert!(store.token_keys(key).await.unwrap().is_empty());
+    }
+    assert!(
+        store
+            .try_acquire_lease(&bot.key, "holder-z", ttl)
+            .await
+            .unwrap()
+            .is_some(),
+        "a deleted installation's leases go with it"
+    );
+    drop(bot_lease);
+    assert!(store.installation(&elsewhere).await.unwrap().is_some());
+    assert!(
+        store
+            .delete_enterprise(&slack, "E7")
+            .await
+            .unwrap()
+            .is_empty(),
+        "deleting again finds nothing"
+    );
+
+    // An installation is deleted whole: record and token sets.
+    assert!(store.delete_installation(&elsewhere).await.unwrap());
+    assert!(!store.delete_installation(&elsewhere).await.unwrap());
+    assert!(
+        store
+            .get(&other_grant.token_key(Principal::Bot))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

@@ -12,12 +12,12 @@
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
 //! use std::sync::Arc;
 //! use oauth_core::store::faults::{FaultAction, FaultyStore, StoreFault, StoreOp};
-//! use oauth_core::{InstallationKey, MemoryTokenStore, ProviderId, TokenStore};
+//! use oauth_core::{InstallationKey, MemoryTokenStore, ProviderId, TokenKey, TokenStore};
 //!
 //! let store = FaultyStore::new(Arc::new(MemoryTokenStore::new()));
 //! // The second compare-and-swap from now fails as if the database had dropped the connection.
 //! store.inject(StoreFault::new(StoreOp::CompareAndSwap, FaultAction::Fail).nth(2));
-//! let key = InstallationKey::new(ProviderId::from_static("slack"), "T1");
+//! let key = TokenKey::bot(InstallationKey::new(ProviderId::from_static("slack"), "T1"));
 //! assert!(store.get(&key).await.unwrap().is_none());
 //! assert_eq!(store.calls(StoreOp::Get), 1);
 //! # });
@@ -31,8 +31,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{CasOutcome, InstallationKey, Lease, StoredInstallation, TokenStore};
+use super::{CasOutcome, Lease, StoredTokenSet, TokenStore};
 use crate::error::{Error, Result};
+use crate::installation::{Grant, Installation, InstallationKey, TokenKey};
 use crate::token::{ProviderId, TokenSet};
 
 /// An operation of the [`TokenStore`] trait.
@@ -43,6 +44,8 @@ pub enum StoreOp {
     Get,
     /// [`TokenStore::save`].
     Save,
+    /// [`TokenStore::save_grant`].
+    SaveGrant,
     /// [`TokenStore::compare_and_swap`].
     CompareAndSwap,
     /// [`TokenStore::mark_needs_reauthorization`].
@@ -51,6 +54,16 @@ pub enum StoreOp {
     Delete,
     /// [`TokenStore::list`].
     List,
+    /// [`TokenStore::installation`].
+    Installation,
+    /// [`TokenStore::token_keys`].
+    TokenKeys,
+    /// [`TokenStore::delete_installation`].
+    DeleteInstallation,
+    /// [`TokenStore::enterprise_installations`].
+    EnterpriseInstallations,
+    /// [`TokenStore::delete_enterprise`].
+    DeleteEnterprise,
     /// [`TokenStore::try_acquire_lease`].
     TryAcquireLease,
     /// [`TokenStore::renew_lease`].
@@ -61,13 +74,19 @@ pub enum StoreOp {
 
 impl StoreOp {
     /// Every operation.
-    pub const ALL: [StoreOp; 9] = [
+    pub const ALL: [StoreOp; 15] = [
         StoreOp::Get,
         StoreOp::Save,
+        StoreOp::SaveGrant,
         StoreOp::CompareAndSwap,
         StoreOp::MarkNeedsReauthorization,
         StoreOp::Delete,
         StoreOp::List,
+        StoreOp::Installation,
+        StoreOp::TokenKeys,
+        StoreOp::DeleteInstallation,
+        StoreOp::EnterpriseInstallations,
+        StoreOp::DeleteEnterprise,
         StoreOp::TryAcquireLease,
         StoreOp::RenewLease,
         StoreOp::ReleaseLease,
@@ -82,10 +101,16 @@ impl StoreOp {
         match self {
             StoreOp::Get => "get",
             StoreOp::Save => "save",
+            StoreOp::SaveGrant => "save_grant",
             StoreOp::CompareAndSwap => "compare_and_swap",
             StoreOp::MarkNeedsReauthorization => "mark_needs_reauthorization",
             StoreOp::Delete => "delete",
             StoreOp::List => "list",
+            StoreOp::Installation => "installation",
+            StoreOp::TokenKeys => "token_keys",
+            StoreOp::DeleteInstallation => "delete_installation",
+            StoreOp::EnterpriseInstallations => "enterprise_installations",
+            StoreOp::DeleteEnterprise => "delete_enterprise",
             StoreOp::TryAcquireLease => "try_acquire_lease",
             StoreOp::RenewLease => "renew_lease",
             StoreOp::ReleaseLease => "release_lease",
@@ -176,13 +201,13 @@ impl StoreFault {
     }
 }
 
-type Observer = Arc<dyn Fn(StoreOp, Option<&InstallationKey>) + Send + Sync>;
+type Observer = Arc<dyn Fn(StoreOp, Option<&str>) + Send + Sync>;
 
 /// A [`TokenStore`] that passes calls to another one, with faults injected (see the module docs).
 pub struct FaultyStore {
     inner: Arc<dyn TokenStore>,
     faults: Mutex<Vec<StoreFault>>,
-    calls: [AtomicU64; 9],
+    calls: [AtomicU64; 15],
     observer: Option<Observer>,
 }
 
@@ -206,11 +231,12 @@ impl FaultyStore {
         }
     }
 
-    /// Calls `observer` before every call, with the operation and the installation (none for
-    /// `list`). Keep it quick: it runs inline.
+    /// Calls `observer` before every call, with the operation and the text form of the token
+    /// set's or installation's key it is about (none for `list` and `delete_enterprise`). Keep it
+    /// quick: it runs inline.
     pub fn observe(
         mut self,
-        observer: impl Fn(StoreOp, Option<&InstallationKey>) + Send + Sync + 'static,
+        observer: impl Fn(StoreOp, Option<&str>) + Send + Sync + 'static,
     ) -> Self {
         self.observer = Some(Arc::new(observer));
         self
@@ -243,10 +269,11 @@ impl FaultyStore {
     }
 
     /// Counts the call, tells the observer, and returns the action for it, if a fault picks it.
-    fn arm(&self, op: StoreOp, key: Option<&InstallationKey>) -> Option<FaultAction> {
+    fn arm(&self, op: StoreOp, key: Option<&(dyn fmt::Display + Sync)>) -> Option<FaultAction> {
         self.calls[op.index()].fetch_add(1, Ordering::SeqCst);
         if let Some(observer) = &self.observer {
-            observer(op, key);
+            let key = key.map(ToString::to_string);
+            observer(op, key.as_deref());
         }
         let mut faults = self.lock();
         let index = faults.iter().position(|f| f.op == op)?;
@@ -269,7 +296,7 @@ impl FaultyStore {
     async fn run<T>(
         &self,
         op: StoreOp,
-        key: Option<&InstallationKey>,
+        key: Option<&(dyn fmt::Display + Sync)>,
         call: impl Future<Output = Result<T>>,
     ) -> Result<T> {
         match self.arm(op, key) {
@@ -300,18 +327,27 @@ fn injected(op: StoreOp, when: &str) -> Error {
 
 #[async_trait]
 impl TokenStore for FaultyStore {
-    async fn get(&self, key: &InstallationKey) -> Result<Option<StoredInstallation>> {
+    async fn get(&self, key: &TokenKey) -> Result<Option<StoredTokenSet>> {
         self.run(StoreOp::Get, Some(key), self.inner.get(key)).await
     }
 
-    async fn save(&self, key: &InstallationKey, tokens: &TokenSet) -> Result<u64> {
+    async fn save(&self, key: &TokenKey, tokens: &TokenSet) -> Result<u64> {
         self.run(StoreOp::Save, Some(key), self.inner.save(key, tokens))
             .await
     }
 
+    async fn save_grant(&self, grant: &Grant) -> Result<Vec<(TokenKey, u64)>> {
+        self.run(
+            StoreOp::SaveGrant,
+            Some(&grant.installation.key),
+            self.inner.save_grant(grant),
+        )
+        .await
+    }
+
     async fn compare_and_swap(
         &self,
-        key: &InstallationKey,
+        key: &TokenKey,
         expected_version: u64,
         tokens: &TokenSet,
     ) -> Result<CasOutcome> {
@@ -325,7 +361,7 @@ impl TokenStore for FaultyStore {
 
     async fn mark_needs_reauthorization(
         &self,
-        key: &InstallationKey,
+        key: &TokenKey,
         expected_version: u64,
         reason: &str,
     ) -> Result<CasOutcome> {
@@ -338,19 +374,72 @@ impl TokenStore for FaultyStore {
         .await
     }
 
-    async fn delete(&self, key: &InstallationKey) -> Result<bool> {
+    async fn delete(&self, key: &TokenKey) -> Result<bool> {
         self.run(StoreOp::Delete, Some(key), self.inner.delete(key))
             .await
     }
 
-    async fn list(&self, provider: Option<&ProviderId>) -> Result<Vec<InstallationKey>> {
+    async fn list(&self, provider: Option<&ProviderId>) -> Result<Vec<TokenKey>> {
         self.run(StoreOp::List, None, self.inner.list(provider))
             .await
     }
 
+    async fn installation(&self, key: &InstallationKey) -> Result<Option<Installation>> {
+        self.run(
+            StoreOp::Installation,
+            Some(key),
+            self.inner.installation(key),
+        )
+        .await
+    }
+
+    async fn token_keys(&self, installation: &InstallationKey) -> Result<Vec<TokenKey>> {
+        self.run(
+            StoreOp::TokenKeys,
+            Some(installation),
+            self.inner.token_keys(installation),
+        )
+        .await
+    }
+
+    async fn delete_installation(&self, installation: &InstallationKey) -> Result<bool> {
+        self.run(
+            StoreOp::DeleteInstallation,
+            Some(installation),
+            self.inner.delete_installation(installation),
+        )
+        .await
+    }
+
+    async fn enterprise_installations(
+        &self,
+        provider: &ProviderId,
+        enterprise_id: &str,
+    ) -> Result<Vec<InstallationKey>> {
+        self.run(
+            StoreOp::EnterpriseInstallations,
+            None,
+            self.inner.enterprise_installations(provider, enterprise_id),
+        )
+        .await
+    }
+
+    async fn delete_enterprise(
+        &self,
+        provider: &ProviderId,
+        enterprise_id: &str,
+    ) -> Result<Vec<InstallationKey>> {
+        self.run(
+            StoreOp::DeleteEnterprise,
+            None,
+            self.inner.delete_enterprise(provider, enterprise_id),
+        )
+        .await
+    }
+
     async fn try_acquire_lease(
         &self,
-        key: &InstallationKey,
+        key: &TokenKey,
         holder: &str,
         ttl: Duration,
     ) -> Result<Option<Lease>> {
@@ -390,8 +479,8 @@ mod tests {
     use crate::secret::AccessToken;
     use crate::token::TokenType;
 
-    fn key() -> InstallationKey {
-        InstallationKey::new(ProviderId::from_static("slack"), "T1")
+    fn key() -> TokenKey {
+        TokenKey::bot(InstallationKey::new(ProviderId::from_static("slack"), "T1"))
     }
 
     fn tokens(access: &str) -> TokenSet {
@@ -459,9 +548,7 @@ mod tests {
         let log = seen.clone();
         let store = Arc::new(FaultyStore::new(Arc::new(MemoryTokenStore::new())).observe(
             move |op, key| {
-                log.lock()
-                    .unwrap()
-                    .push((op, key.map(|k| k.key().to_owned())));
+                log.lock().unwrap().push((op, key.map(str::to_owned)));
             },
         ));
         let gate = Gate::new();
@@ -483,9 +570,9 @@ mod tests {
         assert_eq!(
             seen,
             vec![
-                (StoreOp::Save, Some("T1".to_owned())),
-                (StoreOp::Get, Some("T1".to_owned())),
-                (StoreOp::Get, Some("T1".to_owned())),
+                (StoreOp::Save, Some("slack/T1#bot".to_owned())),
+                (StoreOp::Get, Some("slack/T1#bot".to_owned())),
+                (StoreOp::Get, Some("slack/T1#bot".to_owned())),
             ]
         );
     }

@@ -1,11 +1,11 @@
-//! Where installations' tokens live: the [`TokenStore`] trait, its refresh lease, and the in-memory
-//! store.
+//! Where installations and their token sets live: the [`TokenStore`] trait, its refresh lease, and
+//! the in-memory store.
 //!
-//! Every write is versioned. A refresh reads the installation with its version, refreshes, and
-//! writes the rotated tokens back with [`TokenStore::compare_and_swap`]: if another task or process
-//! wrote first, the swap fails and the caller re-reads instead of overwriting (or refreshing again
-//! with a spent single-use refresh token). Across processes, the refresh lease
-//! ([`TokenStore::try_acquire_lease`]) lets exactly one holder refresh an installation at a time; a
+//! Every write of a token set is versioned. A refresh reads the token set with its version,
+//! refreshes, and writes the rotated tokens back with [`TokenStore::compare_and_swap`]: if another
+//! task or process wrote first, the swap fails and the caller re-reads instead of overwriting (or
+//! refreshing again with a spent single-use refresh token). Across processes, the refresh lease
+//! ([`TokenStore::try_acquire_lease`]) lets exactly one holder refresh a token set at a time; a
 //! lease whose holder died expires after its time to live.
 
 #[cfg(feature = "conformance")]
@@ -15,7 +15,7 @@ pub mod conformance;
 #[cfg_attr(docsrs, doc(cfg(feature = "faults")))]
 pub mod faults;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -24,15 +24,15 @@ use async_trait::async_trait;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
-pub use crate::installation::InstallationKey;
+use crate::installation::{Grant, Installation, InstallationKey, TokenKey};
 use crate::token::{ProviderId, TokenSet};
 
-/// An installation as stored, with the version that guards its next write.
+/// A token set as stored, with the version that guards its next write.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
-pub struct StoredInstallation {
+pub struct StoredTokenSet {
     /// Its key.
-    pub key: InstallationKey,
+    pub key: TokenKey,
     /// The current tokens.
     pub tokens: TokenSet,
     /// Incremented by every write; pass it to [`TokenStore::compare_and_swap`].
@@ -44,9 +44,9 @@ pub struct StoredInstallation {
     pub updated_at: SystemTime,
 }
 
-impl StoredInstallation {
-    /// A stored installation at `version`, not marked, updated now.
-    pub fn new(key: InstallationKey, tokens: TokenSet, version: u64) -> Self {
+impl StoredTokenSet {
+    /// A stored token set at `version`, not marked, updated now.
+    pub fn new(key: TokenKey, tokens: TokenSet, version: u64) -> Self {
         Self {
             key,
             tokens,
@@ -66,30 +66,30 @@ pub enum CasOutcome {
         /// The version after the write.
         version: u64,
     },
-    /// Not written: the installation changed (or vanished) since the expected version was read.
+    /// Not written: the token set changed (or vanished) since the expected version was read.
     Conflict {
         /// What is stored now, if anything.
-        current: Option<Box<StoredInstallation>>,
+        current: Option<Box<StoredTokenSet>>,
     },
 }
 
-/// An exclusive right to refresh one installation until `expires_at`.
+/// An exclusive right to refresh one token set until `expires_at`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Lease {
-    /// The installation.
-    pub key: InstallationKey,
+    /// The token set.
+    pub key: TokenKey,
     /// Who holds it (a process or task id).
     pub holder: String,
-    /// When it lapses if not released.
+    /// When it lapses if not renewed or released.
     pub expires_at: SystemTime,
-    /// A number that grows with every grant of a lease on this installation (a fencing token).
+    /// A number that grows with every grant of a lease on this token set (a fencing token).
     pub fence: u64,
 }
 
 impl Lease {
     /// A lease of `key` held by `holder` until `expires_at`, with its fence.
-    pub fn new(key: InstallationKey, holder: String, expires_at: SystemTime, fence: u64) -> Self {
+    pub fn new(key: TokenKey, holder: String, expires_at: SystemTime, fence: u64) -> Self {
         Self {
             key,
             holder,
@@ -99,55 +99,95 @@ impl Lease {
     }
 }
 
-/// Storage of installations' tokens, shared by every task and process of an application.
+/// Storage of installations and their token sets, shared by every task and process of an
+/// application.
+///
+/// Token sets are keyed by [`TokenKey`] (an installation and a principal); an installation's
+/// record ([`Installation`]: who installed it where, with what, its non-token secrets) is kept
+/// beside them. A token set may exist without a record (one saved alone with
+/// [`save`](Self::save)); [`save_grant`](Self::save_grant) writes a record and its token sets
+/// together.
 ///
 /// Implementations: [`MemoryTokenStore`] here; SQLite and PostgreSQL in `oauth-store`. All must
-/// pass the same behaviour; writes are atomic (a reader sees the old token set or the new one,
-/// never a mix).
+/// pass the same behaviour (`store::conformance`); writes are atomic (a reader sees the old token
+/// set or the new one, never a mix).
 #[async_trait]
 pub trait TokenStore: Send + Sync + fmt::Debug {
-    /// Reads an installation.
-    async fn get(&self, key: &InstallationKey) -> Result<Option<StoredInstallation>>;
+    /// Reads a token set.
+    async fn get(&self, key: &TokenKey) -> Result<Option<StoredTokenSet>>;
 
-    /// Writes an installation unconditionally (after a code exchange), clearing any
-    /// re-authorization mark. Returns the new version.
-    async fn save(&self, key: &InstallationKey, tokens: &TokenSet) -> Result<u64>;
+    /// Writes a token set unconditionally, clearing any re-authorization mark. Returns the new
+    /// version.
+    async fn save(&self, key: &TokenKey, tokens: &TokenSet) -> Result<u64>;
+
+    /// Writes what one authorization granted, in one transaction: the installation's record
+    /// (replacing the previous one: a reinstall) and each of its token sets (replacing that
+    /// principal's, clearing its mark). The installation's other token sets (other users') are
+    /// left as they are. Returns each token set's key and new version, in the grant's order.
+    async fn save_grant(&self, grant: &Grant) -> Result<Vec<(TokenKey, u64)>>;
 
     /// Writes `tokens` only if the stored version is still `expected_version`.
     async fn compare_and_swap(
         &self,
-        key: &InstallationKey,
+        key: &TokenKey,
         expected_version: u64,
         tokens: &TokenSet,
     ) -> Result<CasOutcome>;
 
-    /// Marks the installation as needing re-authorization, if still at `expected_version`.
+    /// Marks the token set as needing re-authorization, if still at `expected_version`.
     async fn mark_needs_reauthorization(
         &self,
-        key: &InstallationKey,
+        key: &TokenKey,
         expected_version: u64,
         reason: &str,
     ) -> Result<CasOutcome>;
 
-    /// Deletes an installation; whether it existed.
-    async fn delete(&self, key: &InstallationKey) -> Result<bool>;
+    /// Deletes a token set (one user's tokens, or the bot's); whether it existed. The
+    /// installation's record and other token sets stay.
+    async fn delete(&self, key: &TokenKey) -> Result<bool>;
 
-    /// The installations of `provider` (or of every provider), ordered by key.
-    async fn list(&self, provider: Option<&ProviderId>) -> Result<Vec<InstallationKey>>;
+    /// The token sets of `provider` (or of every provider), ordered by key.
+    async fn list(&self, provider: Option<&ProviderId>) -> Result<Vec<TokenKey>>;
+
+    /// Reads an installation's record.
+    async fn installation(&self, key: &InstallationKey) -> Result<Option<Installation>>;
+
+    /// The token sets of an installation (record or not), ordered by key.
+    async fn token_keys(&self, installation: &InstallationKey) -> Result<Vec<TokenKey>>;
+
+    /// Deletes an installation: its record, every token set and their leases; whether anything
+    /// existed.
+    async fn delete_installation(&self, installation: &InstallationKey) -> Result<bool>;
+
+    /// The installations of `provider` whose record names `enterprise_id` (Slack: an Enterprise
+    /// Grid org's workspace installs and its org-wide install), ordered by key.
+    async fn enterprise_installations(
+        &self,
+        provider: &ProviderId,
+        enterprise_id: &str,
+    ) -> Result<Vec<InstallationKey>>;
+
+    /// Deletes every installation of `provider` whose record names `enterprise_id` (Slack: all of
+    /// an Enterprise Grid org's workspaces and its org-wide install); the installations deleted.
+    async fn delete_enterprise(
+        &self,
+        provider: &ProviderId,
+        enterprise_id: &str,
+    ) -> Result<Vec<InstallationKey>>;
 
     /// Takes the refresh lease of `key` for `ttl` if nobody holds an unexpired one (the same
     /// holder may take it again). `None` if another holder has it.
     async fn try_acquire_lease(
         &self,
-        key: &InstallationKey,
+        key: &TokenKey,
         holder: &str,
         ttl: Duration,
     ) -> Result<Option<Lease>>;
 
     /// Extends `lease` to `ttl` from now, if it is still this holder's: no other holder has been
-    /// granted the installation's lease since (its fence is unchanged). The fence stays the same.
-    /// `None` if the lease was lost (it lapsed and another holder took it). The token manager
-    /// calls it while a refresh runs, so that a slow refresh keeps its lease.
+    /// granted the token set's lease since (its fence is unchanged) and it was not released. The
+    /// fence stays the same. `None` if the lease was lost. The token manager calls it while a
+    /// refresh runs, so that a slow refresh keeps its lease.
     async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<Option<Lease>>;
 
     /// Gives the lease back early. Releasing a lease that lapsed and was taken by another holder
@@ -175,9 +215,78 @@ struct LeaseEntry {
 
 #[derive(Debug, Default)]
 struct Inner {
-    installations: HashMap<InstallationKey, StoredInstallation>,
-    leases: HashMap<InstallationKey, LeaseEntry>,
-    fences: HashMap<InstallationKey, u64>,
+    token_sets: BTreeMap<TokenKey, StoredTokenSet>,
+    installations: BTreeMap<InstallationKey, Installation>,
+    leases: HashMap<TokenKey, LeaseEntry>,
+    fences: HashMap<TokenKey, u64>,
+}
+
+impl Inner {
+    fn put(&mut self, key: &TokenKey, tokens: &TokenSet, now: SystemTime) -> u64 {
+        let version = self
+            .token_sets
+            .get(key)
+            .map_or(1, |stored| stored.version + 1);
+        self.token_sets.insert(
+            key.clone(),
+            StoredTokenSet {
+                key: key.clone(),
+                tokens: tokens.clone(),
+                version,
+                needs_reauthorization: None,
+                updated_at: now,
+            },
+        );
+        version
+    }
+
+    fn conditionally(
+        &mut self,
+        key: &TokenKey,
+        expected_version: u64,
+        now: SystemTime,
+        write: impl FnOnce(&mut StoredTokenSet),
+    ) -> CasOutcome {
+        match self.token_sets.get_mut(key) {
+            Some(current) if current.version == expected_version => {
+                write(current);
+                current.version += 1;
+                current.updated_at = now;
+                CasOutcome::Swapped {
+                    version: current.version,
+                }
+            }
+            current => CasOutcome::Conflict {
+                current: current.map(|c| Box::new(c.clone())),
+            },
+        }
+    }
+
+    fn token_keys(&self, installation: &InstallationKey) -> Vec<TokenKey> {
+        self.token_sets
+            .keys()
+            .filter(|key| key.installation() == installation)
+            .cloned()
+            .collect()
+    }
+
+    fn of_enterprise(&self, provider: &ProviderId, enterprise_id: &str) -> Vec<InstallationKey> {
+        self.installations
+            .values()
+            .filter(|i| i.key.provider() == provider)
+            .filter(|i| i.enterprise_id.as_deref() == Some(enterprise_id))
+            .map(|i| i.key.clone())
+            .collect()
+    }
+
+    fn remove_installation(&mut self, installation: &InstallationKey) -> bool {
+        let keys = self.token_keys(installation);
+        for key in &keys {
+            self.token_sets.remove(key);
+            self.leases.remove(key);
+        }
+        self.installations.remove(installation).is_some() || !keys.is_empty()
+    }
 }
 
 /// A [`TokenStore`] in process memory: for tests, single-process tools, and as the reference the
@@ -189,8 +298,10 @@ pub struct MemoryTokenStore {
 
 impl fmt::Debug for MemoryTokenStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = self.lock();
         f.debug_struct("MemoryTokenStore")
-            .field("installations", &self.lock().installations.len())
+            .field("installations", &inner.installations.len())
+            .field("token_sets", &inner.token_sets.len())
             .finish_non_exhaustive()
     }
 }
@@ -224,95 +335,113 @@ impl MemoryTokenStore {
 
 #[async_trait]
 impl TokenStore for MemoryTokenStore {
-    async fn get(&self, key: &InstallationKey) -> Result<Option<StoredInstallation>> {
-        Ok(self.lock().installations.get(key).cloned())
+    async fn get(&self, key: &TokenKey) -> Result<Option<StoredTokenSet>> {
+        Ok(self.lock().token_sets.get(key).cloned())
     }
 
-    async fn save(&self, key: &InstallationKey, tokens: &TokenSet) -> Result<u64> {
+    async fn save(&self, key: &TokenKey, tokens: &TokenSet) -> Result<u64> {
+        let now = self.clock.now();
+        Ok(self.lock().put(key, tokens, now))
+    }
+
+    async fn save_grant(&self, grant: &Grant) -> Result<Vec<(TokenKey, u64)>> {
         let now = self.clock.now();
         let mut inner = self.lock();
-        let version = inner.installations.get(key).map_or(1, |i| i.version + 1);
-        inner.installations.insert(
-            key.clone(),
-            StoredInstallation {
-                key: key.clone(),
-                tokens: tokens.clone(),
-                version,
-                needs_reauthorization: None,
-                updated_at: now,
-            },
-        );
-        Ok(version)
+        inner
+            .installations
+            .insert(grant.installation.key.clone(), grant.installation.clone());
+        Ok(grant
+            .tokens
+            .iter()
+            .map(|granted| {
+                let key = grant.token_key(granted.principal.clone());
+                let version = inner.put(&key, &granted.tokens, now);
+                (key, version)
+            })
+            .collect())
     }
 
     async fn compare_and_swap(
         &self,
-        key: &InstallationKey,
+        key: &TokenKey,
         expected_version: u64,
         tokens: &TokenSet,
     ) -> Result<CasOutcome> {
         let now = self.clock.now();
-        let mut inner = self.lock();
-        match inner.installations.get_mut(key) {
-            Some(current) if current.version == expected_version => {
+        Ok(self
+            .lock()
+            .conditionally(key, expected_version, now, |current| {
                 current.tokens = tokens.clone();
-                current.version += 1;
                 current.needs_reauthorization = None;
-                current.updated_at = now;
-                Ok(CasOutcome::Swapped {
-                    version: current.version,
-                })
-            }
-            current => Ok(CasOutcome::Conflict {
-                current: current.map(|c| Box::new(c.clone())),
-            }),
-        }
+            }))
     }
 
     async fn mark_needs_reauthorization(
         &self,
-        key: &InstallationKey,
+        key: &TokenKey,
         expected_version: u64,
         reason: &str,
     ) -> Result<CasOutcome> {
         let now = self.clock.now();
-        let mut inner = self.lock();
-        match inner.installations.get_mut(key) {
-            Some(current) if current.version == expected_version => {
+        Ok(self
+            .lock()
+            .conditionally(key, expected_version, now, |current| {
                 current.needs_reauthorization = Some(reason.to_owned());
-                current.version += 1;
-                current.updated_at = now;
-                Ok(CasOutcome::Swapped {
-                    version: current.version,
-                })
-            }
-            current => Ok(CasOutcome::Conflict {
-                current: current.map(|c| Box::new(c.clone())),
-            }),
-        }
+            }))
     }
 
-    async fn delete(&self, key: &InstallationKey) -> Result<bool> {
+    async fn delete(&self, key: &TokenKey) -> Result<bool> {
         let mut inner = self.lock();
         inner.leases.remove(key);
-        Ok(inner.installations.remove(key).is_some())
+        Ok(inner.token_sets.remove(key).is_some())
     }
 
-    async fn list(&self, provider: Option<&ProviderId>) -> Result<Vec<InstallationKey>> {
-        let mut keys: Vec<InstallationKey> = self
+    async fn list(&self, provider: Option<&ProviderId>) -> Result<Vec<TokenKey>> {
+        Ok(self
             .lock()
-            .installations
+            .token_sets
             .keys()
             .filter(|k| provider.is_none_or(|p| k.provider() == p))
             .cloned()
-            .collect();
-        keys.sort();
+            .collect())
+    }
+
+    async fn installation(&self, key: &InstallationKey) -> Result<Option<Installation>> {
+        Ok(self.lock().installations.get(key).cloned())
+    }
+
+    async fn token_keys(&self, installation: &InstallationKey) -> Result<Vec<TokenKey>> {
+        Ok(self.lock().token_keys(installation))
+    }
+
+    async fn delete_installation(&self, installation: &InstallationKey) -> Result<bool> {
+        Ok(self.lock().remove_installation(installation))
+    }
+
+    async fn enterprise_installations(
+        &self,
+        provider: &ProviderId,
+        enterprise_id: &str,
+    ) -> Result<Vec<InstallationKey>> {
+        Ok(self.lock().of_enterprise(provider, enterprise_id))
+    }
+
+    async fn delete_enterprise(
+        &self,
+        provider: &ProviderId,
+        enterprise_id: &str,
+    ) -> Result<Vec<InstallationKey>> {
+        let mut inner = self.lock();
+        let keys = inner.of_enterprise(provider, enterprise_id);
+        for key in &keys {
+            inner.remove_installation(key);
+        }
         Ok(keys)
     }
 
     async fn try_acquire_lease(
         &self,
-        key: &InstallationKey,
+        key: &TokenKey,
         holder: &str,
         ttl: Duration,
     ) -> Result<Option<Lease>> {

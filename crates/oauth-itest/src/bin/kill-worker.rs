@@ -21,8 +21,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use oauth_core::store::faults::{FaultAction, FaultyStore, StoreFault, StoreOp};
 use oauth_core::{
-    CasOutcome, InstallationKey, Lease, ProviderId, Result, StoredInstallation, TokenSet,
-    TokenStore,
+    CasOutcome, Grant, Installation, InstallationKey, Lease, ProviderId, Result, StoredTokenSet,
+    TokenKey, TokenSet, TokenStore,
 };
 use oauth_manager::{EventHook, ManagerConfig, TokenEvent, TokenManager};
 
@@ -42,26 +42,29 @@ struct Reporting {
 
 #[async_trait]
 impl TokenStore for Reporting {
-    async fn get(&self, key: &InstallationKey) -> Result<Option<StoredInstallation>> {
+    async fn get(&self, key: &TokenKey) -> Result<Option<StoredTokenSet>> {
         self.inner.get(key).await
     }
-    async fn save(&self, key: &InstallationKey, tokens: &TokenSet) -> Result<u64> {
+    async fn save(&self, key: &TokenKey, tokens: &TokenSet) -> Result<u64> {
         self.inner.save(key, tokens).await
+    }
+    async fn save_grant(&self, grant: &Grant) -> Result<Vec<(TokenKey, u64)>> {
+        self.inner.save_grant(grant).await
     }
     async fn compare_and_swap(
         &self,
-        key: &InstallationKey,
+        key: &TokenKey,
         expected_version: u64,
         tokens: &TokenSet,
     ) -> Result<CasOutcome> {
-        say(&self.out, &format!("answered {}", key.key()));
+        say(&self.out, &format!("answered {}", key.installation().key()));
         self.inner
             .compare_and_swap(key, expected_version, tokens)
             .await
     }
     async fn mark_needs_reauthorization(
         &self,
-        key: &InstallationKey,
+        key: &TokenKey,
         expected_version: u64,
         reason: &str,
     ) -> Result<CasOutcome> {
@@ -69,21 +72,46 @@ impl TokenStore for Reporting {
             .mark_needs_reauthorization(key, expected_version, reason)
             .await
     }
-    async fn delete(&self, key: &InstallationKey) -> Result<bool> {
+    async fn delete(&self, key: &TokenKey) -> Result<bool> {
         self.inner.delete(key).await
     }
-    async fn list(&self, provider: Option<&ProviderId>) -> Result<Vec<InstallationKey>> {
+    async fn list(&self, provider: Option<&ProviderId>) -> Result<Vec<TokenKey>> {
         self.inner.list(provider).await
+    }
+    async fn installation(&self, key: &InstallationKey) -> Result<Option<Installation>> {
+        self.inner.installation(key).await
+    }
+    async fn token_keys(&self, installation: &InstallationKey) -> Result<Vec<TokenKey>> {
+        self.inner.token_keys(installation).await
+    }
+    async fn delete_installation(&self, installation: &InstallationKey) -> Result<bool> {
+        self.inner.delete_installation(installation).await
+    }
+    async fn enterprise_installations(
+        &self,
+        provider: &ProviderId,
+        enterprise_id: &str,
+    ) -> Result<Vec<InstallationKey>> {
+        self.inner
+            .enterprise_installations(provider, enterprise_id)
+            .await
+    }
+    async fn delete_enterprise(
+        &self,
+        provider: &ProviderId,
+        enterprise_id: &str,
+    ) -> Result<Vec<InstallationKey>> {
+        self.inner.delete_enterprise(provider, enterprise_id).await
     }
     async fn try_acquire_lease(
         &self,
-        key: &InstallationKey,
+        key: &TokenKey,
         holder: &str,
         ttl: Duration,
     ) -> Result<Option<Lease>> {
         let lease = self.inner.try_acquire_lease(key, holder, ttl).await?;
         if lease.is_some() {
-            say(&self.out, &format!("lease {}", key.key()));
+            say(&self.out, &format!("lease {}", key.installation().key()));
         }
         Ok(lease)
     }
@@ -92,7 +120,10 @@ impl TokenStore for Reporting {
     }
     async fn release_lease(&self, lease: &Lease) -> Result<()> {
         self.inner.release_lease(lease).await?;
-        say(&self.out, &format!("released {}", lease.key.key()));
+        say(
+            &self.out,
+            &format!("released {}", lease.key.installation().key()),
+        );
         Ok(())
     }
 }
@@ -159,7 +190,9 @@ async fn main() -> ExitCode {
                 .max_wait(Duration::from_secs(5)),
         )
         .on_event(EventHook::new(move |event| match event {
-            TokenEvent::Refreshed { key, .. } => say(&written, &format!("written {}", key.key())),
+            TokenEvent::Refreshed { key, .. } => {
+                say(&written, &format!("written {}", key.installation().key()))
+            }
             TokenEvent::PickedUp { .. } => {}
             other => say(&written, &format!("event {other:?}")),
         }))
@@ -168,9 +201,9 @@ async fn main() -> ExitCode {
         Ok(manager) => manager,
         Err(e) => return fail(e),
     };
-    let keys: Vec<InstallationKey> = keys
+    let keys: Vec<TokenKey> = keys
         .split(',')
-        .map(|k| InstallationKey::new(oauth_itest::SLACK, k))
+        .map(|k| TokenKey::bot(InstallationKey::new(oauth_itest::SLACK, k)))
         .collect();
     say(&out, "ready");
     let mut handles = Vec::new();
@@ -185,7 +218,10 @@ async fn main() -> ExitCode {
                 // test's to judge from the store and the sandbox; they are reported, and the
                 // task keeps asking.
                 if let Err(error) = manager.access_token(key).await {
-                    say(&out, &format!("error {} {:?}", key.key(), error.kind()));
+                    say(
+                        &out,
+                        &format!("error {} {:?}", key.installation().key(), error.kind()),
+                    );
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }

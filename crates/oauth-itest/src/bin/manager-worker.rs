@@ -12,7 +12,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use oauth_core::InstallationKey;
+use oauth_core::TokenKey;
 use oauth_manager::{ManagerConfig, TokenManager};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -62,7 +62,13 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let key = InstallationKey::new(oauth_itest::SLACK, key.clone());
+    let key: TokenKey = match key.parse() {
+        Ok(key) => key,
+        Err(e) => {
+            eprintln!("manager-worker: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     println!("ready");
     let _ = std::io::stdout().flush();
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(seconds);

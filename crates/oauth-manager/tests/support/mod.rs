@@ -9,9 +9,9 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use oauth_core::{
     AccessToken, AuthorizationCode, AuthorizationRequest, Clock, CodeExchange, Error, ErrorKind,
-    GenericProviderError, Grantee, InstallationKey, Introspect, ManualClock, MemoryTokenStore,
-    ProviderId, RefreshToken, Result, Revoke, TokenGrant, TokenInfo, TokenProvider, TokenSet,
-    TokenStore, TokenType,
+    GenericProviderError, Grant, Grantee, Installation, InstallationKey, Introspect, ManualClock,
+    MemoryTokenStore, Principal, ProviderId, RefreshToken, Result, Revoke, TokenGrant, TokenInfo,
+    TokenKey, TokenProvider, TokenSet, TokenStore, TokenType,
 };
 use oauth_manager::{EventHook, ManagerConfig, TokenEvent, TokenManager};
 
@@ -96,14 +96,18 @@ pub fn error(kind: ErrorKind, code: &str) -> Error {
 
 #[async_trait]
 impl TokenGrant for Fake {
-    async fn exchange_code(&self, _exchange: CodeExchange) -> Result<TokenSet> {
+    async fn exchange_code(&self, _exchange: CodeExchange) -> Result<Grant> {
         *self.valid_refresh.lock().unwrap() = Some("rt-0".into());
         let mut tokens = self.tokens(0);
         let mut grantee = Grantee::new();
         grantee.workspace_id = Some("T1".into());
         grantee.bot_id = Some("U1".into());
         tokens.grantee = grantee;
-        Ok(tokens)
+        let installation = Installation::new(
+            InstallationKey::workspace(PROVIDER, None, "T1"),
+            self.clock.now(),
+        );
+        Ok(Grant::new(installation).with_tokens(Principal::Bot, tokens))
     }
 
     async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenSet> {
@@ -188,7 +192,7 @@ pub struct Setup {
     pub fake: Arc<Fake>,
     pub store: Arc<dyn TokenStore>,
     pub manager: TokenManager,
-    pub key: InstallationKey,
+    pub key: TokenKey,
     pub events: Arc<Mutex<Vec<TokenEvent>>>,
 }
 
@@ -246,10 +250,11 @@ pub async fn setup_with(
     let fake = Fake::new(clock.clone(), delay);
     let events = Arc::default();
     let manager = manager_with(&fake, &store, &clock, "holder-1", &events, config);
-    let (key, _) = manager
+    let grant = manager
         .exchange_and_save(CodeExchange::new(AuthorizationCode::new("c")))
         .await
         .unwrap();
+    let key = grant.token_key(Principal::Bot);
     Setup {
         clock,
         fake,
