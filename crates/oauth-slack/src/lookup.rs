@@ -106,7 +106,12 @@ mod tests {
     #[test]
     fn every_row_of_the_lookup_table() {
         // (enterprise, team, is_enterprise_install, installations tried)
-        type Row = (Option<&'static str>, Option<&'static str>, bool, &'static [&'static str]);
+        type Row = (
+            Option<&'static str>,
+            Option<&'static str>,
+            bool,
+            &'static [&'static str],
+        );
         let rows: [Row; 8] = [
             (Some("E1"), Some("T1"), true, &["slack/E1/*"]),
             (Some("E1"), None, true, &["slack/E1/*"]),
