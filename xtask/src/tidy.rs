@@ -502,20 +502,25 @@ fn every_tls_shape_is_run() {
 }
 
 #[test]
-fn the_readme_example_is_the_tested_one() {
+fn the_readme_examples_are_the_tested_ones() {
     let root = project_root();
     let readme = fs::read_to_string(root.join("README.md")).unwrap();
-    let tested =
-        fs::read_to_string(root.join("crates/oauth-facade/tests/readme_example.rs")).unwrap();
-    let start = readme
-        .find("## Generic code over providers")
-        .expect("README section");
-    let code_start = readme[start..].find("```rust\n").unwrap() + start + "```rust\n".len();
-    let code_end = readme[code_start..].find("```").unwrap() + code_start;
-    assert!(
-        tested.ends_with(&readme[code_start..code_end]),
-        "the README example and crates/oauth-facade/tests/readme_example.rs differ"
-    );
+    for (section, test) in [
+        ("## Generic code over providers", "readme_example.rs"),
+        (
+            "## A Slack app: from an event to a token",
+            "readme_slack.rs",
+        ),
+    ] {
+        let tested = fs::read_to_string(root.join("crates/oauth-facade/tests").join(test)).unwrap();
+        let start = readme.find(section).expect("README section");
+        let code_start = readme[start..].find("```rust\n").unwrap() + start + "```rust\n".len();
+        let code_end = readme[code_start..].find("```").unwrap() + code_start;
+        assert!(
+            tested.ends_with(&readme[code_start..code_end]),
+            "the README example {section:?} and crates/oauth-facade/tests/{test} differ"
+        );
+    }
 }
 
 /// A user's clone has nothing beside it: no source, build script, xtask step or CI script may

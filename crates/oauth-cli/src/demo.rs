@@ -132,7 +132,10 @@ async fn lifecycle(
         .build()?;
     let mut flow = InstallFlow::builder(manager.clone(), redirect.clone());
     if kind == ProviderKind::Slack {
-        flow = flow.scopes(Scopes::parse("chat:write,commands"));
+        // Bot scopes and a user scope: the install grants a bot and a user token set.
+        flow = flow
+            .scopes(Scopes::parse("chat:write,commands"))
+            .param("user_scope", "search:read");
     }
     let router = flow.build()?.router("/install", &callback);
     let server = tokio::spawn(async move {
@@ -165,102 +168,126 @@ async fn lifecycle(
         "the install flow did not succeed",
     )?;
     let keys = manager.list().await?;
-    let key = keys
-        .first()
-        .cloned()
-        .ok_or_else(|| Error::Internal("demo: nothing was saved".into()))?;
-    let stored = store
-        .get(&key)
-        .await?
-        .ok_or_else(|| Error::Internal("demo: nothing was saved".into()))?;
+    check(!keys.is_empty(), "nothing was saved")?;
     s.step(
         "callback",
         "state verified (single use, constant-time), code exchanged".into(),
     );
-    let expiry = stored
-        .tokens
-        .remaining(clock.now())
-        .map_or("no expiry (Notion sends none)".to_owned(), |d| {
-            format!("expires in {}h", d.as_secs() / 3600)
-        });
-    s.step(
-        "exchange",
-        format!(
-            "access token {}, refresh token {}, {expiry}",
-            redacted(&stored.tokens.access_token),
-            stored
-                .tokens
-                .refresh_token
-                .as_ref()
-                .map_or("none".into(), redacted_refresh)
-        ),
-    );
-    s.step(
-        "store",
-        format!("saved as {key} (version {}) in SQLite", stored.version),
-    );
+    let mut saved = Vec::with_capacity(keys.len());
+    for key in &keys {
+        let stored = store
+            .get(key)
+            .await?
+            .ok_or_else(|| Error::Internal("demo: nothing was saved".into()))?;
+        let expiry = stored
+            .tokens
+            .remaining(clock.now())
+            .map_or("no expiry (Notion sends none)".to_owned(), |d| {
+                format!("expires in {}h", d.as_secs() / 3600)
+            });
+        s.step(
+            "exchange",
+            format!(
+                "{}: access token {}, refresh token {}, {expiry}",
+                key.principal(),
+                redacted(&stored.tokens.access_token),
+                stored
+                    .tokens
+                    .refresh_token
+                    .as_ref()
+                    .map_or("none".into(), redacted_refresh)
+            ),
+        );
+        s.step(
+            "store",
+            format!("saved as {key} (version {}) in SQLite", stored.version),
+        );
+        saved.push(stored);
+    }
+    if kind == ProviderKind::Slack {
+        check(
+            keys.len() == 2,
+            "the install did not save the bot's and the user's token sets",
+        )?;
+    }
 
-    // 3. the cached token.
-    let first = manager.access_token(&key).await?;
-    check(
-        first == stored.tokens.access_token && refresh_grants(sandbox, kind) == 0,
-        "the cached token was not served",
-    )?;
-    s.step(
-        "token",
-        format!(
-            "{} from the cache; refresh grants so far: 0",
-            redacted(&first)
-        ),
-    );
+    // 3. the cached tokens.
+    for (key, stored) in keys.iter().zip(&saved) {
+        let first = manager.access_token(key).await?;
+        check(
+            first == stored.tokens.access_token && refresh_grants(sandbox, kind) == 0,
+            "the cached token was not served",
+        )?;
+        s.step(
+            "token",
+            format!(
+                "{}: {} from the cache; refresh grants so far: 0",
+                key.principal(),
+                redacted(&first)
+            ),
+        );
+    }
 
-    // 4–5. expiry and refresh with rotation.
-    let rotated = match kind {
-        ProviderKind::Slack => {
-            let ahead = Duration::from_secs(43_200 - 120);
-            sandbox.control().advance_clock(ahead);
-            clock.advance(ahead);
-            s.step(
-                "expiry",
-                "clocks moved 11h58m ahead: the token expires within the 5-minute refresh margin"
-                    .into(),
-            );
-            // Served at once while it is refreshed in the background; then the new one.
-            manager.access_token(&key).await?;
-            manager.flush().await;
-            manager.access_token(&key).await?
-        }
-        _ => {
-            s.step(
-                "expiry",
-                "Notion tokens carry no expiry: the demo forces a refresh to show the rotation"
-                    .into(),
-            );
-            manager.force_refresh(&key).await?.access_token
-        }
-    };
-    let after = store
-        .get(&key)
-        .await?
-        .ok_or_else(|| Error::Internal("demo: the installation vanished".into()))?;
-    check(rotated != first, "the token did not change")?;
-    check(
-        after.tokens.refresh_token != stored.tokens.refresh_token,
-        "the refresh token did not rotate",
-    )?;
-    check(
-        refresh_grants(sandbox, kind) == 1,
-        "not exactly one refresh grant",
-    )?;
-    s.step(
-        "refresh",
-        format!(
-            "rotated: access token {}, refresh token {}; written (version {}) before use; refresh grants: 1",
-            redacted(&rotated),
-            after.tokens.refresh_token.as_ref().map_or("none".into(), redacted_refresh),
-            after.version
-        ),
-    );
+    // 4–5. expiry and refresh with rotation, of every token set on its own.
+    if kind == ProviderKind::Slack {
+        let ahead = Duration::from_secs(43_200 - 120);
+        sandbox.control().advance_clock(ahead);
+        clock.advance(ahead);
+        s.step(
+            "expiry",
+            "clocks moved 11h58m ahead: both tokens expire within the 5-minute refresh margin"
+                .into(),
+        );
+    } else {
+        s.step(
+            "expiry",
+            "Notion tokens carry no expiry: the demo forces a refresh to show the rotation".into(),
+        );
+    }
+    let mut rotated_tokens = Vec::with_capacity(keys.len());
+    for (n, (key, stored)) in keys.iter().zip(&saved).enumerate() {
+        let rotated = match kind {
+            ProviderKind::Slack => {
+                // Served at once while it is refreshed in the background; then the new one.
+                manager.access_token(key).await?;
+                manager.flush().await;
+                manager.access_token(key).await?
+            }
+            _ => manager.force_refresh(key).await?.access_token,
+        };
+        let after = store
+            .get(key)
+            .await?
+            .ok_or_else(|| Error::Internal("demo: the installation vanished".into()))?;
+        check(
+            rotated != stored.tokens.access_token,
+            "the token did not change",
+        )?;
+        check(
+            after.tokens.refresh_token != stored.tokens.refresh_token,
+            "the refresh token did not rotate",
+        )?;
+        let grants = refresh_grants(sandbox, kind);
+        check(
+            grants == n as u64 + 1,
+            "not exactly one refresh grant per token set",
+        )?;
+        s.step(
+            "refresh",
+            format!(
+                "{}: rotated: access token {}, refresh token {}; written (version {}) before use; refresh grants: {grants}",
+                key.principal(),
+                redacted(&rotated),
+                after.tokens.refresh_token.as_ref().map_or("none".into(), redacted_refresh),
+                after.version
+            ),
+        );
+        rotated_tokens.push(rotated);
+    }
+    let rotated = rotated_tokens
+        .first()
+        .cloned()
+        .ok_or_else(|| Error::Internal("demo: nothing was refreshed".into()))?;
 
     // 6–8. introspect, revoke, introspect again.
     let info = provider.introspect(&rotated).await?;

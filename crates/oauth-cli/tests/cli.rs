@@ -25,6 +25,7 @@ async fn demo_runs_both_providers_offline() {
         "== notion ==",
         "== slack ==",
         "rotated",
+        "user:U",
         "inactive (token_revoked)",
         "demo finished",
     ] {
@@ -37,7 +38,19 @@ async fn demo_runs_both_providers_offline() {
         .output()
         .unwrap();
     let steps: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    assert_eq!(steps.as_array().unwrap().len(), 20);
+    // Ten steps a provider, and Slack's user token set exchanged, stored, served and refreshed too.
+    assert_eq!(steps.as_array().unwrap().len(), 24);
+    let refreshes: Vec<&str> = steps
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|step| step["provider"] == "slack" && step["name"] == "refresh")
+        .map(|step| step["detail"].as_str().unwrap())
+        .collect();
+    assert_eq!(refreshes.len(), 2, "{steps}");
+    assert!(refreshes[0].starts_with("bot: rotated"), "{refreshes:?}");
+    assert!(refreshes[1].starts_with("user:U"), "{refreshes:?}");
+    assert!(refreshes[1].ends_with("refresh grants: 2"), "{refreshes:?}");
 }
 
 #[tokio::test]
