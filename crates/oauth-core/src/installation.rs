@@ -399,6 +399,15 @@ impl Grant {
             .map(|granted| &granted.tokens)
     }
 
+    /// Whether this grant (re)installs the app: it carries the bot's token set. Saving it replaces
+    /// the installation's record. A grant of user token sets only (a user authorizing user scopes
+    /// in a workspace where the app is installed) adds those users and leaves the record, the
+    /// bot's details and secrets such as the incoming webhook, as they are (it creates the
+    /// record of an installation not yet known).
+    pub fn is_install(&self) -> bool {
+        self.tokens_of(&Principal::Bot).is_some()
+    }
+
     /// The token set a caller wanting one token takes: the bot's if granted, else the first
     /// user's.
     pub fn primary(&self) -> Option<&GrantedTokens> {

@@ -440,11 +440,28 @@ async fn check_installations(store: &dyn TokenStore) {
         sample("xoxe.xoxp-1-alice", "xoxe-1-alice"),
         "other users' token sets stay"
     );
-    // A second user authorizes.
-    let second = Grant::new(installation(&workspace, "A1-again"))
+    // A second user authorizes user scopes only: their token set is added, and the record (the
+    // bot's details, the webhook) stays as the install left it.
+    let second = Grant::new(installation(&workspace, "B-user-only"))
         .with_tokens(bob.clone(), sample("xoxe.xoxp-1-bob", "xoxe-1-bob"));
+    assert!(!second.is_install());
     store.save_grant(&second).await.unwrap();
     assert_eq!(store.token_keys(&workspace).await.unwrap().len(), 3);
+    assert_eq!(
+        store.installation(&workspace).await.unwrap().unwrap(),
+        reinstall.installation,
+        "a grant without the bot's token set keeps the record"
+    );
+    // A user-only install where the app was not installed creates the record.
+    let user_only = InstallationKey::workspace(slack.clone(), None, "T9");
+    let first_user = Grant::new(installation(&user_only, "U-only"))
+        .with_tokens(bob.clone(), sample("xoxe.xoxp-1-bob9", "xoxe-1-bob9"));
+    store.save_grant(&first_user).await.unwrap();
+    assert_eq!(
+        store.installation(&user_only).await.unwrap(),
+        Some(first_user.installation.clone())
+    );
+    assert!(store.delete_installation(&user_only).await.unwrap());
 
     // Leases are per token set: the bot's and a user's do not exclude each other.
     let ttl = Duration::from_secs(5);

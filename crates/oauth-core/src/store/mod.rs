@@ -121,8 +121,9 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     async fn save(&self, key: &TokenKey, tokens: &TokenSet) -> Result<u64>;
 
     /// Writes what one authorization granted, in one transaction: the installation's record
-    /// (replacing the previous one: a reinstall) and each of its token sets (replacing that
-    /// principal's, clearing its mark). The installation's other token sets (other users') are
+    /// (replacing the previous one when the grant [is an install](Grant::is_install), a
+    /// reinstall; else only if the installation has none) and each of its token sets (replacing
+    /// that principal's, clearing its mark). The installation's other token sets (other users') are
     /// left as they are. Returns each token set's key and new version, in the grant's order.
     async fn save_grant(&self, grant: &Grant) -> Result<Vec<(TokenKey, u64)>>;
 
@@ -347,9 +348,11 @@ impl TokenStore for MemoryTokenStore {
     async fn save_grant(&self, grant: &Grant) -> Result<Vec<(TokenKey, u64)>> {
         let now = self.clock.now();
         let mut inner = self.lock();
-        inner
-            .installations
-            .insert(grant.installation.key.clone(), grant.installation.clone());
+        if grant.is_install() || !inner.installations.contains_key(&grant.installation.key) {
+            inner
+                .installations
+                .insert(grant.installation.key.clone(), grant.installation.clone());
+        }
         Ok(grant
             .tokens
             .iter()

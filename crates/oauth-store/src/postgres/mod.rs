@@ -228,23 +228,30 @@ impl TokenStore for PostgresTokenStore {
         }
         let installation = &grant.installation.key;
         let mut tx = self.pool.begin().await.map_err(storage_error(WRITE))?;
-        sqlx::query(
-            "INSERT INTO oauth_installation_records (provider, installation_key, enterprise_id, details, secrets, key_id, installed_at, updated_at) \
+        // An install replaces the record; a grant of user token sets only leaves it.
+        const INSERT: &str = "INSERT INTO oauth_installation_records (provider, installation_key, enterprise_id, details, secrets, key_id, installed_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7::double precision / 1000), now()) \
-             ON CONFLICT (provider, installation_key) DO UPDATE SET enterprise_id = EXCLUDED.enterprise_id, \
-               details = EXCLUDED.details, secrets = EXCLUDED.secrets, key_id = EXCLUDED.key_id, \
-               installed_at = EXCLUDED.installed_at, updated_at = now()",
-        )
-        .bind(installation.provider().as_str())
-        .bind(installation.key())
-        .bind(record.enterprise_id)
-        .bind(record.details)
-        .bind(record.secrets)
-        .bind(record.key_id)
-        .bind(to_ms(grant.installation.installed_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(storage_error(WRITE))?;
+             ON CONFLICT (provider, installation_key) ";
+        let sql = if grant.is_install() {
+            format!(
+                "{INSERT}DO UPDATE SET enterprise_id = EXCLUDED.enterprise_id, \
+                   details = EXCLUDED.details, secrets = EXCLUDED.secrets, key_id = EXCLUDED.key_id, \
+                   installed_at = EXCLUDED.installed_at, updated_at = now()"
+            )
+        } else {
+            format!("{INSERT}DO NOTHING")
+        };
+        sqlx::query(&sql)
+            .bind(installation.provider().as_str())
+            .bind(installation.key())
+            .bind(record.enterprise_id)
+            .bind(record.details)
+            .bind(record.secrets)
+            .bind(record.key_id)
+            .bind(to_ms(grant.installation.installed_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(storage_error(WRITE))?;
         let mut written = Vec::with_capacity(rows.len());
         for (key, row) in rows {
             let version = upsert(&mut *tx, &key, row)

@@ -139,24 +139,30 @@ where
     .await
 }
 
-/// Writes an installation's record (insert or replace).
+/// Writes an installation's record: inserted, or replacing the one there when `replace` (an
+/// install, see `Grant::is_install`), else leaving it.
 async fn upsert_record<'e, E>(
     executor: E,
     key: &InstallationKey,
     record: RecordRow,
     installed_at: i64,
     now: i64,
+    replace: bool,
 ) -> sqlx::Result<()>
 where
     E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
 {
-    sqlx::query(
-        "INSERT INTO oauth_installation_records (provider, installation_key, enterprise_id, details, secrets, key_id, installed_at_ms, updated_at_ms) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-         ON CONFLICT (provider, installation_key) DO UPDATE SET enterprise_id = excluded.enterprise_id, \
-           details = excluded.details, secrets = excluded.secrets, key_id = excluded.key_id, \
-           installed_at_ms = excluded.installed_at_ms, updated_at_ms = excluded.updated_at_ms",
-    )
+    const INSERT: &str = "INSERT INTO oauth_installation_records (provider, installation_key, enterprise_id, details, secrets, key_id, installed_at_ms, updated_at_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (provider, installation_key) ";
+    sqlx::query(&if replace {
+        format!(
+            "{INSERT}DO UPDATE SET enterprise_id = excluded.enterprise_id, \
+               details = excluded.details, secrets = excluded.secrets, key_id = excluded.key_id, \
+               installed_at_ms = excluded.installed_at_ms, updated_at_ms = excluded.updated_at_ms"
+        )
+    } else {
+        format!("{INSERT}DO NOTHING")
+    })
     .bind(key.provider().as_str())
     .bind(key.key())
     .bind(record.enterprise_id)
@@ -245,6 +251,7 @@ impl TokenStore for SqliteTokenStore {
             record,
             to_ms(grant.installation.installed_at),
             now,
+            grant.is_install(),
         )
         .await
         .map_err(storage_error(WRITE))?;
