@@ -189,7 +189,9 @@ mod sqlite {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tokens.sqlite3");
         std::fs::copy(Path::new(FIXTURES).join("schema1-encrypted.sqlite3"), &path).unwrap();
-        let error = SqliteTokenStore::open(&path).await.err().expect("refused");
+        let Err(error) = SqliteTokenStore::open(&path).await else {
+            panic!("an encrypted store opened without its key");
+        };
         let text = error.to_string();
         assert!(text.contains("k1"), "names the key it needs: {text}");
         // Nothing moved: the store opens with its key afterwards.
