@@ -199,9 +199,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod authorize;
+mod consent;
 mod control;
 mod grants;
 mod ids;
+mod installs;
 mod limits;
 mod model;
 mod notion;
@@ -218,14 +220,15 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use consent::{Consent, EnterpriseInfo, TeamInfo};
 pub use control::{Control, ControlError};
+pub use installs::SlackInstallation;
 pub use limits::Limits;
 pub use model::{
-    App, AuthorizeOutcome, Consent, Counters, DEFAULT_NOTION_CLIENT_ID,
-    DEFAULT_NOTION_CLIENT_SECRET, DEFAULT_NOTION_REDIRECT_URIS, DEFAULT_SLACK_APP_ID,
-    DEFAULT_SLACK_CLIENT_ID, DEFAULT_SLACK_CLIENT_SECRET, DEFAULT_SLACK_REDIRECT_URIS,
-    DEFAULT_SLACK_REFRESH_GRACE_SECS, ExternalToken, Fault, FaultKind, OpCount, Provider,
-    RecordedRequest, Stats, TeamInfo, default_apps,
+    App, AuthorizeOutcome, Counters, DEFAULT_NOTION_CLIENT_ID, DEFAULT_NOTION_CLIENT_SECRET,
+    DEFAULT_NOTION_REDIRECT_URIS, DEFAULT_SLACK_APP_ID, DEFAULT_SLACK_CLIENT_ID,
+    DEFAULT_SLACK_CLIENT_SECRET, DEFAULT_SLACK_REDIRECT_URIS, DEFAULT_SLACK_REFRESH_GRACE_SECS,
+    ExternalToken, Fault, FaultKind, OpCount, Provider, RecordedRequest, Stats, default_apps,
 };
 pub use notion::NOTION_VERSIONS;
 pub use oidc::{SANDBOX_KEY_ID, SANDBOX_TEST_KEY_PEM, jwks};
