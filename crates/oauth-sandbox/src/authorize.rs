@@ -21,6 +21,7 @@ pub(crate) fn authorize(inner: &mut Inner, flow: Flow, q: &[(String, String)]) -
     let op = match flow {
         Flow::Notion => "notion.authorize",
         Flow::SlackV2 => "slack.oauth.v2.authorize",
+        Flow::SlackV2User => "slack.oauth.v2_user.authorize",
         Flow::SlackV1 => "slack.oauth.authorize",
         Flow::SlackOidc => "slack.openid.connect.authorize",
     };
@@ -117,6 +118,21 @@ fn authorize_inner(
                 return fail("invalid_scope");
             }
         }
+        Flow::SlackV2User => {
+            // Every scope of a user-only install is a user scope, in `scope` or `user_scope`.
+            user_scopes = split_scopes(get(q, "scope"));
+            for s in split_scopes(get(q, "user_scope")) {
+                if !user_scopes.contains(&s) {
+                    user_scopes.push(s);
+                }
+            }
+            if user_scopes.is_empty()
+                || (!app.user_scopes.is_empty()
+                    && user_scopes.iter().any(|s| !app.user_scopes.contains(s)))
+            {
+                return fail("invalid_scope");
+            }
+        }
         Flow::SlackOidc => {
             if get(q, "response_type") != Some("code") {
                 return fail("unsupported_response_type");
@@ -148,9 +164,11 @@ fn authorize_inner(
         }
     }
 
-    let Some(identity) = inner.take_consent(&app.client_id, notion, get(q, "team")) else {
+    let Some(mut identity) = inner.take_consent(&app.client_id, notion, get(q, "team")) else {
         return fail("access_denied");
     };
+    // Org-wide installs exist only in the v2 flows; elsewhere the admin's workspace answers.
+    identity.org_wide &= matches!(flow, Flow::SlackV2 | Flow::SlackV2User);
     let code = match flow {
         Flow::Notion => inner.uuid(),
         _ => {

@@ -9,9 +9,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::model::{
-    App, AuthorizeOutcome, Consent, Counters, ExternalToken, Fault, RecordedRequest, Stats,
-};
+use crate::consent::Consent;
+use crate::installs::SlackInstallation;
+use crate::model::{App, AuthorizeOutcome, Counters, ExternalToken, Fault, RecordedRequest, Stats};
 use crate::state::Shared;
 
 /// Error of a control operation.
@@ -147,18 +147,38 @@ impl Control {
         self.shared.lock().stats(&self.shared.connections)
     }
 
+    /// The Slack installations (no tokens or secrets), in the order they were made: one per
+    /// (app, team), or per (app, enterprise) for org-wide installs.
+    pub fn installations(&self) -> Vec<SlackInstallation> {
+        self.shared.lock().installations()
+    }
+
+    /// The installation of `client_id` keyed `key`: a team id (`T…`) for a workspace install,
+    /// an enterprise id (`E…`) for an org-wide one.
+    pub fn installation(&self, client_id: &str, key: &str) -> Option<SlackInstallation> {
+        self.installations().into_iter().find(|i| {
+            i.client_id == client_id
+                && match (&i.team, &i.enterprise) {
+                    (Some(team), _) => team.id == key,
+                    (None, Some(enterprise)) => enterprise.id == key,
+                    (None, None) => false,
+                }
+        })
+    }
+
     /// Empties the request log.
     pub fn clear_requests(&self) {
         self.shared.lock().log.clear();
     }
 
-    /// Forgets every code, grant, token, queued consent, fault, logged request and counter, and
-    /// resets the clock; registered apps and external tokens stay.
+    /// Forgets every code, grant, token, installation, queued consent, fault, logged request and
+    /// counter, and resets the clock; registered apps and external tokens stay.
     pub fn reset(&self) {
         let mut inner = self.shared.lock();
         inner.codes.clear();
         inner.grants.clear();
         inner.tokens.clear();
+        inner.installs.clear();
         inner.consents.clear();
         inner.faults.clear();
         inner.log.clear();
@@ -326,6 +346,10 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
                     ),
                 }
             }),
+        )
+        .route(
+            "/_sandbox/installations",
+            get(|State(s): St| async move { Json(ctl(&s).installations()) }),
         )
         .route(
             "/_sandbox/stats",

@@ -158,7 +158,8 @@ pub(crate) fn mint_notion(inner: &mut Inner, grant: usize) -> (String, String) {
     (access, refresh)
 }
 
-/// A Slack grant (bot or user) of a consented code.
+/// A Slack grant (bot or user) of a consented code. A bot grant takes the bot user and bot id of
+/// the app's installation in the workspace (or org), the same across reinstalls.
 pub(crate) fn new_slack_grant(
     inner: &mut Inner,
     app: &App,
@@ -166,8 +167,11 @@ pub(crate) fn new_slack_grant(
     rec: &CodeRec,
     scopes: Vec<String>,
 ) -> usize {
-    let bot_user_id = inner.slack_id('U');
-    let bot_id = inner.slack_id('B');
+    let (bot_user_id, bot_id) = if kind == GrantKind::SlackBot {
+        inner.bot_identity(&app.client_id, &rec.identity)
+    } else {
+        (String::new(), String::new())
+    };
     inner.new_grant(Grant {
         client_id: app.client_id.clone(),
         kind,

@@ -6,9 +6,10 @@
 //! | Provider | Paths | Client configuration |
 //! | --- | --- | --- |
 //! | Notion | `GET /v1/oauth/authorize`, `POST /v1/oauth/token`, `/v1/oauth/introspect`, `/v1/oauth/revoke` | `@notionhq/client`: `baseUrl` = sandbox URL |
-//! | Slack | `GET /oauth/v2/authorize`, `/oauth/authorize` (v1), `/openid/connect/authorize`, `/api/<method>`, `/openid/connect/keys`, `/.well-known/openid-configuration` | `@slack/web-api`: `slackApiUrl` = sandbox URL + `/api/` |
+//! | Slack | `GET /oauth/v2/authorize`, `/oauth/v2_user/authorize` (user-only), `/oauth/authorize` (v1), `/openid/connect/authorize`, `/api/<method>`, `/openid/connect/keys`, `/.well-known/openid-configuration` | `@slack/web-api`: `slackApiUrl` = sandbox URL + `/api/` |
 //!
-//! Slack methods: `oauth.v2.access` (code, PKCE public client, refresh grant), `oauth.v2.exchange`,
+//! Slack methods: `oauth.v2.access` (code, PKCE public client, refresh grant),
+//! `oauth.v2.user.access` (user-only installs: code, PKCE, refresh grant), `oauth.v2.exchange`,
 //! `oauth.access`, `openid.connect.token` (RS256 `id_token`), `openid.connect.userInfo`,
 //! `auth.test` (with `x-oauth-scopes`), `auth.revoke` (with `test`), `auth.teams.list` (cursor
 //! pagination), `apps.auth.external.get`, `apps.auth.external.delete`.
@@ -92,14 +93,15 @@
 //! | --- | --- | --- |
 //! | `GET /_sandbox/health` | `{"ok":true,"base_url":…}` | |
 //! | `GET`/`POST /_sandbox/apps` | list / register (upsert) an [`App`] | [`Control::apps`], [`Control::register_app`] |
-//! | `POST`/`DELETE /_sandbox/consent` | queue a [`Consent`] (deny, or pick team/user) / clear | [`Control::push_consent`] |
+//! | `POST`/`DELETE /_sandbox/consent` | queue a [`Consent`] (deny, or pick team/user, Grid org, org-wide) / clear | [`Control::push_consent`] |
 //! | `GET /_sandbox/clock`, `POST /_sandbox/clock/advance` `{"seconds":N}` | sandbox clock | [`Control::advance_clock`] |
 //! | `GET`/`POST`/`DELETE /_sandbox/faults` | list / inject a [`Fault`] / clear | [`Control::inject_fault`] |
 //! | `GET`/`DELETE /_sandbox/counters` | [`Counters`] / reset | [`Control::counters`] |
 //! | `GET`/`DELETE /_sandbox/requests` | request log ([`RecordedRequest`], body base64) / clear | [`Control::requests`] |
 //! | `POST /_sandbox/authorize` `{"url":"/oauth/v2/authorize?…"}` | run an authorize URL, get an [`AuthorizeOutcome`] | [`Control::authorize`] |
-//! | `GET /_sandbox/stats` | codes, tokens, grants and log held, connections open, peak, refused ([`Stats`]) | [`Control::stats`] |
-//! | `POST /_sandbox/reset` | forget codes, tokens, consents, faults, log, counters, clock offset (apps stay) | [`Control::reset`] |
+//! | `GET /_sandbox/installations` | the Slack installations, without tokens ([`SlackInstallation`]) | [`Control::installations`], [`Control::installation`] |
+//! | `GET /_sandbox/stats` | codes, tokens, grants, installations and log held, connections open, peak, refused ([`Stats`]) | [`Control::stats`] |
+//! | `POST /_sandbox/reset` | forget codes, tokens, installations, consents, faults, log, counters, clock offset (apps stay) | [`Control::reset`] |
 //! | `GET`/`POST /_sandbox/external-tokens` | [`ExternalToken`]s for `apps.auth.external.*` | [`Control::add_external_token`] |
 //!
 //! Every request to a non-control path is logged (method, path, query, all headers, raw
@@ -108,7 +110,9 @@
 //! processed requests are counted per operation and per app (`notion.token.authorization_code`,
 //! `notion.token.refresh_token`, `notion.introspect`, `notion.revoke`,
 //! `slack.oauth.v2.access.authorization_code`, `slack.oauth.v2.access.refresh_token`,
-//! `slack.openid.connect.token.refresh_token`, `slack.auth.test`, …).
+//! `slack.oauth.v2.user.access.authorization_code`, `slack.oauth.v2.user.access.refresh_token`,
+//! `slack.openid.connect.token.refresh_token`, `slack.auth.test`, the authorize endpoints
+//! `slack.oauth.v2.authorize`, `slack.oauth.v2_user.authorize`, …).
 //!
 //! # Faults
 //!
@@ -140,6 +144,70 @@
 //! two is revoked at each refresh. PKCE apps' refresh tokens expire after 30 days. Without
 //! rotation, tokens are `xoxb-…`/`xoxp-…` and never expire; `oauth.v2.exchange` migrates one (once)
 //! when rotation is on, and it expires at the first refresh of the new pair.
+//!
+//! # Installations (Slack)
+//!
+//! An app has one installation per workspace (per (app, team)) and one per organization for an
+//! org-wide install (per (app, enterprise)); [`Control::installations`] reads them. The first
+//! code exchange of an install flow (`oauth.v2.access`, `oauth.v2.user.access`, `oauth.access`)
+//! makes it; later ones update it (scopes, installers, an org's workspaces).
+//!
+//! - **Bot user.** An installation's bot user (`bot_user_id`, `U…`) and bot id (`auth.test`'s
+//!   `bot_id`, `B…`) are minted by its first install with bot scopes and kept by every
+//!   reinstall, by any user.
+//! - **Reinstall.** Each exchange issues new tokens (new scopes, new installer in
+//!   `authed_user`); the previous install's tokens are left alone: its access tokens work until
+//!   they expire (long-lived ones until revoked), its refresh token still refreshes its own
+//!   lineage with its own scopes. Each user who authorizes gets a user token of their own;
+//!   another user's authorization leaves it valid.
+//! - **Kind of install**, chosen by the [`Consent`]:
+//!
+//! | Consent | `team` | `enterprise` | `is_enterprise_install` | installation key |
+//! | --- | --- | --- | --- | --- |
+//! | [`Consent::approve`]`(T, name, U)` (or none) | `{id,name}` | `null` | `false` | `T` |
+//! | `Consent::approve(T, name, U).`[`in_enterprise`](Consent::in_enterprise)`(E, name)` | `{id,name}` | `{id,name}` | `false` | `T` |
+//! | [`Consent::org_wide`]`(E, name, admin, &[T1, T2])` | `null` | `{id,name}` | `true` | `E` |
+//!
+//! An org-wide token (bot or the admin's user token) serves every workspace listed:
+//! `auth.test` answers as the org (`team_id` = the enterprise id, `team` = its name, `url`
+//! `https://<name>.enterprise.slack.com/`, `enterprise_id`, `is_enterprise_install: true`) or,
+//! given `team_id` of one of the org's workspaces, as that workspace (`team_id`, `team`, `url`
+//! of it, still `enterprise_id` and `is_enterprise_install: true`); another `team_id` gets
+//! `team_access_not_granted`. A workspace token ignores `team_id`. `auth.teams.list` with an
+//! org-wide token lists exactly the org's workspaces (none if the consent listed none). Once an
+//! app is installed org-wide, a workspace install in that org is refused at the exchange with
+//! `cannot_install_an_org_installed_app` (the code stays unspent). Org-wide consents only
+//! affect the v2 flows; `oauth.access` and Sign in with Slack see the admin's workspace.
+//!
+//! ## User-only installs
+//!
+//! `GET /oauth/v2_user/authorize` takes `client_id`, `scope` (comma- or space-separated; every
+//! scope is a user scope; `user_scope` is accepted too and merged), `redirect_uri`, `state`,
+//! `team`, and PKCE's `code_challenge` + `code_challenge_method=S256` (required for PKCE apps),
+//! with the v2 rules (registered redirect URIs, the app's allowed user scopes, no scope at all:
+//! `error=invalid_scope`). `POST /api/oauth.v2.user.access` (form or JSON body; client
+//! credentials in HTTP Basic or the body, no secret for PKCE apps) takes `code`, `redirect_uri`
+//! (as sent to authorize), `code_verifier`, or `grant_type=refresh_token` + `refresh_token`.
+//! Both grants answer with the same shape, the user token at the top level:
+//!
+//! ```json
+//! {"ok": true, "app_id": "A0SANDBOX01",
+//!  "access_token": "xoxe.xoxp-1-…", "token_type": "user", "scope": "search:read,chat:write",
+//!  "user_id": "U0SANDBOX1",
+//!  "refresh_token": "xoxe-1-…", "expires_in": 43200,
+//!  "team": {"id": "T0SANDBOX1", "name": "Sandbox Workspace"}, "enterprise": null,
+//!  "is_enterprise_install": false,
+//!  "authed_user": {"id": "U0SANDBOX1", "scope": "search:read,chat:write"}}
+//! ```
+//!
+//! `refresh_token` and `expires_in` come only with rotation (or PKCE); otherwise the token is a
+//! long-lived `xoxp-…`. `team` is `null` and `enterprise` set for an org-wide install.
+//! `authed_user` repeats the user and scope as Slack's example shows, without tokens. Refusals:
+//! a code of `/oauth/v2/authorize` (or of this flow at `oauth.v2.access`)
+//! `oauth_authorization_url_mismatch`, the code left unspent; a bot's refresh token
+//! `invalid_refresh_token`, left unspent; otherwise as `oauth.v2.access` (`invalid_code`,
+//! `invalid_code_verifier`, `bad_redirect_uri`, `invalid_grant_type`, `bad_client_secret`, …).
+//! A user token of either flow refreshes at either method, each answering in its own shape.
 //!
 //! # Unconfirmed items and the sandbox's choices
 //!
@@ -174,15 +242,26 @@
 //! | Slack other HTTP methods than GET/POST | `invalid_post_type` |
 //! | Slack unknown method | HTTP 200 `{"ok":false,"error":"unknown_method","req_method":…}` |
 //! | Slack 5xx bodies | JSON `ok:false` (see faults) |
+//! | Slack reinstall in the same workspace (slack-apps §7) | same bot user and bot id; new tokens; the previous install's tokens left alone (valid until they expire; the refresh token still refreshes its lineage): Bolt and `slack_sdk` only use the latest installation's tokens, and a refresh in flight elsewhere must not fail |
+//! | Slack scopes across reinstalls | each install's tokens carry the scopes it requested (not accumulated) |
+//! | Slack installation made | at the code exchange, not at consent |
+//! | Slack `oauth.v2.user.access` answer | the user token at the top level (`access_token`, `token_type:"user"`, `scope`, `user_id`, rotation's `refresh_token`/`expires_in`) with `app_id`, `team`, `enterprise`, `is_enterprise_install` and `authed_user {id, scope}`; the same for the refresh grant; no `id_token` |
+//! | Slack `/oauth/v2_user/authorize` scopes | `scope` (and `user_scope`) are user scopes |
+//! | Slack code of one v2 flow exchanged at the other's method | `oauth_authorization_url_mismatch`, code unspent |
+//! | Slack refresh tokens across `oauth.v2.access` / `oauth.v2.user.access` | user refresh tokens work at both; a bot's at `oauth.v2.user.access`: `invalid_refresh_token` |
+//! | Slack `auth.test` with an org-wide token | `team_id` = enterprise id, `team` = its name, `url` `https://<name>.enterprise.slack.com/`; `team_id` argument picks one of the org's workspaces (`team_access_not_granted` for others) |
+//! | Slack `auth.teams.list` with a workspace token | the workspace (or the consent's `teams`) |
+//! | Slack org-wide consent without enterprise | `E0SANDBOX1` "Sandbox Enterprise" |
 //! | OIDC `iss` | the sandbox base URL (also the discovery `issuer`) |
 //! | Authorize errors | unknown client or unregistered redirect URI: 400 HTML page with `x-sandbox-error: <code>`; other errors: redirect with `error=` (`invalid_scope`, `invalid_request` for PKCE problems or a custom scheme without PKCE, `unsupported_response_type`, `access_denied`) |
 //!
 //! # Not emulated
 //!
 //! Notion's REST API beyond OAuth; real rate limits (only injected faults); `multipart/form-data`
-//! bodies; `oauth.v2.user.access`, the `assertion` grant, GovSlack; org-wide installs
-//! (`is_enterprise_install: true`, `team: null`) and `incoming_webhook` blocks; the rule that
-//! PKCE desktop redirects may not request bot scopes.
+//! bodies; the `assertion` grant, GovSlack; `incoming_webhook` blocks; adding workspaces to an
+//! org-wide install after it (`team_access_granted`): reinstall with a longer list; uninstalls
+//! and the Events API; Grid `W…` user ids (any id is taken as given); the rule that PKCE
+//! desktop redirects may not request bot scopes.
 //!
 //! # Bounds
 //!
@@ -199,9 +278,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod authorize;
+mod consent;
 mod control;
 mod grants;
 mod ids;
+mod installs;
 mod limits;
 mod model;
 mod notion;
@@ -218,14 +299,15 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use consent::{Consent, EnterpriseInfo, TeamInfo};
 pub use control::{Control, ControlError};
+pub use installs::SlackInstallation;
 pub use limits::Limits;
 pub use model::{
-    App, AuthorizeOutcome, Consent, Counters, DEFAULT_NOTION_CLIENT_ID,
-    DEFAULT_NOTION_CLIENT_SECRET, DEFAULT_NOTION_REDIRECT_URIS, DEFAULT_SLACK_APP_ID,
-    DEFAULT_SLACK_CLIENT_ID, DEFAULT_SLACK_CLIENT_SECRET, DEFAULT_SLACK_REDIRECT_URIS,
-    DEFAULT_SLACK_REFRESH_GRACE_SECS, ExternalToken, Fault, FaultKind, OpCount, Provider,
-    RecordedRequest, Stats, TeamInfo, default_apps,
+    App, AuthorizeOutcome, Counters, DEFAULT_NOTION_CLIENT_ID, DEFAULT_NOTION_CLIENT_SECRET,
+    DEFAULT_NOTION_REDIRECT_URIS, DEFAULT_SLACK_APP_ID, DEFAULT_SLACK_CLIENT_ID,
+    DEFAULT_SLACK_CLIENT_SECRET, DEFAULT_SLACK_REDIRECT_URIS, DEFAULT_SLACK_REFRESH_GRACE_SECS,
+    ExternalToken, Fault, FaultKind, OpCount, Provider, RecordedRequest, Stats, default_apps,
 };
 pub use notion::NOTION_VERSIONS;
 pub use oidc::{SANDBOX_KEY_ID, SANDBOX_TEST_KEY_PEM, jwks};

@@ -200,83 +200,6 @@ pub fn default_apps() -> Vec<App> {
     ]
 }
 
-/// A Slack workspace (or Notion workspace) as listed by `auth.teams.list`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TeamInfo {
-    /// Team id (`T…`) or Notion workspace id.
-    pub id: String,
-    /// Team name.
-    pub name: String,
-}
-
-/// The outcome of the next authorization (consent screen). Queued with
-/// [`crate::Control::push_consent`]; each authorize request consumes the first queued consent that
-/// applies to its client id, and without one consent is automatic with the default identity.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Consent {
-    /// Deny: the redirect carries `error=access_denied`.
-    #[serde(default)]
-    pub deny: bool,
-    /// Team id (Slack `T…`) or Notion workspace id.
-    #[serde(default)]
-    pub team_id: Option<String>,
-    /// Team or workspace name.
-    #[serde(default)]
-    pub team_name: Option<String>,
-    /// User id (Slack `U…`, Notion UUID).
-    #[serde(default)]
-    pub user_id: Option<String>,
-    /// User display name.
-    #[serde(default)]
-    pub user_name: Option<String>,
-    /// User e-mail.
-    #[serde(default)]
-    pub user_email: Option<String>,
-    /// Slack enterprise id (`E…`), for Grid installs.
-    #[serde(default)]
-    pub enterprise_id: Option<String>,
-    /// Slack enterprise name.
-    #[serde(default)]
-    pub enterprise_name: Option<String>,
-    /// Teams reachable by the grant (Slack `auth.teams.list`); empty means only `team_id`.
-    #[serde(default)]
-    pub teams: Vec<TeamInfo>,
-    /// Only the next authorization of this client id consumes it (`None`: any app's).
-    #[serde(default)]
-    pub client_id: Option<String>,
-}
-
-impl Consent {
-    /// A consent that the user denies.
-    pub fn deny() -> Self {
-        Self {
-            deny: true,
-            ..Self::default()
-        }
-    }
-
-    /// Restricts the consent to one app's next authorization.
-    #[must_use]
-    pub fn for_client(mut self, client_id: impl Into<String>) -> Self {
-        self.client_id = Some(client_id.into());
-        self
-    }
-
-    /// An approving consent that picks a team/workspace and a user.
-    pub fn approve(
-        team_id: impl Into<String>,
-        team_name: impl Into<String>,
-        user_id: impl Into<String>,
-    ) -> Self {
-        Self {
-            team_id: Some(team_id.into()),
-            team_name: Some(team_name.into()),
-            user_id: Some(user_id.into()),
-            ..Self::default()
-        }
-    }
-}
-
 /// What a fault does to a request.
 ///
 /// JSON form: `{"kind":"rate_limited","retry_after_secs":2}`, `{"kind":"status","status":503}`,
@@ -559,6 +482,8 @@ pub struct Stats {
     pub tokens: usize,
     /// Grants that a token still leads to.
     pub grants: usize,
+    /// Slack installations (one per app and team or org; kept until [`crate::Control::reset`]).
+    pub installations: usize,
     /// Requests in the log.
     pub log_entries: usize,
     /// Body bytes kept in the log.

@@ -50,6 +50,7 @@ pub(crate) fn flow_of(path: &str) -> Option<Flow> {
     match path {
         "/v1/oauth/authorize" => Some(Flow::Notion),
         "/oauth/v2/authorize" => Some(Flow::SlackV2),
+        "/oauth/v2_user/authorize" => Some(Flow::SlackV2User),
         "/oauth/authorize" => Some(Flow::SlackV1),
         "/openid/connect/authorize" => Some(Flow::SlackOidc),
         _ => None,

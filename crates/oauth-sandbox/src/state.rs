@@ -7,10 +7,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::EncodingKey;
 
+use crate::consent::{Consent, TeamInfo, default_team_name};
+use crate::installs::InstallRec;
 use crate::limits::{Connections, Limits};
-use crate::model::{
-    App, Consent, Counters, ExternalToken, Fault, FaultKind, RecordedRequest, Stats, TeamInfo,
-};
+use crate::model::{App, Counters, ExternalToken, Fault, FaultKind, RecordedRequest, Stats};
 
 /// Authorization code lifetime: 10 minutes.
 pub(crate) const CODE_TTL_SECS: i64 = 600;
@@ -35,6 +35,8 @@ pub enum NotionGrantErrorStyle {
 pub(crate) enum Flow {
     Notion,
     SlackV2,
+    /// `/oauth/v2_user/authorize`: user scopes only, exchanged at `oauth.v2.user.access`.
+    SlackV2User,
     SlackV1,
     SlackOidc,
 }
@@ -48,6 +50,8 @@ pub(crate) struct Identity {
     pub(crate) user_name: String,
     pub(crate) user_email: String,
     pub(crate) enterprise: Option<(String, String)>,
+    /// Slack: an org-wide install of `enterprise` (`team: null` in the v2 answers).
+    pub(crate) org_wide: bool,
     pub(crate) teams: Vec<TeamInfo>,
 }
 
@@ -129,6 +133,8 @@ pub(crate) struct Inner {
     pub(crate) codes: HashMap<String, CodeRec>,
     pub(crate) grants: Vec<Grant>,
     pub(crate) tokens: HashMap<String, TokenRec>,
+    /// Slack installations, one per (app, team) or, org-wide, per (app, enterprise).
+    pub(crate) installs: Vec<InstallRec>,
     pub(crate) consents: VecDeque<Consent>,
     pub(crate) faults: HashMap<String, VecDeque<(FaultKind, u32)>>,
     pub(crate) log: VecDeque<RecordedRequest>,
@@ -179,6 +185,7 @@ impl Inner {
             codes: HashMap::new(),
             grants: Vec::new(),
             tokens: HashMap::new(),
+            installs: Vec::new(),
             consents: VecDeque::new(),
             faults: HashMap::new(),
             log: VecDeque::new(),
@@ -235,24 +242,32 @@ impl Inner {
         } else {
             ("T0SANDBOX1", "Sandbox Workspace", "U0SANDBOX1")
         };
+        let org_wide = c.is_enterprise_install && !notion;
+        let first_listed = org_wide.then(|| c.teams.first().map(|t| t.id.clone()));
         let team_id = c
             .team_id
             .or_else(|| team_hint.map(str::to_owned))
+            .or(first_listed.flatten())
             .unwrap_or_else(|| def_team.to_owned());
         let team_name = c.team_name.unwrap_or_else(|| {
             if team_id == def_team {
                 def_team_name.to_owned()
             } else {
-                format!("Sandbox team {team_id}")
+                c.teams
+                    .iter()
+                    .find(|t| t.id == team_id)
+                    .map_or_else(|| default_team_name(&team_id), |t| t.name.clone())
             }
         });
-        let enterprise = c.enterprise_id.map(|id| {
-            (
+        let enterprise = match (c.enterprise_id, org_wide) {
+            (Some(id), _) => Some((
                 id,
                 c.enterprise_name
                     .unwrap_or_else(|| "Sandbox Enterprise".into()),
-            )
-        });
+            )),
+            (None, true) => Some(("E0SANDBOX1".into(), "Sandbox Enterprise".into())),
+            (None, false) => None,
+        };
         Some(Identity {
             team_id,
             team_name,
@@ -260,6 +275,7 @@ impl Inner {
             user_name: c.user_name.unwrap_or_else(|| "Ada Lovelace".into()),
             user_email: c.user_email.unwrap_or_else(|| "ada@example.com".into()),
             enterprise,
+            org_wide,
             teams: c.teams,
         })
     }
@@ -499,6 +515,7 @@ impl Inner {
             codes: self.codes.len(),
             tokens: self.tokens.len(),
             grants: self.grants.iter().filter(|g| !g.is_forgotten()).count(),
+            installations: self.installs.len(),
             log_entries: self.log.len(),
             log_body_bytes: self.log.iter().map(|r| r.body.len()).sum(),
             connections_open: open,
@@ -522,6 +539,7 @@ impl Grant {
             user_name: String::new(),
             user_email: String::new(),
             enterprise: None,
+            org_wide: false,
             teams: Vec::new(),
         };
         self.client_id = String::new();

@@ -23,15 +23,34 @@ pub(super) fn auth_test(inner: &mut Inner, req: &Req, args: &Args) -> Reply {
         .unwrap_or_default();
     let id = &gr.identity;
     let bot = gr.kind == GrantKind::SlackBot;
+    let cid = gr.client_id.clone();
+    // Where the answer places the token: its workspace; for an org-wide token the org itself, or
+    // the workspace named by `team_id` when the app was added to it.
+    let (url, team, team_id) = match (&id.enterprise, id.org_wide, args.get("team_id")) {
+        (Some(_), true, Some(wanted)) => match id.teams.iter().find(|t| t.id == wanted) {
+            Some(t) => (workspace_url(&t.name), t.name.clone(), t.id.clone()),
+            None => return err("team_access_not_granted").classify(Some(&cid), ""),
+        },
+        (Some((eid, ename)), true, None) => (
+            format!("https://{}.enterprise.slack.com/", domain(ename)),
+            ename.clone(),
+            eid.clone(),
+        ),
+        _ => (
+            workspace_url(&id.team_name),
+            id.team_name.clone(),
+            id.team_id.clone(),
+        ),
+    };
     let mut body = json!({
         "ok": true,
-        "url": format!("https://{}.slack.com/", domain(&id.team_name)),
-        "team": id.team_name,
+        "url": url,
+        "team": team,
         "user": if bot { "sandboxbot".to_owned() } else { id.user_name.split(' ').next().unwrap_or("user").to_ascii_lowercase() },
-        "team_id": id.team_id,
+        "team_id": team_id,
         "user_id": if bot { gr.bot_user_id.clone() } else { id.user_id.clone() },
         "app_id": app_id,
-        "is_enterprise_install": false,
+        "is_enterprise_install": id.org_wide,
     });
     if let Some(m) = body.as_object_mut() {
         if bot {
@@ -48,7 +67,11 @@ pub(super) fn auth_test(inner: &mut Inner, req: &Req, args: &Args) -> Reply {
     ok(&body)
         .with_header("x-oauth-scopes", scopes)
         .with_header("x-accepted-oauth-scopes", String::new())
-        .classify(Some(&gr.client_id), "")
+        .classify(Some(&cid), "")
+}
+
+fn workspace_url(team_name: &str) -> String {
+    format!("https://{}.slack.com/", domain(team_name))
 }
 
 pub(super) fn auth_revoke(inner: &mut Inner, req: &Req, args: &Args) -> Reply {
@@ -105,7 +128,9 @@ pub(super) fn teams_list(inner: &mut Inner, req: &Req, args: &Args) -> Reply {
             }
         }
     };
-    let all: Vec<(String, String)> = if gr.identity.teams.is_empty() {
+    // A workspace token lists its workspace (or the consent's teams); an org-wide token the
+    // workspaces the app was added to, possibly none.
+    let all: Vec<(String, String)> = if gr.identity.teams.is_empty() && !gr.identity.org_wide {
         vec![(gr.identity.team_id.clone(), gr.identity.team_name.clone())]
     } else {
         gr.identity

@@ -1,12 +1,13 @@
 //! Slack Web API methods under `/api/<method>`: the dispatch, the arguments, client and token
 //! authentication and the replies here; the handlers in one module per method family, as
-//! oauth-slack has them (`oauth`, `oauth_access`, `openid`, `auth`, `apps`); codes and refresh
-//! tokens are spent by the grant state machine (`crate::grants`).
+//! oauth-slack has them (`oauth`, `oauth_user`, `oauth_access`, `openid`, `auth`, `apps`); codes
+//! and refresh tokens are spent by the grant state machine (`crate::grants`).
 
 mod apps;
 mod auth;
 mod oauth;
 mod oauth_access;
+mod oauth_user;
 mod openid;
 
 use http::{Method, StatusCode};
@@ -149,6 +150,7 @@ fn parse_args(req: &Req, json_ok: bool) -> SResult<Args> {
 
 const JSON_METHODS: &[&str] = &[
     "oauth.v2.access",
+    "oauth.v2.user.access",
     "oauth.access",
     "openid.connect.token",
     "auth.test",
@@ -162,6 +164,7 @@ pub(crate) fn handle(shared: &Shared, inner: &mut Inner, req: &Req) -> Reply {
     let known = matches!(
         method.as_str(),
         "oauth.v2.access"
+            | "oauth.v2.user.access"
             | "oauth.v2.exchange"
             | "oauth.access"
             | "openid.connect.token"
@@ -186,6 +189,7 @@ pub(crate) fn handle(shared: &Shared, inner: &mut Inner, req: &Req) -> Reply {
     let warning = args.warning;
     let mut reply = match method.as_str() {
         "oauth.v2.access" => oauth::oauth_v2_access(inner, req, &args),
+        "oauth.v2.user.access" => oauth_user::oauth_v2_user_access(inner, req, &args),
         "oauth.v2.exchange" => oauth::oauth_v2_exchange(inner, req, &args),
         "oauth.access" => oauth_access::oauth_access(inner, req, &args),
         "openid.connect.token" => openid::oidc_token(shared, inner, req, &args),
@@ -323,6 +327,11 @@ pub(super) fn take_code(
             _ => return Err(err(pkce_error)),
         }
     }
+    // An install flow (not Sign in with Slack) into a workspace of an org the app is installed in
+    // org-wide.
+    if flow != Flow::SlackOidc && inner.org_installed_conflict(&app.client_id, &rec.identity) {
+        return Err(err("cannot_install_an_org_installed_app"));
+    }
     grants::spend_code(inner, code);
     Ok(rec)
 }
@@ -373,9 +382,14 @@ pub(super) fn rotate(
     Ok((grant, access, new_rt, exp.unwrap_or(SLACK_ACCESS_TTL_SECS)))
 }
 
+/// The `team` and `enterprise` of a v2 answer: `team` is `null` for an org-wide install.
 pub(super) fn team_json(g: &Grant) -> (Value, Value) {
     let id = &g.identity;
-    let team = json!({"id": id.team_id, "name": id.team_name});
+    let team = if id.org_wide {
+        Value::Null
+    } else {
+        json!({"id": id.team_id, "name": id.team_name})
+    };
     let ent = id
         .enterprise
         .as_ref()

@@ -51,11 +51,17 @@ fn v2_code(inner: &mut Inner, app: &App, args: &Args) -> Reply {
     body.insert("ok".into(), json!(true));
     body.insert("app_id".into(), json!(app.app_id));
     let mut team_ent = None;
+    let mut bot = None;
     if !rec.scopes.is_empty() {
         let g = grants::new_slack_grant(inner, app, GrantKind::SlackBot, &rec, rec.scopes.clone());
         let rotating = inner.grants.get(g).is_some_and(|x| x.rotating);
         let (a, r, e) = grants::mint_slack(inner, g, rotating);
         if let Some(gr) = inner.grants.get(g) {
+            bot = Some((
+                gr.bot_user_id.clone(),
+                gr.bot_id.clone(),
+                rec.scopes.clone(),
+            ));
             body.insert("access_token".into(), json!(a));
             body.insert("token_type".into(), json!("bot"));
             body.insert("scope".into(), json!(rec.scopes.join(",")));
@@ -93,8 +99,9 @@ fn v2_code(inner: &mut Inner, app: &App, args: &Args) -> Reply {
     let (team, ent) = team_ent.unwrap_or((Value::Null, Value::Null));
     body.insert("team".into(), team);
     body.insert("enterprise".into(), ent);
-    body.insert("is_enterprise_install".into(), json!(false));
+    body.insert("is_enterprise_install".into(), json!(rec.identity.org_wide));
     body.insert("authed_user".into(), Value::Object(user));
+    inner.record_install(&app.client_id, &rec.identity, bot);
     ok(&Value::Object(body))
 }
 
@@ -114,7 +121,7 @@ fn refresh_response(inner: &Inner, app: &App, g: usize, access: &str, rt: &str, 
         "expires_in": exp,
         "team": team,
         "enterprise": ent,
-        "is_enterprise_install": false,
+        "is_enterprise_install": gr.identity.org_wide,
     });
     if let Some(m) = body.as_object_mut() {
         if bot {
@@ -174,7 +181,7 @@ pub(super) fn oauth_v2_exchange(inner: &mut Inner, req: &Req, args: &Args) -> Re
         "app_id": app.app_id,
         "team": team,
         "enterprise": ent,
-        "is_enterprise_install": false,
+        "is_enterprise_install": gr.identity.org_wide,
     });
     if let Some(m) = body.as_object_mut() {
         if bot {

@@ -39,15 +39,17 @@ pub(super) fn oauth_access(inner: &mut Inner, req: &Req, args: &Args) -> Reply {
         "team_name": rec.identity.team_name,
         "enterprise_id": rec.identity.enterprise.as_ref().map(|e| e.0.clone()),
     });
+    let mut bot = None;
     if scopes.iter().any(|s| s == "bot") {
         let bg =
             grants::new_slack_grant(inner, &app, GrantKind::SlackBot, &rec, vec!["bot".into()]);
         let (ba, _, _) = grants::mint_slack(inner, bg, false);
-        let bot_user = inner
+        let (bot_user, bot_id) = inner
             .grants
             .get(bg)
-            .map(|x| x.bot_user_id.clone())
+            .map(|x| (x.bot_user_id.clone(), x.bot_id.clone()))
             .unwrap_or_default();
+        bot = Some((bot_user.clone(), bot_id, vec!["bot".to_owned()]));
         if let Some(m) = body.as_object_mut() {
             m.insert(
                 "bot".into(),
@@ -55,5 +57,6 @@ pub(super) fn oauth_access(inner: &mut Inner, req: &Req, args: &Args) -> Reply {
             );
         }
     }
+    inner.record_install(&app.client_id, &rec.identity, bot);
     ok(&body).classify(cid, op)
 }
