@@ -172,3 +172,53 @@ async fn denied_consent_and_replayed_callbacks_fail_clearly() {
     assert_eq!(forged.status(), 400);
     assert!(forged.text().await.unwrap().contains("unknown"));
 }
+
+#[tokio::test]
+async fn a_user_only_slack_app_installs_through_the_same_flow() {
+    let sandbox = Sandbox::builder().start().await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let redirect = format!("{base}/callback/slack");
+    let config = ProviderConfig::sandbox(ProviderKind::Slack, sandbox.base_url());
+    let slack = oauth_facade::slack::SlackClient::builder(config.client_id.clone())
+        .client_secret(config.client_secret.clone().unwrap())
+        .api_base_url(config.base_url.clone().unwrap())
+        .authorize_base_url(config.authorize_base_url.clone().unwrap())
+        .redirect_uri(redirect.clone())
+        .allow_insecure_http(true)
+        .user_only_install(true)
+        .build()
+        .unwrap();
+    let store = Arc::new(MemoryTokenStore::new());
+    let manager = TokenManager::builder(Arc::new(slack), store.clone())
+        .build()
+        .unwrap();
+    let router = InstallFlow::builder(manager.clone(), redirect)
+        .scopes(Scopes::parse("search:read"))
+        .build()
+        .unwrap()
+        .router("/install", "/callback/slack");
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let redirect = no_redirects()
+        .get(format!("{base}/install"))
+        .send()
+        .await
+        .unwrap();
+    let location = redirect.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.contains("/oauth/v2_user/authorize?"), "{location}");
+    let page = browser().get(location).send().await.unwrap();
+    assert_eq!(page.status(), 200, "{}", page.text().await.unwrap());
+    let keys = manager.list().await.unwrap();
+    let texts: Vec<String> = keys.iter().map(ToString::to_string).collect();
+    assert_eq!(texts, ["slack/T0SANDBOX1#user:U0SANDBOX1"]);
+    let token = manager.access_token(&keys[0]).await.unwrap();
+    assert!(token.expose_secret().starts_with("xoxe.xoxp-"));
+    assert_eq!(
+        sandbox
+            .control()
+            .counters()
+            .op("slack.oauth.v2.user.access.authorization_code"),
+        1
+    );
+}

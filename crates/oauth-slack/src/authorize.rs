@@ -52,7 +52,7 @@ impl SlackClient {
     /// The request with the client's default redirect URI when it names none, refused when its
     /// redirect URI has a custom scheme (`myapp://…`) and it has no PKCE verifier: Slack rejects
     /// such a request only after the user has been sent to it.
-    fn prepared<'a>(
+    pub(crate) fn prepared<'a>(
         &self,
         request: &'a AuthorizationRequest,
     ) -> Result<Cow<'a, AuthorizationRequest>> {

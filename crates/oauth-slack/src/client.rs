@@ -11,8 +11,8 @@ use crate::wire::{Credential, Form, SlackResponse};
 use crate::{
     AppsAuthExternalDeleteResponse, AppsAuthExternalGetResponse, AuthRevokeResponse,
     AuthTeamsListResponse, AuthTestResponse, OauthAccessResponse, OauthV2AccessResponse,
-    OauthV2ExchangeResponse, OauthV2RefreshResponse, OpenIdConnectTokenResponse,
-    OpenIdConnectUserInfoResponse,
+    OauthV2ExchangeResponse, OauthV2RefreshResponse, OauthV2UserAccessResponse,
+    OpenIdConnectTokenResponse, OpenIdConnectUserInfoResponse,
 };
 
 /// The default Web API base: `https://slack.com/api/`.
@@ -73,6 +73,9 @@ struct Inner {
     method_uris: Vec<(&'static str, http::Uri)>,
     authorize_base: Url,
     client_auth: ClientAuth,
+    /// A user-token-only app: installs go through `/oauth/v2_user/authorize` and
+    /// `oauth.v2.user.access`.
+    user_only: bool,
     /// With [`ClientAuth::Basic`]: the `Authorization: Basic …` value (marked sensitive), worked
     /// out once at build.
     basic: Option<http::HeaderValue>,
@@ -90,6 +93,7 @@ impl fmt::Debug for SlackClient {
             .field("api_base", &inner.api_base.as_str())
             .field("authorize_base", &inner.authorize_base.as_str())
             .field("client_auth", &inner.client_auth)
+            .field("user_only_install", &inner.user_only)
             .finish_non_exhaustive()
     }
 }
@@ -103,8 +107,14 @@ impl SlackClient {
             api_base: DEFAULT_API_BASE_URL.to_owned(),
             authorize_base: DEFAULT_AUTHORIZE_BASE_URL.to_owned(),
             client_auth: ClientAuth::default(),
+            user_only: false,
             settings: ClientSettings::default(),
         }
+    }
+
+    /// Whether the app installs with user tokens only ([`SlackClientBuilder::user_only_install`]).
+    pub fn is_user_only_install(&self) -> bool {
+        self.inner.user_only
     }
 
     /// The app's client id.
@@ -189,6 +199,7 @@ pub struct SlackClientBuilder {
     api_base: String,
     authorize_base: String,
     client_auth: ClientAuth,
+    user_only: bool,
     settings: ClientSettings,
 }
 
@@ -216,6 +227,17 @@ impl SlackClientBuilder {
     /// Where the client credentials go (default [`ClientAuth::FormBody`]).
     pub fn client_auth(mut self, client_auth: ClientAuth) -> Self {
         self.client_auth = client_auth;
+        self
+    }
+
+    /// A user-token-only app (default `false`): the [`TokenProvider`](oauth_core::TokenProvider)
+    /// methods use the user-only install, so that the install flow and the token manager work
+    /// with it unchanged. `authorization_url` gives `/oauth/v2_user/authorize` (the request's
+    /// scopes are user scopes), `exchange_code` calls `oauth.v2.user.access` and grants the
+    /// user's token set only, and `refresh` calls `oauth.v2.user.access` with
+    /// `grant_type=refresh_token`.
+    pub fn user_only_install(mut self, user_only: bool) -> Self {
+        self.user_only = user_only;
         self
     }
 
@@ -257,6 +279,7 @@ impl SlackClientBuilder {
                 method_uris,
                 authorize_base,
                 client_auth: self.client_auth,
+                user_only: self.user_only,
                 basic,
                 common,
             }),
@@ -265,8 +288,9 @@ impl SlackClientBuilder {
 }
 
 /// Every Web API method the client calls.
-const METHODS: [&str; 11] = [
+const METHODS: [&str; 12] = [
     OauthV2RefreshResponse::OPERATION,
+    OauthV2UserAccessResponse::OPERATION,
     OauthV2AccessResponse::OPERATION,
     OauthV2ExchangeResponse::OPERATION,
     OauthAccessResponse::OPERATION,

@@ -16,7 +16,8 @@ use oauth_core::{
 use serde::{Deserialize, Serialize};
 
 use crate::PROVIDER;
-use crate::oauth::OauthV2AccessResponse;
+use crate::oauth::{OauthV2AccessResponse, OauthV2TokenResponse};
+use crate::oauth_user::OauthV2UserAccessResponse;
 use crate::types::{Enterprise, Team, WebhookChannel};
 
 /// The [`Installation::secrets`] name of the incoming-webhook URL.
@@ -97,16 +98,7 @@ impl OauthV2AccessResponse {
     /// Fails with an undecodable-response error when the answer has no token at all, or names
     /// neither a team nor (for an org-wide install) an enterprise.
     pub fn into_grant(self, installed_at: SystemTime) -> Result<Grant> {
-        let undecodable = |reason: &str| {
-            Error::undecodable(UndecodableResponse {
-                provider: PROVIDER,
-                operation: "oauth.v2.access",
-                status: http::StatusCode::OK,
-                content_type: None,
-                reason: reason.into(),
-                snippet: String::new(),
-            })
-        };
+        let undecodable = |reason: &str| undecodable("oauth.v2.access", reason);
         let key = installation_key(
             self.team.as_ref(),
             self.enterprise.as_ref(),
@@ -137,13 +129,7 @@ impl OauthV2AccessResponse {
                 configuration_url: hook.configuration_url.clone(),
             }),
         };
-        let mut installation = Installation::new(key, installed_at);
-        installation.enterprise_id = self.enterprise.as_ref().map(|e| e.id.clone());
-        if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(&details) {
-            for (name, value) in fields {
-                installation.details.insert(name, value);
-            }
-        }
+        let mut installation = record(key, &details, installed_at);
         if let Some(hook) = &self.incoming_webhook {
             installation.secrets.insert(
                 INCOMING_WEBHOOK_URL,
@@ -164,4 +150,76 @@ impl OauthV2AccessResponse {
         }
         Ok(grant)
     }
+}
+
+impl OauthV2UserAccessResponse {
+    /// What a user-only install granted, received at `installed_at`: the installation (keyed as
+    /// for [`OauthV2AccessResponse::into_grant`], its record naming the user as the installer) and
+    /// the user's token set, of principal `user:<user_id>`. Saved into an installation that has a
+    /// bot, it adds the user and leaves the record ([`Grant::is_install`] is false).
+    ///
+    /// Fails with an undecodable-response error when the answer names no user, or neither a team
+    /// nor (for an org-wide install) an enterprise.
+    pub fn into_grant(self, installed_at: SystemTime) -> Result<Grant> {
+        let OauthV2TokenResponse {
+            app_id,
+            team,
+            enterprise,
+            is_enterprise_install,
+            user_id,
+            tokens,
+            ..
+        } = self.0;
+        let key = installation_key(team.as_ref(), enterprise.as_ref(), is_enterprise_install)
+            .ok_or_else(|| {
+                undecodable(
+                    "oauth.v2.user.access",
+                    "the answer names no team (nor, org-wide, an enterprise)",
+                )
+            })?;
+        let user = user_id.ok_or_else(|| {
+            undecodable(
+                "oauth.v2.user.access",
+                "the answer names no user (`user_id`)",
+            )
+        })?;
+        let details = SlackInstallation {
+            app_id,
+            team,
+            enterprise,
+            is_enterprise_install,
+            installer_user_id: Some(user.clone()),
+            installer_scopes: tokens.scopes.iter().map(str::to_owned).collect(),
+            ..SlackInstallation::default()
+        };
+        Ok(Grant::new(record(key, &details, installed_at))
+            .with_tokens(Principal::User(user), tokens))
+    }
+}
+
+/// The record of `key` with `details`, installed at `installed_at`.
+fn record(
+    key: InstallationKey,
+    details: &SlackInstallation,
+    installed_at: SystemTime,
+) -> Installation {
+    let mut installation = Installation::new(key, installed_at);
+    installation.enterprise_id = details.enterprise.as_ref().map(|e| e.id.clone());
+    if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(details) {
+        for (name, value) in fields {
+            installation.details.insert(name, value);
+        }
+    }
+    installation
+}
+
+fn undecodable(operation: &'static str, reason: &str) -> Error {
+    Error::undecodable(UndecodableResponse {
+        provider: PROVIDER,
+        operation,
+        status: http::StatusCode::OK,
+        content_type: None,
+        reason: reason.into(),
+        snippet: String::new(),
+    })
 }

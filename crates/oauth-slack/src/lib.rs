@@ -62,6 +62,8 @@
 //! | `GET /openid/connect/authorize` (browser) | [`SlackClient::openid_connect_authorize_url`] |
 //! | `oauth.v2.access` (code, PKCE) | [`SlackClient::oauth_v2_access`], [`TokenGrant::exchange_code`](oauth_core::TokenGrant::exchange_code) |
 //! | `oauth.v2.access` (`grant_type=refresh_token`) | [`SlackClient::oauth_v2_access_refresh`], [`TokenGrant::refresh`](oauth_core::TokenGrant::refresh) |
+//! | `GET /oauth/v2_user/authorize` (browser, user-only install) | [`SlackClient::oauth_v2_user_authorize_url`]; [`TokenProvider::authorization_url`](oauth_core::TokenProvider::authorization_url) of a client built with [`user_only_install`](SlackClientBuilder::user_only_install) |
+//! | `oauth.v2.user.access` (code, PKCE; `grant_type=refresh_token`) | [`SlackClient::oauth_v2_user_access`], [`SlackClient::oauth_v2_user_access_refresh`]; the [`TokenGrant`](oauth_core::TokenGrant) methods of a user-only client |
 //! | `oauth.v2.exchange` | [`SlackClient::oauth_v2_exchange`] |
 //! | `oauth.access` (legacy v1, deprecated) | [`SlackClient::oauth_access`] |
 //! | `openid.connect.token` | [`SlackClient::openid_connect_token`] |
@@ -156,6 +158,7 @@ mod installation;
 mod lookup;
 mod oauth;
 mod oauth_access;
+mod oauth_user;
 mod openid;
 mod provider;
 mod types;
@@ -189,6 +192,7 @@ pub use oauth::{
     OauthV2TokenResponse, PKCE_REFRESH_TOKEN_LIFETIME,
 };
 pub use oauth_access::{OauthAccessBot, OauthAccessRequest, OauthAccessResponse, OauthAccessUser};
+pub use oauth_user::OauthV2UserAccessResponse;
 pub use openid::{
     IdToken, IdTokenClaims, IdTokenError, Jwk, JwkSet, OpenIdConnectGrant,
     OpenIdConnectTokenRequest, OpenIdConnectTokenResponse, OpenIdConnectUserInfoResponse,

@@ -353,7 +353,7 @@ impl SlackResponse for OauthV2AccessResponse {
     }
 }
 
-fn decode_flat(
+pub(crate) fn decode_flat(
     method: &'static str,
     response: &HttpResponse,
     received_at: SystemTime,
@@ -370,7 +370,10 @@ fn decode_flat(
     };
     tokens.grantee = grantee(raw.team.as_ref(), raw.enterprise.as_ref());
     tokens.grantee.bot_id = raw.bot_user_id.clone();
-    tokens.grantee.user_id = raw.user_id.clone();
+    tokens.grantee.user_id = raw
+        .user_id
+        .clone()
+        .or_else(|| raw.authed_user.as_ref().map(|user| user.id.clone()));
     tokens.extras = extras;
     Ok(OauthV2TokenResponse {
         app_id: raw.app_id,
@@ -378,7 +381,7 @@ fn decode_flat(
         enterprise: raw.enterprise,
         is_enterprise_install: raw.is_enterprise_install.unwrap_or(false),
         bot_user_id: raw.bot_user_id,
-        user_id: raw.user_id,
+        user_id: tokens.grantee.user_id.clone(),
         tokens,
     })
 }
@@ -475,7 +478,7 @@ impl SlackClient {
     }
 
     /// The form of `oauth.v2.access` with `grant_type=refresh_token`, and its credential.
-    fn refresh_form(&self, refresh_token: &RefreshToken) -> (Form, Credential<'_>) {
+    pub(crate) fn refresh_form(&self, refresh_token: &RefreshToken) -> (Form, Credential<'_>) {
         let mut form = Form::new();
         let credential = self.client_credentials(&mut form);
         form.push("grant_type", "refresh_token");

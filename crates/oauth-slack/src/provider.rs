@@ -19,12 +19,17 @@ impl TokenGrant for SlackClient {
     /// installation (see [`OauthV2AccessResponse::into_grant`](crate::OauthV2AccessResponse::into_grant)),
     /// the bot's token set when bot scopes were granted and the installing user's when user
     /// scopes were. `exchange.extras` are not used.
+    ///
+    /// A [user-only](crate::SlackClientBuilder::user_only_install) client calls
+    /// `oauth.v2.user.access` instead, and the grant holds the user's token set only.
     async fn exchange_code(&self, exchange: CodeExchange) -> Result<Grant> {
-        let request = OauthV2AccessRequest {
-            code: exchange.code,
-            redirect_uri: exchange.redirect_uri,
-            code_verifier: exchange.pkce_verifier,
-        };
+        let request = OauthV2AccessRequest::from(exchange);
+        if self.is_user_only_install() {
+            return self
+                .oauth_v2_user_access(&request)
+                .await?
+                .into_grant(self.common().now());
+        }
         self.oauth_v2_access(&request)
             .await?
             .into_grant(self.common().now())
@@ -32,12 +37,14 @@ impl TokenGrant for SlackClient {
 
     /// `oauth.v2.access` with `grant_type=refresh_token`. The result carries the new refresh
     /// token (or, should Slack not send one, the one passed in).
+    /// A user-only client refreshes with `oauth.v2.user.access`.
     async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenSet> {
-        let mut tokens = self
-            .oauth_v2_access_refresh(&OauthV2RefreshRequest::new(refresh_token.clone()))
-            .await?
-            .0
-            .tokens;
+        let request = OauthV2RefreshRequest::new(refresh_token.clone());
+        let mut tokens = if self.is_user_only_install() {
+            self.oauth_v2_user_access_refresh(&request).await?.0.tokens
+        } else {
+            self.oauth_v2_access_refresh(&request).await?.0.tokens
+        };
         if tokens.refresh_token.is_none() {
             tokens.refresh_token = Some(refresh_token.clone());
         }
@@ -134,8 +141,12 @@ impl TokenProvider for SlackClient {
         PROVIDER
     }
 
-    /// The v2 install URL ([`SlackClient::oauth_v2_authorize_url`]).
+    /// The v2 install URL ([`SlackClient::oauth_v2_authorize_url`]); for a user-only client the
+    /// user-only one ([`SlackClient::oauth_v2_user_authorize_url`]).
     fn authorization_url(&self, request: &AuthorizationRequest) -> Result<Url> {
+        if self.is_user_only_install() {
+            return self.oauth_v2_user_authorize_url(request);
+        }
         self.oauth_v2_authorize_url(request)
     }
 }
