@@ -227,10 +227,16 @@ async fn a_second_user_and_a_reinstall_leave_the_expected_rows() {
         "the other user's tokens stay"
     );
     let record = app.store.installation(&workspace).await.unwrap().unwrap();
+    let reinstalled = SlackInstallation::from_installation(&record);
     assert_eq!(
-        SlackInstallation::from_installation(&record).bot_scopes,
+        reinstalled.bot_scopes,
         vec!["chat:write", "commands"],
         "the record is the reinstall's"
+    );
+    assert!(installed.bot_user_id.is_some());
+    assert_eq!(
+        reinstalled.bot_user_id, installed.bot_user_id,
+        "Slack keeps the bot user across reinstalls"
     );
     // Every token set serves through the manager.
     for key in [&bot, &installer, &second_user] {
