@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use oauth_core::{
-    AuthorizationCode, AuthorizationRequest, CodeExchange, Grant, InstallationKey, ManualClock,
-    Principal, Scopes, TokenKey, TokenProvider, TokenStore,
+    AuthorizationCode, AuthorizationRequest, CodeExchange, Grant, InstallationKey, Introspect as _,
+    ManualClock, Principal, Scopes, TokenKey, TokenProvider, TokenStore,
 };
 use oauth_manager::TokenManager;
 use oauth_sandbox::{Consent, Sandbox, SandboxHandle};
@@ -245,5 +245,129 @@ async fn a_second_user_and_a_reinstall_leave_the_expected_rows() {
             access(app.store.as_ref(), key).await
         );
     }
+    sandbox.shutdown().await;
+}
+
+/// Whether Slack still takes `key`'s stored access token (auth.test).
+async fn live_at_slack(app: &App, token: &oauth_core::AccessToken) -> bool {
+    app.slack.introspect(token).await.unwrap().active
+}
+
+#[tokio::test]
+async fn uninstalling_by_scope_revokes_at_slack_and_deletes_exactly_that_scope() {
+    let sandbox = Sandbox::builder().start().await.unwrap();
+    let app = app(&sandbox).await;
+    let workspace = install(&sandbox, &app, "chat:write", "search:read", None)
+        .await
+        .installation
+        .key;
+    let consent = Consent::approve("T0SANDBOX1", "Sandbox Workspace", "U0SECOND9");
+    install(&sandbox, &app, "", "search:read", Some(consent)).await;
+    let grid = Consent::approve("T0GRIDWS1", "Grid Workspace", "U0GRIDUS1")
+        .in_enterprise("E0GRID001", "Grid Org");
+    let grid_workspace = install(&sandbox, &app, "chat:write", "", Some(grid))
+        .await
+        .installation
+        .key;
+    let org = Consent::org_wide("E0GRID001", "Grid Org", "U0ADMIN01", &["T0GRIDWS2"]);
+    let org_wide = install(&sandbox, &app, "chat:write", "", Some(org))
+        .await
+        .installation
+        .key;
+    let tokens_of = |keys: Vec<TokenKey>| {
+        let store = app.store.clone();
+        async move {
+            let mut tokens = Vec::new();
+            for key in keys {
+                tokens.push(store.get(&key).await.unwrap().unwrap().tokens.access_token);
+            }
+            tokens
+        }
+    };
+    let revocations = || sandbox.control().counters().op("slack.auth.revoke");
+
+    // One user's token set: revoked at Slack, deleted; the rest of the installation stays.
+    let second = TokenKey::user(workspace.clone(), "U0SECOND9");
+    let second_token = tokens_of(vec![second.clone()]).await.remove(0);
+    app.manager.revoke_and_delete(&second).await.unwrap();
+    assert_eq!(revocations(), 1);
+    assert!(!live_at_slack(&app, &second_token).await);
+    assert!(app.store.get(&second).await.unwrap().is_none());
+    let remaining = app.store.token_keys(&workspace).await.unwrap();
+    assert_eq!(remaining.len(), 2, "the bot and the installer stay");
+
+    // An installation: a revocation that fails for a while stops it before anything is deleted.
+    let workspace_tokens = tokens_of(remaining.clone()).await;
+    sandbox.control().inject_fault(
+        oauth_sandbox::Fault::new(
+            "/api/auth.revoke",
+            oauth_sandbox::FaultKind::Status { status: 503 },
+        )
+        .times(100),
+    );
+    let error = app.manager.uninstall(&workspace).await.unwrap_err();
+    assert!(error.is_retryable(), "{error:?}");
+    assert_eq!(app.store.token_keys(&workspace).await.unwrap(), remaining);
+    assert!(app.store.installation(&workspace).await.unwrap().is_some());
+    sandbox.control().clear_faults();
+    app.manager.uninstall(&workspace).await.unwrap();
+    assert!(app.store.installation(&workspace).await.unwrap().is_none());
+    assert!(app.store.token_keys(&workspace).await.unwrap().is_empty());
+    for token in &workspace_tokens {
+        assert!(!live_at_slack(&app, token).await, "revoked at Slack");
+    }
+    let error = app
+        .manager
+        .access_token(&TokenKey::bot(workspace.clone()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, oauth_core::Error::InstallationNotFound { .. }),
+        "{error:?}"
+    );
+
+    // An organisation: its workspace install and its org-wide install, nothing else.
+    let other = install(
+        &sandbox,
+        &app,
+        "chat:write",
+        "",
+        Some(Consent::approve("T0SECOND2", "Second", "U0SECOND1")),
+    )
+    .await
+    .installation
+    .key;
+    let org_tokens = tokens_of(vec![
+        TokenKey::bot(grid_workspace.clone()),
+        TokenKey::bot(org_wide.clone()),
+    ])
+    .await;
+    let removed = app.manager.uninstall_enterprise("E0GRID001").await.unwrap();
+    assert_eq!(removed, vec![org_wide.clone(), grid_workspace.clone()]);
+    for token in &org_tokens {
+        assert!(!live_at_slack(&app, token).await);
+    }
+    let left: Vec<InstallationKey> = {
+        let mut all: Vec<InstallationKey> = app
+            .manager
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|key| key.installation().clone())
+            .collect();
+        all.dedup();
+        all
+    };
+    assert_eq!(left, vec![other]);
+    // Idempotent: uninstalling what is gone changes nothing and succeeds.
+    app.manager.uninstall(&workspace).await.unwrap();
+    assert!(
+        app.manager
+            .uninstall_enterprise("E0GRID001")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     sandbox.shutdown().await;
 }
