@@ -24,7 +24,8 @@ The token store is encrypted with OAUTHCTL_STORE_KEY ([ID:]BASE64 of 32 bytes; m
 `oauthctl store-key new`) or the key in --store-key-file; without a key, tokens are stored in clear.
 -v/--verbose or RUST_LOG (e.g. RUST_LOG=oauth_core=debug) print the libraries' tracing on stderr.
 Exit codes: 0 ok, 1 failure, 2 usage, 3 configuration, 4 re-authorization required,
-5 rate limited, 6 no such installation, 7 authorization denied, 8 timed out.";
+5 rate limited, 6 no such installation, 7 authorization denied, 8 timed out,
+9 token refused by the provider (run the command again: the token is refreshed).";
 
 /// Get, keep, check and give up Notion and Slack OAuth tokens.
 #[derive(Debug, Parser)]

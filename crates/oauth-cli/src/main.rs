@@ -87,6 +87,7 @@ pub(crate) fn exit_code(error: &Error) -> u8 {
         ErrorKind::NotFound => 6,
         ErrorKind::AuthorizationDenied | ErrorKind::InvalidCallback => 7,
         ErrorKind::Timeout => 8,
+        ErrorKind::TokenRejected => 9,
         _ => 1,
     }
 }

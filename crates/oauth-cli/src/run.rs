@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use clap::CommandFactory as _;
 use oauth_facade::{
-    Error, EventHook, ManagerConfig, ProviderConfig, ProviderKind, StoreConfig, TokenEvent,
-    TokenKey, TokenManager, TokenProvider,
+    Error, ErrorKind, EventHook, ManagerConfig, ProviderConfig, ProviderKind, StoreConfig,
+    TokenEvent, TokenKey, TokenManager, TokenProvider,
 };
 
 use crate::Failure;
@@ -341,20 +341,26 @@ async fn introspect(args: &InstallationArgs, settings: &Settings) -> Result<(), 
     Ok(())
 }
 
+/// `oauthctl test slack`: `auth.test` with the token set's token, through the manager (refreshed
+/// first if due). A token Slack refuses although it is not due (`token_expired` after a clock
+/// skew, a rotation elsewhere) is reported to the manager, refreshed, and tried once more.
 async fn auth_test(args: &InstallationArgs, settings: &Settings) -> Result<(), Failure> {
     let resolved = Resolved::new(&args.provider, settings)?;
-    let store = resolved.store.open().await?;
-    let provider = resolved.provider.build()?;
-    let key = pick(store.as_ref(), &provider.provider_id(), args).await?;
-    let stored = store.get(&key).await?.ok_or_else(|| not_found(&key))?;
+    let (manager, key) = manager(args, settings, 300).await?;
     let mut slack = oauth_facade::slack::SlackClient::builder(resolved.provider.client_id.clone());
     if let Some(url) = &resolved.provider.base_url {
         slack = slack.api_base_url(url.clone());
     }
-    let response = slack
-        .build()?
-        .auth_test(&stored.tokens.access_token)
-        .await?;
+    let slack = slack.build()?;
+    let token = manager.access_token(&key).await?;
+    let response = match slack.auth_test(&token).await {
+        Err(error) if error.kind() == ErrorKind::TokenRejected => {
+            manager.report_rejected_token(&key, &token);
+            let token = manager.access_token(&key).await?;
+            slack.auth_test(&token).await?
+        }
+        other => other?,
+    };
     let text = format!(
         "{key}: ok; team {} ({}), user {} ({}){}",
         response.team.as_deref().unwrap_or("?"),

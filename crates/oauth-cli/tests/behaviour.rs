@@ -600,3 +600,39 @@ async fn a_login_with_user_scopes_keeps_both_tokens_and_each_is_found_by_team_an
     let (code, _, err) = token(&["--installation", "T0SANDBOX1#admin"]).await;
     assert_eq!(code, Some(2), "{err}");
 }
+
+#[tokio::test]
+async fn a_token_slack_refuses_as_expired_before_its_time_is_refreshed_not_reinstalled() {
+    let sandbox = Sandbox::builder().start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("tokens.sqlite3");
+    let base = sandbox.base_url().to_owned();
+    let out = login(oauthctl(&store, &sandbox), "slack", &base, &[]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Slack's clock runs past the token's lifetime; ours says it has 12 hours left (a skew).
+    sandbox
+        .control()
+        .advance_clock(std::time::Duration::from_secs(43_200 + 60));
+    let out = run(
+        oauthctl(&store, &sandbox),
+        &["test", "slack", "--base-url", &base],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(": ok; team"),
+        "{}",
+        text(&out.stdout)
+    );
+    let counters = sandbox.control().counters();
+    assert_eq!(
+        counters.op("slack.oauth.v2.access.refresh_token"),
+        1,
+        "refreshed once"
+    );
+    assert_eq!(
+        counters.op("slack.auth.test"),
+        2,
+        "refused, then ok with the new token"
+    );
+}

@@ -28,6 +28,11 @@ pub enum ErrorKind {
     /// The grant is gone (invalid or spent refresh token, revoked or expired authorization).
     /// Retrying cannot help: the user must authorize the app again.
     ReauthorizationRequired,
+    /// The provider refused this access token although the grant may still be good (Slack's
+    /// `token_expired`: a rotating token past its lifetime, say after clock skew, or rotated by
+    /// another replica). Report it with `TokenManager::report_rejected_token` and ask the manager
+    /// again: the next call refreshes (once, single-flight). Not a reason to reinstall.
+    TokenRejected,
     /// The provider rejected the request as malformed or not allowed. Retrying as is cannot help.
     InvalidRequest,
     /// The client is misconfigured (client id or secret, redirect URI, base URL, scopes).
@@ -189,6 +194,9 @@ pub fn advice(kind: ErrorKind, retry_after: Option<Duration>) -> String {
         },
         ErrorKind::ReauthorizationRequired => {
             "the grant is no longer valid: the user must authorize the app again".into()
+        }
+        ErrorKind::TokenRejected => {
+            "the provider refused this access token (expired early, or rotated elsewhere): report it to the token manager (report_rejected_token) and ask again; the next call refreshes".into()
         }
         ErrorKind::InvalidRequest => {
             "the request was rejected: retrying it unchanged will not help".into()

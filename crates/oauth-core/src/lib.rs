@@ -129,7 +129,10 @@ pub use state::{
     DEFAULT_MAX_PENDING, DEFAULT_STATE_TTL, MemoryStateStore, PendingAuthorization, StateStore,
 };
 pub use store::{CasOutcome, Lease, MemoryTokenStore, StoredTokenSet, TokenStore};
-pub use token::{Grantee, ProviderExtras, ProviderId, TokenInfo, TokenSet, TokenType, expiry_from};
+pub use token::{
+    Grantee, MAX_EXPIRES_IN, ProviderExtras, ProviderId, TokenInfo, TokenSet, TokenType,
+    expiry_from,
+};
 
 /// The `url` crate, re-exported: authorization URLs are [`url::Url`]s.
 pub use url;

@@ -1,7 +1,9 @@
 //! mockall mocks of every trait (feature `mock`), for users' tests.
 //!
 //! `MockTokenProvider` implements [`TokenProvider`] (and so [`TokenGrant`], [`Introspect`] and
-//! [`Revoke`]) and can stand wherever an `Arc<dyn TokenProvider>` is expected. The mocks of the
+//! [`Revoke`]) and can stand wherever an `Arc<dyn TokenProvider>` is expected. Make it with
+//! [`MockTokenProvider::for_provider`] when a token manager or an install flow will use it: they
+//! ask for its `provider_id()`, which a bare `MockTokenProvider::new()` does not answer. The mocks of the
 //! single traits are `MockTokenGrant`, `MockIntrospect`, `MockRevoke`; `MockStateStore` mocks
 //! [`StateStore`], `MockHttpTransport` mocks [`HttpTransport`] and `MockClock` mocks [`Clock`].
 //! [`FaultyStore`] (from [`store::faults`](crate::store::faults)) is a real store with faults
@@ -46,6 +48,23 @@ mockall::mock! {
     impl TokenProvider for TokenProvider {
         fn provider_id(&self) -> ProviderId;
         fn authorization_url(&self, request: &AuthorizationRequest) -> Result<Url>;
+    }
+}
+
+impl MockTokenProvider {
+    /// A mock whose `provider_id()` answers `provider`, as often as asked (the token manager, the
+    /// install flow and the stores ask for it): set the other expectations as usual.
+    ///
+    /// ```
+    /// use oauth_core::{ProviderId, TokenProvider as _};
+    /// let mock = oauth_core::mock::MockTokenProvider::for_provider(ProviderId::from_static("slack"));
+    /// assert_eq!(mock.provider_id().as_str(), "slack");
+    /// assert_eq!(mock.provider_id().as_str(), "slack");
+    /// ```
+    pub fn for_provider(provider: ProviderId) -> Self {
+        let mut mock = Self::new();
+        mock.expect_provider_id().return_const(provider);
+        mock
     }
 }
 

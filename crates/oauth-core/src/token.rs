@@ -296,15 +296,34 @@ impl fmt::Debug for ProviderExtras {
     }
 }
 
+/// The longest lifetime an `expires_in` is taken for: ten years. A provider answer claiming more
+/// is clamped to it (and logged), so that a mistaken or hostile value cannot make a token look
+/// valid forever.
+pub const MAX_EXPIRES_IN: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
 /// The absolute expiry of a token received at `issued_at` with a relative `expires_in` (seconds).
 ///
-/// A negative or zero `expires_in` means already expired (`issued_at`); a value so large that the
-/// sum overflows means "never" (`None`).
+/// A negative or zero `expires_in` means already expired (`issued_at`: the next use refreshes);
+/// one above [`MAX_EXPIRES_IN`] is clamped to it. Both are logged as warnings, without the token.
 pub fn expiry_from(issued_at: SystemTime, expires_in_secs: i64) -> Option<SystemTime> {
-    match u64::try_from(expires_in_secs) {
-        Ok(secs) => issued_at.checked_add(Duration::from_secs(secs)),
-        Err(_) => Some(issued_at),
-    }
+    let lifetime = match u64::try_from(expires_in_secs) {
+        Ok(0) | Err(_) => {
+            tracing::warn!(
+                expires_in = expires_in_secs,
+                "the provider gave a token no lifetime: taken as already expired"
+            );
+            Duration::ZERO
+        }
+        Ok(secs) if Duration::from_secs(secs) > MAX_EXPIRES_IN => {
+            tracing::warn!(
+                expires_in = expires_in_secs,
+                "the provider gave a token more than ten years: clamped to ten years"
+            );
+            MAX_EXPIRES_IN
+        }
+        Ok(secs) => Duration::from_secs(secs),
+    };
+    issued_at.checked_add(lifetime).or(Some(issued_at))
 }
 
 /// The tokens of one grant, as every provider returns them.

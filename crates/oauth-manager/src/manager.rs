@@ -68,10 +68,10 @@ impl Inner {
 /// use std::sync::Arc;
 /// use oauth_core::{MemoryTokenStore, TokenProvider};
 /// use oauth_manager::TokenManager;
-/// # let mut mock = oauth_core::mock::MockTokenProvider::new();
-/// # mock.expect_provider_id().return_const(oauth_core::ProviderId::from_static("slack"));
-/// # let provider: Arc<dyn TokenProvider> = Arc::new(mock);
-/// // `provider` is e.g. an `Arc<SlackClient>`; the store a SQLite or PostgreSQL store.
+/// // `provider` is e.g. an `Arc<SlackClient>` (here a mock: a manager asks for its provider id);
+/// // the store a SQLite or PostgreSQL store.
+/// let mock = oauth_core::mock::MockTokenProvider::for_provider(oauth_core::ProviderId::from_static("slack"));
+/// let provider: Arc<dyn TokenProvider> = Arc::new(mock);
 /// let manager = TokenManager::builder(provider, Arc::new(MemoryTokenStore::new())).build()?;
 /// for key in manager.list().await? {
 ///     let token = manager.access_token(&key).await?; // valid now; refreshed if it was due

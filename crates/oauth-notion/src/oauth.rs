@@ -111,8 +111,19 @@ struct TokenOnlyBody<'a> {
 impl NotionResponse for TokenResponse {
     const OPERATION: &'static str = "oauth/token";
 
+    /// Refuses an answer whose `access_token` is empty (undecodable): it would be stored as a
+    /// token that can never work.
     fn decode(response: &HttpResponse, _received_at: SystemTime) -> Result<Self> {
-        decode_response(Self::OPERATION, response)
+        let decoded: Self = decode_response(Self::OPERATION, response)?;
+        if decoded.access_token.expose_secret().trim().is_empty() {
+            return Err(oauth_core::http::undecodable(
+                &PROVIDER,
+                Self::OPERATION,
+                response,
+                "the access token is empty",
+            ));
+        }
+        Ok(decoded)
     }
 }
 
@@ -187,7 +198,8 @@ impl NotionClient {
     /// Maps a token response into the common [`TokenSet`], received at `issued_at`.
     ///
     /// The grantee is the workspace (id, name) and the bot (`bot_id`), with the owner user's id.
-    /// Notion sends no `expires_in`, so `expires_at` is `None`. The workspace icon, owner,
+    /// Notion sends no `expires_in` today, so `expires_at` is `None`; one it sends is honoured
+    /// (clamped as [`oauth_core::expiry_from`] says). The workspace icon, owner,
     /// duplicated template id and request id go to the extras (read them with
     /// [`NotionExtras::from_token_set`](crate::NotionExtras::from_token_set)).
     pub fn token_set(response: TokenResponse, issued_at: SystemTime) -> TokenSet {
@@ -197,6 +209,9 @@ impl NotionClient {
         };
         let mut tokens = TokenSet::new(PROVIDER, response.access_token, token_type, issued_at);
         tokens.refresh_token = response.refresh_token;
+        if let Some(expires_in) = response.expires_in {
+            tokens.set_expires_in(expires_in);
+        }
         tokens.scopes = Scopes::new();
         let mut grantee = Grantee::new();
         grantee.workspace_id = response.workspace_id;

@@ -37,6 +37,10 @@ pub struct TokenResponse {
     /// Who authorized.
     #[serde(default, deserialize_with = "owner_if_readable")]
     pub owner: Option<Owner>,
+    /// `expires_in` (seconds). Notion sends none today; when present it is honoured (and
+    /// clamped, see [`oauth_core::expiry_from`]).
+    #[serde(default)]
+    pub expires_in: Option<i64>,
     /// The page duplicated from the integration's template, if any.
     #[serde(default)]
     pub duplicated_template_id: Option<String>,

@@ -522,3 +522,41 @@ fn an_owner_too_deep_for_a_tree_does_not_lose_the_grant() {
         assert_eq!(tokens.extras.is_empty(), user_id.is_none());
     }
 }
+
+#[test]
+fn an_empty_access_token_is_undecodable_and_expires_in_is_honoured_and_clamped() {
+    let empty = decode_token_response(&response(200, &[], r#"{"access_token":"","bot_id":"b"}"#));
+    assert!(
+        matches!(empty, Err(Error::UndecodableResponse(_))),
+        "{empty:?}"
+    );
+    let blank = decode_token_response(&response(200, &[], r#"{"access_token":"  ","bot_id":"b"}"#));
+    assert!(
+        matches!(blank, Err(Error::UndecodableResponse(_))),
+        "{blank:?}"
+    );
+    let issued = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000);
+    let expiry = |expires_in: &str| {
+        let body = format!(r#"{{"access_token":"ntn_1","bot_id":"b","expires_in":{expires_in}}}"#);
+        let decoded = decode_token_response(&response(200, &[], &body)).unwrap();
+        oauth_notion::NotionClient::token_set(decoded, issued).expires_at
+    };
+    let after = |secs: u64| Some(issued + std::time::Duration::from_secs(secs));
+    assert_eq!(expiry("3600"), after(3_600), "honoured");
+    assert_eq!(
+        expiry("0"),
+        after(0),
+        "no lifetime: already expired, the next use refreshes"
+    );
+    assert_eq!(expiry("-5"), after(0));
+    assert_eq!(
+        expiry("1000000000000"),
+        Some(issued + oauth_core::MAX_EXPIRES_IN),
+        "clamped to ten years"
+    );
+    let none = decode_token_response(&response(200, &[], r#"{"access_token":"ntn_1"}"#)).unwrap();
+    assert_eq!(
+        oauth_notion::NotionClient::token_set(none, issued).expires_at,
+        None
+    );
+}

@@ -70,6 +70,8 @@ struct RawAuthTest {
     app_name: Option<String>,
     #[serde(default)]
     expires_in: Option<i64>,
+    #[serde(default)]
+    ok: Option<bool>,
 }
 
 impl SlackResponse for AuthTestResponse {
@@ -77,6 +79,16 @@ impl SlackResponse for AuthTestResponse {
 
     fn decode(response: &HttpResponse, received_at: SystemTime) -> Result<Self> {
         let raw: RawAuthTest = decode_response(Self::OPERATION, response)?;
+        // `auth.test` always says `ok: true` when the token is good (unlike some OAuth methods'
+        // documented answers): `200 {}`, say from a proxy, must not read as an active token.
+        if raw.ok != Some(true) {
+            return Err(oauth_core::http::undecodable(
+                &crate::PROVIDER,
+                Self::OPERATION,
+                response,
+                "auth.test answered without `ok: true`",
+            ));
+        }
         let header_scopes = |name| header_str(response, name).map(Scopes::parse);
         Ok(AuthTestResponse {
             url: raw.url,

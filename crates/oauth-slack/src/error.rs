@@ -165,7 +165,8 @@ impl SlackErrorCode {
     ///
     /// | Codes | Kind |
     /// | --- | --- |
-    /// | `invalid_refresh_token`, `invalid_grant`, `invalid_code`, `code_already_used`, `token_revoked`, `token_expired`, `account_inactive`, `invalid_auth`, `authorization_not_found`, `team_added_to_org`, `no_refresh_token` | re-authorization required |
+    /// | `token_expired` (a refresh fixes it) | token rejected |
+    /// | `invalid_refresh_token`, `invalid_grant`, `invalid_code`, `code_already_used`, `token_revoked`, `account_inactive`, `invalid_auth`, `authorization_not_found`, `team_added_to_org`, `no_refresh_token` | re-authorization required |
     /// | `ratelimited` | rate-limited |
     /// | `internal_error`, `fatal_error`, `service_unavailable`, `request_timeout` | retryable |
     /// | `invalid_client_id`, `bad_client_secret`, `bad_redirect_uri`, `invalid_client`, `oauth_authorization_url_mismatch`, `pkce_not_allowed`, `preview_feature_not_available`, `token_rotation_not_enabled`, `missing_scope`, `no_scopes`, `not_allowed_token_type`, `not_bearer_token`, `unknown_method`, `deprecated_endpoint`, `method_deprecated`, `method_not_supported` | configuration |
@@ -179,12 +180,12 @@ impl SlackErrorCode {
             | InvalidCode
             | CodeAlreadyUsed
             | TokenRevoked
-            | TokenExpired
             | AccountInactive
             | InvalidAuth
             | AuthorizationNotFound
             | TeamAddedToOrg
             | NoRefreshToken => ErrorKind::ReauthorizationRequired,
+            TokenExpired => ErrorKind::TokenRejected,
             Ratelimited => ErrorKind::RateLimited,
             InternalError | FatalError | ServiceUnavailable | RequestTimeout => {
                 ErrorKind::Retryable

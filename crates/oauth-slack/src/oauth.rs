@@ -261,6 +261,11 @@ impl RawOauthV2 {
     }
 }
 
+/// Whether an access token from an answer is one (not empty).
+fn is_token(token: &AccessToken) -> bool {
+    !token.expose_secret().trim().is_empty()
+}
+
 pub(crate) fn webhook_channel(webhook: &IncomingWebhook) -> WebhookChannel {
     WebhookChannel {
         channel: webhook.channel.clone(),
@@ -311,7 +316,7 @@ impl SlackResponse for OauthV2AccessResponse {
             }
         });
         let authed_user = raw.authed_user.map(|user| {
-            let tokens = user.access_token.map(|access_token| {
+            let tokens = user.access_token.filter(is_token).map(|access_token| {
                 let mut tokens = token_set(
                     TokenParts {
                         access_token,
@@ -346,7 +351,7 @@ impl SlackResponse for OauthV2AccessResponse {
                 &PROVIDER,
                 Self::OPERATION,
                 response,
-                "the answer has neither a bot nor a user access token",
+                "the answer has neither a bot nor a user access token (or they are empty)",
             ));
         }
         Ok(decoded)
@@ -365,7 +370,7 @@ pub(crate) fn decode_flat(
             &PROVIDER,
             method,
             response,
-            "missing field `access_token`",
+            "missing or empty field `access_token`",
         ));
     };
     tokens.grantee = grantee(raw.team.as_ref(), raw.enterprise.as_ref());
@@ -389,8 +394,9 @@ pub(crate) fn decode_flat(
 impl RawOauthV2 {
     /// The bot's (top-level) token set, its tokens taken out; `None` without an access token.
     /// The grantee and extras are the caller's.
+    /// An empty access token counts as none.
     fn take_bot_tokens(&mut self, received_at: SystemTime) -> Option<TokenSet> {
-        let access_token = self.access_token.take()?;
+        let access_token = self.access_token.take().filter(is_token)?;
         Some(token_set(
             TokenParts {
                 access_token,

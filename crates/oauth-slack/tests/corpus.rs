@@ -365,7 +365,7 @@ const FIXTURES: &[Fixture] = &[
     err("verifier", "oauth.v2.access", r#"{"ok":false,"error":"invalid_code_verifier"}"#, "invalid_code_verifier", ErrorKind::InvalidRequest),
     err("v1 code reuse", "oauth.access", r#"{"ok":false,"error":"code_already_used"}"#, "code_already_used", ErrorKind::ReauthorizationRequired),
     err("revoked", "auth.test", r#"{"ok":false,"error":"token_revoked"}"#, "token_revoked", ErrorKind::ReauthorizationRequired),
-    err("expired", "auth.test", r#"{"ok":false,"error":"token_expired","warning":"superfluous_charset"}"#, "token_expired", ErrorKind::ReauthorizationRequired),
+    err("expired", "auth.test", r#"{"ok":false,"error":"token_expired","warning":"superfluous_charset"}"#, "token_expired", ErrorKind::TokenRejected),
     err("missing scope", "auth.teams.list", r#"{"ok":false,"error":"missing_scope","needed":"admin.teams:read","provided":"chat:write,commands"}"#, "missing_scope", ErrorKind::Configuration),
     err("already exchanged", "oauth.v2.exchange", r#"{"ok":false,"error":"token_already_exchanged"}"#, "token_already_exchanged", ErrorKind::InvalidRequest),
     err("openid grant", "openid.connect.token", r#"{"ok":false,"error":"invalid_grant"}"#, "invalid_grant", ErrorKind::ReauthorizationRequired),
@@ -592,4 +592,36 @@ fn decoded_fixtures_have_the_documented_fields() {
     assert_eq!(oidc.tokens.token_type, TokenType::Bearer);
     assert_eq!(oidc.state.as_deref(), Some("s1"));
     assert_eq!(oidc.id_token.unwrap().expose_secret(), "a.b.c");
+}
+
+/// Answers that would store a token that can never work, or read a non-answer as a good token.
+#[test]
+fn empty_tokens_and_an_auth_test_without_ok_are_undecodable() {
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+    let undecodable = |error: Error| {
+        assert_eq!(error.kind(), ErrorKind::UndecodableResponse, "{error}");
+    };
+    let body = br#"{"ok":true,"access_token":"","token_type":"bot","team":{"id":"T1"},"authed_user":{"id":"U1"}}"#;
+    undecodable(OauthV2AccessResponse::decode(&response(200, &[], body), now).unwrap_err());
+    let body = br#"{"ok":true,"access_token":"xoxb-1-a","token_type":"bot","team":{"id":"T1"},"authed_user":{"id":"U1","access_token":"  ","token_type":"user"}}"#;
+    let install = OauthV2AccessResponse::decode(&response(200, &[], body), now).unwrap();
+    assert!(install.bot.is_some());
+    assert_eq!(
+        install.authed_user.unwrap().tokens,
+        None,
+        "an empty user token is none"
+    );
+    let body = br#"{"ok":true,"access_token":"","token_type":"bot","refresh_token":"xoxe-1-r"}"#;
+    undecodable(OauthV2RefreshResponse::decode(&response(200, &[], body), now).unwrap_err());
+    for body in [
+        &b"{}"[..],
+        br#"{"user_id":"U1","team_id":"T1"}"#,
+        br#"{"ok":"yes"}"#,
+    ] {
+        undecodable(AuthTestResponse::decode(&response(200, &[], body), now).unwrap_err());
+    }
+    assert!(
+        AuthTestResponse::decode(&response(200, &[], br#"{"ok":true,"user_id":"U1"}"#), now)
+            .is_ok()
+    );
 }
