@@ -80,7 +80,7 @@ impl std::str::FromStr for ProviderKind {
 ///     ProviderKind::Slack,
 /// )?;
 /// assert!(!format!("{config:?}").contains("from-a-vault"));
-/// # Ok::<(), oauth_core::Error>(())
+/// # Ok::<(), oauth_facade::Error>(())
 /// ```
 #[derive(Clone, Debug, Deserialize)]
 #[non_exhaustive]
@@ -334,7 +334,7 @@ impl ProviderConfig {
 /// assert_eq!(config.key.as_ref().map(|k| k.id()), Some("k2"));
 /// assert!(!format!("{config:?}").contains("AAECAw"));
 /// # }
-/// # Ok::<(), oauth_core::Error>(())
+/// # Ok::<(), oauth_facade::Error>(())
 /// ```
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
