@@ -240,7 +240,9 @@
 //! | Slack JSON body on a form-only method | its arguments are ignored (as if absent) |
 //! | Slack `multipart/form-data` | not parsed: `invalid_form_data` |
 //! | Slack other HTTP methods than GET/POST | `invalid_post_type` |
-//! | Slack unknown method | HTTP 200 `{"ok":false,"error":"unknown_method","req_method":…}` |
+//! | Slack Web API methods not emulated in full (`chat.postMessage`, `conversations.list`, … : any `family.method` of Slack's method families) | the token is checked as for `auth.test` (from `Authorization: Bearer` or the form's `token`): live → HTTP 200 `{"ok":true}` with `x-oauth-scopes`; expired rotating token `token_expired`; revoked `token_revoked`; unknown `invalid_auth`; none `not_authed`. Arguments are not checked and nothing happens. Counter `slack.<method>` |
+//! | Slack unknown method (outside Slack's families) | HTTP 200 `{"ok":false,"error":"unknown_method","req_method":…}` |
+//! | Notion `GET /v1/users/me` | a live access token: 200, the integration's bot user (`object: "user"`, `type: "bot"`, `id` the bot id, `bot.workspace_name`); anything else (none, unknown, revoked, rotated away): 401 `unauthorized` envelope. `Notion-Version` not checked. Counter `notion.users.me` |
 //! | Slack 5xx bodies | JSON `ok:false` (see faults) |
 //! | Slack reinstall in the same workspace (slack-apps §7) | same bot user and bot id; new tokens; the previous install's tokens left alone (valid until they expire; the refresh token still refreshes its lineage): Bolt and `slack_sdk` only use the latest installation's tokens, and a refresh in flight elsewhere must not fail |
 //! | Slack scopes across reinstalls | each install's tokens carry the scopes it requested (not accumulated) |
@@ -257,7 +259,7 @@
 //!
 //! # Not emulated
 //!
-//! Notion's REST API beyond OAuth; real rate limits (only injected faults); `multipart/form-data`
+//! Notion's REST API beyond OAuth and `GET /v1/users/me`; real rate limits (only injected faults); `multipart/form-data`
 //! bodies; the `assertion` grant, GovSlack; `incoming_webhook` blocks; adding workspaces to an
 //! org-wide install after it (`team_access_granted`): reinstall with a longer list; uninstalls
 //! and the Events API; Grid `W…` user ids (any id is taken as given); the rule that PKCE

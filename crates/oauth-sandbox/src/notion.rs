@@ -83,6 +83,9 @@ fn req_str<'a>(body: &'a Map<String, Value>, field: &str, rid: &str) -> Result<&
 
 pub(crate) fn handle(shared: &Shared, inner: &mut Inner, req: &Req) -> Reply {
     let rid = inner.uuid();
+    if req.path == "/v1/users/me" && req.method == Method::GET {
+        return users_me(inner, req, &rid);
+    }
     let endpoint = match req.path.as_str() {
         "/v1/oauth/token" => "token",
         "/v1/oauth/introspect" => "introspect",
@@ -412,4 +415,43 @@ fn revoke(inner: &mut Inner, client_id: &str, body: &Map<String, Value>, rid: &s
     }
     Reply::json(StatusCode::OK, &json!({"request_id": rid}))
         .with_header("x-notion-request-id", rid.to_owned())
+}
+
+/// `GET /v1/users/me` with an integration's access token: its bot user, or `401 unauthorized`
+/// (the token is unknown, revoked, or was rotated away), as Notion answers a bad token on every
+/// API endpoint. `Notion-Version` is not checked here.
+fn users_me(inner: &Inner, req: &Req, rid: &str) -> Reply {
+    let unauthorized = || {
+        envelope(401, "unauthorized", "API token is invalid.", rid)
+            .classify(None, "notion.users.me")
+    };
+    let Some(token) = req.bearer() else {
+        return unauthorized();
+    };
+    let (crate::state::TokenState::Live, Some(grant)) =
+        inner.token_state(token, crate::state::TokenKind::Access)
+    else {
+        return unauthorized();
+    };
+    let Some(g) = inner.grants.get(grant) else {
+        return unauthorized();
+    };
+    let id = &g.identity;
+    Reply::json(
+        StatusCode::OK,
+        &json!({
+            "object": "user",
+            "id": g.bot_id,
+            "type": "bot",
+            "name": "Sandbox Integration",
+            "avatar_url": null,
+            "bot": {
+                "owner": {"type": "user", "user": {"object": "user", "id": id.user_id}},
+                "workspace_name": id.team_name,
+            },
+            "request_id": rid,
+        }),
+    )
+    .with_header("x-notion-request-id", rid.to_owned())
+    .classify(Some(&g.client_id), "notion.users.me")
 }

@@ -522,7 +522,7 @@ async fn transport_and_auth_errors() {
         ),
         (
             "POST",
-            "/api/chat.postMessage",
+            "/api/sandbox.noSuchMethod",
             vec![("authorization", &bearer)],
             None,
             "unknown_method",

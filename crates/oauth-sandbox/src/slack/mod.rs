@@ -1,6 +1,7 @@
 //! Slack Web API methods under `/api/<method>`: the dispatch, the arguments, client and token
 //! authentication and the replies here; the handlers in one module per method family, as
-//! oauth-slack has them (`oauth`, `oauth_user`, `oauth_access`, `openid`, `auth`, `apps`); codes
+//! oauth-slack has them (`oauth`, `oauth_user`, `oauth_access`, `openid`, `auth`, `apps`), and
+//! `web_api` for every other method of Slack's families (the token checked, `{"ok":true}`); codes
 //! and refresh tokens are spent by the grant state machine (`crate::grants`).
 
 mod apps;
@@ -9,6 +10,7 @@ mod oauth;
 mod oauth_access;
 mod oauth_user;
 mod openid;
+mod web_api;
 
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -175,7 +177,8 @@ pub(crate) fn handle(shared: &Shared, inner: &mut Inner, req: &Req) -> Reply {
             | "apps.auth.external.get"
             | "apps.auth.external.delete"
     );
-    if !known {
+    let generic = !known && web_api::is_web_api_method(&method);
+    if !known && !generic {
         return ok_body(
             &json!({"ok": false, "error": "unknown_method", "req_method": method}),
             false,
@@ -188,6 +191,7 @@ pub(crate) fn handle(shared: &Shared, inner: &mut Inner, req: &Req) -> Reply {
     };
     let warning = args.warning;
     let mut reply = match method.as_str() {
+        _ if generic => web_api::generic(inner, req, &args),
         "oauth.v2.access" => oauth::oauth_v2_access(inner, req, &args),
         "oauth.v2.user.access" => oauth_user::oauth_v2_user_access(inner, req, &args),
         "oauth.v2.exchange" => oauth::oauth_v2_exchange(inner, req, &args),
