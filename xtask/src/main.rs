@@ -81,8 +81,9 @@ const USAGE: &str = "usage: cargo xtask <ci|test|msrv|tls-shapes|package|bench|f
   soak   the long multi-process kill test on PostgreSQL (--kills N per run, default 150)";
 
 /// The crates published to crates.io (tidy checks that every other one says `publish = false`).
-pub(crate) const PUBLISHED: [&str; 8] = [
+pub(crate) const PUBLISHED: [&str; 9] = [
     "oauth-core",
+    "oauth-client",
     "oauth-sandbox",
     "oauth-manager",
     "oauth-notion",

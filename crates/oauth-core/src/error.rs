@@ -28,10 +28,9 @@ pub enum ErrorKind {
     /// The grant is gone (invalid or spent refresh token, revoked or expired authorization).
     /// Retrying cannot help: the user must authorize the app again.
     ReauthorizationRequired,
-    /// The provider refused this access token although the grant may still be good (Slack's
-    /// `token_expired`: a rotating token past its lifetime, say after clock skew, or rotated by
-    /// another replica). Report it with `TokenManager::report_rejected_token` and ask the manager
-    /// again: the next call refreshes (once, single-flight). Not a reason to reinstall.
+    /// The provider refused this access token, but the grant may be good (Slack `token_expired`
+    /// after a clock skew, or a rotation elsewhere): report it (`TokenManager::report_rejected_token`)
+    /// and ask the manager again; the next call refreshes, once. Not a reason to reinstall.
     TokenRejected,
     /// The provider rejected the request as malformed or not allowed. Retrying as is cannot help.
     InvalidRequest,

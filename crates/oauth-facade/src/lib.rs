@@ -11,6 +11,7 @@
 //! | `sandbox` | the offline emulator, for tests and demos | [`sandbox`] |
 //! | `mock` | mockall mocks of the traits, and `FaultyStore` (a token store that fails, delays or blocks chosen calls) | [`mock`] |
 //! | `axum` | an install flow to mount in an axum app | [`install`] |
+//! | `client` | an HTTP client (reqwest middleware) whose requests carry managed tokens (`oauth-client`) | [`client`] |
 //!
 //! No feature pulls in what it does not need: a build with only `slack` compiles neither Notion,
 //! nor sqlx, nor axum.
@@ -63,6 +64,30 @@ pub use config::StoreConfig;
 pub use config::{ProviderConfig, ProviderKind};
 pub use oauth_core::*;
 pub use oauth_manager::{EventHook, ManagerConfig, TokenEvent, TokenManager, TokenManagerBuilder};
+
+/// Calling the providers' APIs with managed tokens (feature `client`): [`ManagedAuth`](client::ManagedAuth),
+/// a reqwest-middleware layer that injects a valid token and recovers from a refused one.
+///
+/// ```no_run
+/// # async fn run(manager: oauth_facade::TokenManager, key: oauth_facade::TokenKey) -> Result<(), Box<dyn std::error::Error>> {
+/// use oauth_facade::client::{ManagedAuth, reqwest_middleware::ClientBuilder};
+///
+/// let slack = ClientBuilder::new(reqwest::Client::new())
+///     .with(ManagedAuth::new(manager, key))
+///     .build();
+/// let answer = slack
+///     .post("https://slack.com/api/chat.postMessage")
+///     .form(&[("channel", "C0123"), ("text", "hello")])
+///     .send()
+///     .await?;
+/// # let _ = answer;
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+pub mod client {
+    pub use oauth_client::*;
+}
 
 /// The Notion provider (feature `notion`).
 #[cfg(feature = "notion")]

@@ -2,11 +2,12 @@
 //! `xtask/src/tidy.rs` checks it).
 #![allow(clippy::unwrap_used, missing_docs)]
 
+use oauth_facade::client::{ManagedAuth, reqwest_middleware::ClientBuilder};
 use oauth_facade::sandbox::Sandbox;
 use oauth_facade::slack::{SlackContext, authorize};
 use oauth_facade::{
     AccessToken, AuthorizationCode, AuthorizationRequest, CodeExchange, MemoryTokenStore,
-    ProviderConfig, ProviderKind, Scopes, TokenManager, TokenProvider,
+    Principal, ProviderConfig, ProviderKind, Scopes, TokenManager, TokenProvider,
 };
 use std::sync::Arc;
 
@@ -62,4 +63,27 @@ async fn an_event_finds_the_bot_and_the_user_token() {
     let (bot, user) = tokens_for(&manager, &event).await.unwrap();
     assert!(bot.unwrap().expose_secret().starts_with("xoxe.xoxb-"));
     assert!(user.unwrap().expose_secret().starts_with("xoxe.xoxp-"));
+
+    // Calling Slack: the client puts the bot's token on each request, and if Slack refuses it
+    // as expired, refreshes it once and sends the request again.
+    let client = ClientBuilder::new(reqwest::Client::new())
+        .with(ManagedAuth::new(
+            manager.clone(),
+            grant.token_key(Principal::Bot),
+        ))
+        .build();
+    let api = format!(
+        "{}/api/chat.postMessage",
+        sandbox.base_url().trim_end_matches('/')
+    );
+    let answer: serde_json::Value = client
+        .post(api)
+        .form(&[("channel", "C0123"), ("text", "hello")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["ok"], true);
 }
