@@ -13,6 +13,8 @@
 //!   throughput is noisy; skipped where valgrind is missing);
 //! - the official `@slack/web-api` on Node.js doing the same refreshes (skipped where Node.js is
 //!   missing);
+//! - API calls with managed tokens: `chat.postMessage` through `oauth-client`'s `ManagedAuth`
+//!   against a bare `reqwest` call with a fixed token, concurrency 1 and 64, against oauth-sandbox;
 //! - build cost: clean-build time and crate count of a program depending only on `oauth-slack`
 //!   against one depending on `oauth2` with reqwest;
 //! - callers while another replica holds the lease: 10,000 calls on a due token, SQLite and
@@ -23,6 +25,7 @@
 #![allow(clippy::print_stdout)]
 
 mod build_cost;
+mod client;
 mod hot_path;
 mod instructions;
 mod lease_held;
@@ -88,6 +91,9 @@ async fn main() -> ExitCode {
     }
     if wanted("stampede") {
         stampede::run(&mut report).await;
+    }
+    if wanted("client") {
+        client::run(&mut report).await;
     }
     if wanted("build_cost") {
         build_cost::run(&mut report);
