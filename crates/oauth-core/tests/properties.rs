@@ -75,11 +75,13 @@ proptest! {
     #[test]
     fn expiry_is_receipt_plus_expires_in(issued_secs in 0u64..4_000_000_000, expires_in in any::<i64>()) {
         let issued = SystemTime::UNIX_EPOCH + Duration::from_secs(issued_secs);
-        match expiry_from(issued, expires_in) {
-            Some(at) if expires_in > 0 => prop_assert_eq!(at.duration_since(issued).unwrap(), Duration::from_secs(expires_in as u64)),
-            Some(at) => prop_assert_eq!(at, issued, "zero or negative: already expired"),
-            None => prop_assert!(expires_in > 0, "only an overflow means never"),
-        }
+        let at = expiry_from(issued, expires_in);
+        let lifetime = at.map(|at| at.duration_since(issued).unwrap());
+        let expected = match u64::try_from(expires_in) {
+            Ok(secs) => Duration::from_secs(secs).min(oauth_core::MAX_EXPIRES_IN),
+            Err(_) => Duration::ZERO,
+        };
+        prop_assert_eq!(lifetime, Some(expected), "clamped to [0, ten years], never `None`");
     }
 
     #[test]
