@@ -15,6 +15,7 @@ const TARGETS: &[&str] = &[
     "state_pkce",
     "id_token",
     "redaction",
+    "slack_signature",
 ];
 
 const RUSTFLAGS: &str = "-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \

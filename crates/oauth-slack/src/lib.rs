@@ -158,6 +158,7 @@ mod oauth;
 mod oauth_access;
 mod openid;
 mod provider;
+mod signature;
 mod types;
 #[cfg(feature = "openid")]
 mod verify;
@@ -193,6 +194,10 @@ pub use openid::{
     IdToken, IdTokenClaims, IdTokenError, Jwk, JwkSet, OpenIdConnectGrant,
     OpenIdConnectTokenRequest, OpenIdConnectTokenResponse, OpenIdConnectUserInfoResponse,
     SLACK_ISSUER,
+};
+pub use signature::{
+    MAX_TIMESTAMP_SKEW, SIGNATURE_HEADER, SignatureError, SigningSecret, TIMESTAMP_HEADER,
+    sign_request, verify_request, verify_signature,
 };
 pub use types::{Enterprise, IncomingWebhook, SlackTokenExtras, Team, WebhookChannel, WebhookUrl};
 #[cfg(feature = "openid")]
