@@ -16,6 +16,7 @@ const TARGETS: &[&str] = &[
     "id_token",
     "redaction",
     "slack_signature",
+    "slack_events",
 ];
 
 const RUSTFLAGS: &str = "-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \

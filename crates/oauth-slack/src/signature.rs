@@ -33,7 +33,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac as _};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use secrecy::{ExposeSecret as _, SecretString};
 use sha2::Sha256;
 
@@ -200,8 +200,11 @@ pub fn verify_request(
     body: &[u8],
     now: SystemTime,
 ) -> Result<(), SignatureError> {
-    let timestamp = header(headers, TIMESTAMP_HEADER)?;
-    let signature = header(headers, SIGNATURE_HEADER)?;
+    // Names made once: a lookup by `&str` parses and checks the name on every call.
+    const TIMESTAMP: HeaderName = HeaderName::from_static(TIMESTAMP_HEADER);
+    const SIGNATURE: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
+    let timestamp = header(headers, &TIMESTAMP, TIMESTAMP_HEADER)?;
+    let signature = header(headers, &SIGNATURE, SIGNATURE_HEADER)?;
     verify_signature(secret, timestamp, signature, body, now)
 }
 
@@ -236,8 +239,12 @@ pub fn verify_signature(
 }
 
 /// The one value of a signing header, as text.
-fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, SignatureError> {
-    let mut values = headers.get_all(name).iter();
+fn header<'a>(
+    headers: &'a HeaderMap,
+    key: &HeaderName,
+    name: &'static str,
+) -> Result<&'a str, SignatureError> {
+    let mut values = headers.get_all(key).iter();
     let value = values
         .next()
         .ok_or(SignatureError::MissingHeader { header: name })?;
