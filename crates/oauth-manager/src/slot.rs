@@ -25,8 +25,8 @@ pub(crate) struct Cached {
     rejected: AtomicBool,
     /// Obtained from the provider, served, but not yet in the store (its write is being retried).
     pub(crate) unwritten: bool,
-    /// When to look at the store again (milliseconds since the Unix epoch, by the manager's
-    /// clock), to stop serving a token set deleted or marked elsewhere: see
+    /// When to look at the store again (nanoseconds since the Unix epoch, by the manager's
+    /// clock: no division on the hot path), to stop serving a token set deleted or marked elsewhere: see
     /// [`ManagerConfig::revalidate_interval`](crate::ManagerConfig::revalidate_interval).
     revalidate_at: AtomicU64,
 }
@@ -46,7 +46,7 @@ impl Cached {
     /// Sets when to look at the store again: `interval` after `now`.
     pub(crate) fn revalidate_after(self, now: SystemTime, interval: Duration) -> Self {
         self.revalidate_at.store(
-            millis(now).saturating_add(millis_of(interval)),
+            nanos(now).saturating_add(nanos_of(interval)),
             Ordering::Relaxed,
         );
         self
@@ -55,15 +55,17 @@ impl Cached {
     /// Whether the store should be looked at again now; `true` for one caller per interval (it
     /// moves the next time on by `interval`), never for tokens not yet written.
     pub(crate) fn revalidation_due(&self, now: SystemTime, interval: Duration) -> bool {
-        let now = millis(now);
+        let now = nanos(now);
         let at = self.revalidate_at.load(Ordering::Relaxed);
-        now >= at
+        // `u64::MAX` is "never" (a saturated time: a huge interval, or a clock past 2554).
+        at != u64::MAX
+            && now >= at
             && !self.unwritten
             && self
                 .revalidate_at
                 .compare_exchange(
                     at,
-                    now.saturating_add(millis_of(interval)),
+                    now.saturating_add(nanos_of(interval)),
                     Ordering::Relaxed,
                     Ordering::Relaxed,
                 )
@@ -96,12 +98,16 @@ impl Cached {
     }
 }
 
-fn millis(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, millis_of)
+fn nanos(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, nanos_of)
 }
 
-fn millis_of(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+/// Saturating (`u64` nanoseconds since the epoch last until 2554).
+fn nanos_of(duration: Duration) -> u64 {
+    duration
+        .as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(duration.subsec_nanos()))
 }
 
 /// When a token is due for refresh: `margin` before it expires, but never in the first half of
