@@ -544,3 +544,121 @@ async fn the_verifier_guards_other_slack_routes_as_extractor_and_middleware() {
         assert_eq!(too_large.status(), 413, "{path}");
     }
 }
+
+#[tokio::test]
+async fn a_store_failure_is_answered_500_and_the_retry_removes_the_tokens() {
+    use oauth_facade::mock::{FaultAction, FaultyStore, Gate, StoreFault, StoreOp};
+
+    let faulty: Arc<std::sync::Mutex<Option<Arc<FaultyStore>>>> = Arc::default();
+    let keep = faulty.clone();
+    let app = support::app_over(move |store| {
+        let wrapped = Arc::new(FaultyStore::new(store));
+        *keep.lock().unwrap() = Some(wrapped.clone());
+        wrapped
+    })
+    .await;
+    let faulty = faulty.lock().unwrap().clone().unwrap();
+    app.install(None, "T1", "U1").await;
+    let revoke = callback(
+        "Ev1FAIL",
+        "T1",
+        None,
+        false,
+        r#"{"type":"tokens_revoked","tokens":{"oauth":["U1"]}}"#,
+    );
+
+    faulty.inject(StoreFault::new(StoreOp::Delete, FaultAction::Fail));
+    let failed = app.post_signed(&revoke).await;
+    assert_eq!(failed.status(), 500);
+    assert!(
+        failed
+            .text()
+            .await
+            .unwrap()
+            .contains("Slack will deliver it again")
+    );
+    assert_eq!(app.stored().await, ["slack/T1#bot", "slack/T1#user:U1"]);
+    assert!(app.deliveries.lock().unwrap().is_empty(), "not handed over");
+
+    // Slack's retry is handled.
+    let retried = app
+        .post_signed_with(
+            &revoke,
+            &[
+                ("x-slack-retry-num", "1"),
+                ("x-slack-retry-reason", "http_error"),
+            ],
+        )
+        .await;
+    assert_eq!(retried.status(), 200);
+    assert_eq!(app.stored().await, ["slack/T1#bot"]);
+
+    // A retry that arrives while the first delivery is still removing (a stalled store) is not
+    // answered 2xx: that delivery may yet fail.
+    app.install(None, "T1", "U2").await;
+    let gate = Gate::new();
+    let deletes_before = faulty.calls(StoreOp::Delete);
+    faulty.inject(StoreFault::new(
+        StoreOp::Delete,
+        FaultAction::Block(gate.clone()),
+    ));
+    let stalled = callback(
+        "Ev2STALL",
+        "T1",
+        None,
+        false,
+        r#"{"type":"tokens_revoked","tokens":{"oauth":["U2"]}}"#,
+    );
+    let first = {
+        let (http, url, body) = (app.http.clone(), app.events_url.clone(), stalled.clone());
+        let timestamp = now_secs().to_string();
+        let signed = signature(SECRET, &timestamp, body.as_bytes());
+        tokio::spawn(async move {
+            http.post(url)
+                .header("x-slack-request-timestamp", timestamp)
+                .header("x-slack-signature", signed)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    // Wait until the first delivery is blocked in the store (bounded by attempts).
+    for _ in 0..500 {
+        if faulty.calls(StoreOp::Delete) > deletes_before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let retry = app
+        .post_signed_with(
+            &stalled,
+            &[
+                ("x-slack-retry-num", "1"),
+                ("x-slack-retry-reason", "http_timeout"),
+            ],
+        )
+        .await;
+    assert_eq!(retry.status(), 503);
+    gate.open();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(60), first)
+        .await
+        .expect("the first delivery ends once the store goes on");
+    assert_eq!(first.unwrap(), 200);
+    assert_eq!(app.stored().await, ["slack/T1#bot"]);
+    let later = app
+        .post_signed_with(
+            &stalled,
+            &[
+                ("x-slack-retry-num", "2"),
+                ("x-slack-retry-reason", "http_error"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        later.status(),
+        200,
+        "accepted by then: answered, not handled again"
+    );
+}

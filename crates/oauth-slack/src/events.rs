@@ -167,13 +167,14 @@ pub enum EventsError {
         /// The field.
         field: &'static str,
     },
-    /// The envelope `type` is none this crate knows.
+    /// The envelope `type` is none this crate knows (Slack's interactivity payloads and slash
+    /// commands go to other routes).
     #[error(
         "the Events API request has an unknown type `{request_type}` (known: url_verification, \
          event_callback, app_rate_limited)"
     )]
     UnknownType {
-        /// The type received (at most 64 characters of it).
+        /// The type received (at most 64 characters of it, control characters replaced).
         request_type: String,
     },
 }
@@ -237,8 +238,13 @@ fn not_an_object(what: &str) -> EventsError {
     }
 }
 
+/// At most [`MAX_QUOTED`] characters of `text`, control characters (newlines, escapes) replaced,
+/// so that a quote cannot forge a log line or an answer's layout.
 fn quoted(text: &str) -> String {
-    text.chars().take(MAX_QUOTED).collect()
+    text.chars()
+        .take(MAX_QUOTED)
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect()
 }
 
 impl EventRequest {
@@ -515,5 +521,12 @@ mod tests {
             panic!();
         };
         assert_eq!(request_type.len(), MAX_QUOTED, "a bounded quote");
+        let forged = EventRequest::decode(br#"{"type":"x\nlevel=ERROR forged"}"#).unwrap_err();
+        assert_eq!(
+            forged,
+            EventsError::UnknownType {
+                request_type: "x\u{fffd}level=ERROR forged".into()
+            }
+        );
     }
 }

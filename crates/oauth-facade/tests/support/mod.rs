@@ -56,6 +56,11 @@ pub struct App {
 }
 
 pub async fn app() -> App {
+    app_over(|store| store).await
+}
+
+/// An app whose manager sees the SQLite store through `wrap` (a `FaultyStore`, say).
+pub async fn app_over(wrap: impl FnOnce(Arc<dyn TokenStore>) -> Arc<dyn TokenStore>) -> App {
     let sandbox = Sandbox::builder().start().await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -66,7 +71,7 @@ pub async fn app() -> App {
     config.redirect_uri = Some(format!("{base}/callback/slack"));
     let manager_events: Arc<Mutex<Vec<TokenEvent>>> = Arc::default();
     let sink = manager_events.clone();
-    let manager = TokenManager::builder(config.build().unwrap(), store.clone())
+    let manager = TokenManager::builder(config.build().unwrap(), wrap(store.clone()))
         .config(ManagerConfig::default().revalidate_interval(REVALIDATE))
         .on_event(EventHook::new(move |event| {
             sink.lock().unwrap().push(event.clone())

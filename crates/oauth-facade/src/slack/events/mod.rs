@@ -15,6 +15,7 @@
 //! | `url_verification` | 200 `{"challenge": …}` |
 //! | `event_callback`, first delivery | 200 (after the revocation, if any); the handler runs after |
 //! | `event_callback` whose `event_id` was accepted before (a retry, `X-Slack-Retry-Num`) | 200, nothing done |
+//! | `event_callback` whose first delivery is still removing its tokens | 503, so that Slack tries again later |
 //! | `event_callback` whose revocation the store failed | 500, so that Slack retries it |
 //! | `app_rate_limited` | 200 |
 //!
@@ -107,7 +108,7 @@ use oauth_core::{Clock, Error, Result, SystemClock, TokenKey};
 use oauth_manager::TokenManager;
 use oauth_slack::{EventCallback, EventRequest, SigningSecret};
 
-use dedup::RecentEvents;
+use dedup::{Arrival, RecentEvents};
 use verify::plain;
 pub use verify::{
     DEFAULT_BODY_LIMIT, Rejection, SlackVerifier, VerifiedBody, verify_slack_request,
@@ -355,9 +356,22 @@ async fn events(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Resp
 impl Endpoint {
     async fn accept(&self, callback: EventCallback, retry: Option<Retry>) -> Response {
         let id = callback.event_id.clone();
-        if !self.recent.first_time(&id, Instant::now()) {
-            tracing::debug!(event_id = %id, retry = ?retry, "a retry of an event already accepted: answered, not handled again");
-            return StatusCode::OK.into_response();
+        match self.recent.arrive(&id, Instant::now()) {
+            Arrival::New => {}
+            Arrival::Done => {
+                tracing::debug!(event_id = %id, retry = ?retry, "a retry of an event already accepted: answered, not handled again");
+                return StatusCode::OK.into_response();
+            }
+            Arrival::InProgress => {
+                // Its first delivery is still removing tokens: if that fails, only a later
+                // retry can bring the event back, so this one must not be answered 2xx.
+                tracing::info!(event_id = %id, retry = ?retry, "a retry of an event still being accepted: answered 503, Slack will try again");
+                return plain(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "this event's first delivery is still being processed; deliver it again later"
+                        .to_owned(),
+                );
+            }
         }
         let removed = match &self.revocation {
             Some(manager) => match revocation::apply(manager, &callback).await {
@@ -376,6 +390,7 @@ impl Endpoint {
             },
             None => Vec::new(),
         };
+        self.recent.done(&id);
         if let Some(handler) = &self.handler {
             let delivery = EventDelivery {
                 callback: Arc::new(callback),
