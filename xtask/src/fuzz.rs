@@ -15,6 +15,8 @@ const TARGETS: &[&str] = &[
     "state_pkce",
     "id_token",
     "redaction",
+    "slack_signature",
+    "slack_events",
 ];
 
 const RUSTFLAGS: &str = "-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \

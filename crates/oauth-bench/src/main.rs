@@ -21,7 +21,9 @@
 //!   PostgreSQL, p50/p99 against the cached hot path;
 //! - stampede: 10,000 concurrent `access_token` calls on an expiring token (one refresh grant at
 //!   oauth-sandbox), against one plain refresh call and against 10,000 tasks woken by one
-//!   `watch` channel with no refresh at all.
+//!   `watch` channel with no refresh at all;
+//! - Slack request verification: verified requests per second on one core against a bare
+//!   HMAC-SHA256 of the same bytes.
 #![allow(clippy::print_stdout)]
 
 mod build_cost;
@@ -32,6 +34,7 @@ mod lease_held;
 mod node;
 mod refresh;
 mod report;
+mod signature;
 mod stampede;
 
 use std::process::ExitCode;
@@ -94,6 +97,9 @@ async fn main() -> ExitCode {
     }
     if wanted("client") {
         client::run(&mut report).await;
+    }
+    if wanted("signature") {
+        signature::run(&mut report);
     }
     if wanted("build_cost") {
         build_cost::run(&mut report);

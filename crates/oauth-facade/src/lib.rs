@@ -10,7 +10,7 @@
 //! | `postgres-tls` | PostgreSQL over TLS (`sslmode=require`/`verify-full` URLs; rustls on ring, the system's roots plus the URL's `sslrootcert`) | [`store`] |
 //! | `sandbox` | the offline emulator, for tests and demos | [`sandbox`] |
 //! | `mock` | mockall mocks of the traits, and `FaultyStore` (a token store that fails, delays or blocks chosen calls) | [`mock`] |
-//! | `axum` | an install flow to mount in an axum app | [`install`] |
+//! | `axum` | an install flow to mount in an axum app; with `slack`, the Events API endpoint (signatures verified, retries deduplicated, revocations applied) | [`install`], `slack::events` |
 //! | `client` | an HTTP client (reqwest middleware) whose requests carry managed tokens (`oauth-client`) | [`client`] |
 //!
 //! No feature pulls in what it does not need: a build with only `slack` compiles neither Notion,
@@ -96,14 +96,9 @@ pub mod notion {
     pub use oauth_notion::*;
 }
 
-/// The Slack provider (feature `slack`), and [`authorize`](slack::authorize): from a request
-/// Slack sent to its tokens.
 #[cfg(feature = "slack")]
 #[cfg_attr(docsrs, doc(cfg(feature = "slack")))]
-pub mod slack {
-    pub use crate::slack_authorize::{SlackAuthorization, authorize};
-    pub use oauth_slack::*;
-}
+pub mod slack;
 #[cfg(feature = "slack")]
 mod slack_authorize;
 

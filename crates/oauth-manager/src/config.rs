@@ -32,6 +32,12 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 ///   provider's `Retry-After`, cut to one hour); after a lost response: 1 s, inside Slack's grace
 ///   period for a spent refresh token. A rotated token set whose store write fails is served from
 ///   memory and written again with backoff (50 ms doubling to 5 s) until the write succeeds.
+/// - **A token set deleted elsewhere stops being served within 10 s.** A replica that caches a
+///   token set another replica deleted (an uninstall, a revocation) or marked for
+///   re-authorization stops serving it at most 10 s (plus one store read) after the change: the
+///   first caller after each 10 s of use starts a store read in the background
+///   ([`revalidate_interval`](Self::revalidate_interval)); the replica that removed it forgets it
+///   at once.
 #[derive(Clone, Debug)]
 pub struct ManagerConfig {
     pub(crate) refresh_margin: Duration,
@@ -40,6 +46,7 @@ pub struct ManagerConfig {
     pub(crate) retry_after_lost_response: Duration,
     pub(crate) poll_interval: Duration,
     pub(crate) recheck_interval: Duration,
+    pub(crate) revalidate_interval: Duration,
     pub(crate) max_wait: Duration,
 }
 
@@ -48,7 +55,8 @@ impl Default for ManagerConfig {
     /// refresh runs); after a failed refresh while the old token is still valid, serve it and try
     /// again after 30 s (1 s when the response was lost); while another process holds the lease,
     /// look at the store every 25 ms for callers without a valid token and every second
-    /// otherwise; callers without a valid token wait up to 60 s.
+    /// otherwise; look again at a cached token set every 10 s it is in use, to stop serving it
+    /// within 10 s of its deletion elsewhere; callers without a valid token wait up to 60 s.
     fn default() -> Self {
         Self {
             refresh_margin: Duration::from_secs(300),
@@ -57,6 +65,7 @@ impl Default for ManagerConfig {
             retry_after_lost_response: Duration::from_secs(1),
             poll_interval: Duration::from_millis(25),
             recheck_interval: Duration::from_secs(1),
+            revalidate_interval: Duration::from_secs(10),
             max_wait: Duration::from_secs(60),
         }
     }
@@ -110,6 +119,17 @@ impl ManagerConfig {
         self
     }
 
+    /// How often a token set served from the cache is looked at again in the store (one read in
+    /// the background, started by the first caller after the interval; callers never wait for
+    /// it): a token set another replica deleted (an uninstall, a revocation) or marked for
+    /// re-authorization stops being served here within this interval plus one store read, and
+    /// tokens another replica refreshed are picked up. The cost: one store read per token set in
+    /// use per interval per replica. Default 10 s.
+    pub fn revalidate_interval(mut self, interval: Duration) -> Self {
+        self.revalidate_interval = interval;
+        self
+    }
+
     /// The longest a caller without a valid token waits for the refresh (this process's or
     /// another's) before failing with a timeout. The refresh itself goes on.
     pub fn max_wait(mut self, wait: Duration) -> Self {
@@ -128,6 +148,7 @@ impl ManagerConfig {
             ("lease_ttl", self.lease_ttl),
             ("poll_interval", self.poll_interval),
             ("recheck_interval", self.recheck_interval),
+            ("revalidate_interval", self.revalidate_interval),
         ] {
             if value.is_zero() {
                 return Err(Error::configuration(format!(
@@ -211,6 +232,7 @@ mod tests {
             ManagerConfig::default().lease_ttl(Duration::ZERO),
             ManagerConfig::default().poll_interval(Duration::ZERO),
             ManagerConfig::default().recheck_interval(Duration::ZERO),
+            ManagerConfig::default().revalidate_interval(Duration::ZERO),
         ] {
             assert!(config.check(None).is_err());
         }

@@ -56,6 +56,16 @@ pub enum TokenEvent {
         /// The installation.
         key: TokenKey,
     },
+    /// The token set was deleted from the store without a revocation, because the provider had
+    /// already ended it ([`TokenManager::forget`](crate::TokenManager::forget),
+    /// [`forget_installation`](crate::TokenManager::forget_installation): Slack's
+    /// `tokens_revoked` and `app_uninstalled` events).
+    Removed {
+        /// The token set.
+        key: TokenKey,
+        /// Why, in the caller's words (`tokens_revoked`, `app_uninstalled`, …).
+        reason: String,
+    },
 }
 
 /// Receives [`TokenEvent`]s. Called inline: keep it quick and non-blocking.
@@ -96,6 +106,9 @@ pub(crate) fn emit(hook: Option<&EventHook>, event: TokenEvent) {
         }
         TokenEvent::LeaseLost { key } => {
             tracing::warn!(installation = %key, "the refresh lease was lost during the refresh")
+        }
+        TokenEvent::Removed { key, reason } => {
+            tracing::info!(installation = %key, reason = %reason, "token set removed")
         }
     }
     if let Some(hook) = hook {

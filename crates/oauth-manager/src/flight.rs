@@ -281,11 +281,7 @@ impl Inner {
             .load()
             .as_ref()
             .is_some_and(|c| c.version != stored.version);
-        let cached = Arc::new(Cached::new(
-            stored.tokens.clone(),
-            stored.version,
-            self.config.refresh_margin,
-        ));
+        let cached = Arc::new(self.entry(stored.tokens.clone(), stored.version));
         self.mark_if_rejected(slot, &cached);
         slot.cached.store(Some(cached.clone()));
         if elsewhere {
@@ -514,7 +510,7 @@ impl Inner {
 
     fn written(&self, key: &TokenKey, flight: &Flight, tokens: TokenSet, version: u64) {
         let expires_at = tokens.expires_at;
-        let cached = Arc::new(Cached::new(tokens, version, self.config.refresh_margin));
+        let cached = Arc::new(self.entry(tokens, version));
         flight.slot.cached.store(Some(cached.clone()));
         {
             let mut state = flight.slot.flight();

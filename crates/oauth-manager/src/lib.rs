@@ -17,6 +17,8 @@ mod events;
 mod flight;
 mod manager;
 mod reconcile;
+mod removal;
+mod revalidate;
 mod slot;
 
 pub use config::{MAX_BACKOFF, ManagerConfig};

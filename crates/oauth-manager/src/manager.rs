@@ -81,7 +81,7 @@ impl Inner {
 /// ```
 #[derive(Clone)]
 pub struct TokenManager {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl fmt::Debug for TokenManager {
@@ -143,7 +143,7 @@ impl TokenManagerBuilder {
     /// Builds the manager.
     ///
     /// Fails with [`Error::Configuration`] when the configuration cannot keep the manager's
-    /// promises: a zero lease, poll or re-check interval, or a refresh lease that is not longer
+    /// promises: a zero lease, poll, re-check or revalidation interval, or a refresh lease that is not longer
     /// than one refresh call of the provider client can take
     /// ([`TokenGrant::refresh_time_bound`](oauth_core::TokenGrant::refresh_time_bound)); the
     /// message names both figures.
@@ -257,14 +257,23 @@ impl TokenManager {
         tracing::info!(installation = %key, "the provider rejected the access token; the next call refreshes");
     }
 
-    /// The lock-free hot path: the cached tokens if they are not due for refresh.
+    /// The lock-free hot path: the cached tokens if they are not due for refresh. Once per
+    /// `revalidate_interval`, a caller also starts a look at the store in the background.
     fn fresh_cached(&self, key: &TokenKey) -> Option<Arc<Cached>> {
         let slots = self.inner.slots.load();
-        let cached = slots.get(key)?.cached.load_full()?;
-        cached.fresh(self.inner.clock.now()).then_some(cached)
+        let slot = slots.get(key)?;
+        let cached = slot.cached.load_full()?;
+        let now = self.inner.clock.now();
+        if !cached.fresh(now) {
+            return None;
+        }
+        if cached.revalidation_due(now, self.inner.config.revalidate_interval) {
+            self.inner.revalidate(key, slot, cached.clone());
+        }
+        Some(cached)
     }
 
-    fn slot(&self, key: &TokenKey) -> Arc<Slot> {
+    pub(crate) fn slot(&self, key: &TokenKey) -> Arc<Slot> {
         if let Some(slot) = self.inner.slots.load().get(key) {
             return slot.clone();
         }
@@ -278,7 +287,7 @@ impl TokenManager {
         created.unwrap_or_default()
     }
 
-    fn check_provider(&self, key: &TokenKey) -> Result<()> {
+    pub(crate) fn check_provider(&self, key: &TokenKey) -> Result<()> {
         let ours = self.inner.provider.provider_id();
         if key.provider() == &ours {
             Ok(())
@@ -468,11 +477,8 @@ impl TokenManager {
             state.rate_limited = None;
             state.rejected = None;
         }
-        slot.cached.store(Some(Arc::new(Cached::new(
-            tokens,
-            version,
-            self.inner.config.refresh_margin,
-        ))));
+        slot.cached
+            .store(Some(Arc::new(self.inner.entry(tokens, version))));
     }
 
     /// Exchanges an authorization code and saves everything it granted

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwapOption;
 use oauth_core::{AccessToken, Error, Result, TokenSet};
@@ -25,6 +25,10 @@ pub(crate) struct Cached {
     rejected: AtomicBool,
     /// Obtained from the provider, served, but not yet in the store (its write is being retried).
     pub(crate) unwritten: bool,
+    /// When to look at the store again (nanoseconds since the Unix epoch, by the manager's
+    /// clock: no division on the hot path), to stop serving a token set deleted or marked elsewhere: see
+    /// [`ManagerConfig::revalidate_interval`](crate::ManagerConfig::revalidate_interval).
+    revalidate_at: AtomicU64,
 }
 
 impl Cached {
@@ -35,7 +39,37 @@ impl Cached {
             version,
             rejected: AtomicBool::new(false),
             unwritten: false,
+            revalidate_at: AtomicU64::new(0),
         }
+    }
+
+    /// Sets when to look at the store again: `interval` after `now`.
+    pub(crate) fn revalidate_after(self, now: SystemTime, interval: Duration) -> Self {
+        self.revalidate_at.store(
+            nanos(now).saturating_add(nanos_of(interval)),
+            Ordering::Relaxed,
+        );
+        self
+    }
+
+    /// Whether the store should be looked at again now; `true` for one caller per interval (it
+    /// moves the next time on by `interval`), never for tokens not yet written.
+    pub(crate) fn revalidation_due(&self, now: SystemTime, interval: Duration) -> bool {
+        let now = nanos(now);
+        let at = self.revalidate_at.load(Ordering::Relaxed);
+        // `u64::MAX` is "never" (a saturated time: a huge interval, or a clock past 2554).
+        at != u64::MAX
+            && now >= at
+            && !self.unwritten
+            && self
+                .revalidate_at
+                .compare_exchange(
+                    at,
+                    now.saturating_add(nanos_of(interval)),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
     }
 
     pub(crate) fn unwritten(tokens: TokenSet, expected_version: u64, margin: Duration) -> Self {
@@ -62,6 +96,18 @@ impl Cached {
     pub(crate) fn reject(&self) {
         self.rejected.store(true, Ordering::Release);
     }
+}
+
+fn nanos(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, nanos_of)
+}
+
+/// Saturating (`u64` nanoseconds since the epoch last until 2554).
+fn nanos_of(duration: Duration) -> u64 {
+    duration
+        .as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(duration.subsec_nanos()))
 }
 
 /// When a token is due for refresh: `margin` before it expires, but never in the first half of
@@ -174,5 +220,27 @@ mod tests {
         assert!(!cached.usable(t0 + Duration::from_secs(60)));
         cached.reject();
         assert!(!cached.fresh(t0) && !cached.usable(t0));
+    }
+
+    #[test]
+    fn one_caller_per_interval_revalidates() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let every = Duration::from_secs(10);
+        let cached =
+            Cached::new(tokens(3600), 1, Duration::from_secs(300)).revalidate_after(t0, every);
+        assert!(!cached.revalidation_due(t0 + Duration::from_secs(9), every));
+        assert!(cached.revalidation_due(t0 + Duration::from_secs(10), every));
+        assert!(
+            !cached.revalidation_due(t0 + Duration::from_secs(10), every),
+            "the next caller does not: the next time moved on"
+        );
+        assert!(cached.revalidation_due(t0 + Duration::from_secs(20), every));
+        let unwritten = Cached::unwritten(tokens(3600), 1, Duration::from_secs(300));
+        assert!(
+            !unwritten.revalidation_due(t0, every),
+            "tokens whose write is pending are the store's future, not its past"
+        );
+        let huge = Cached::new(tokens(3600), 1, Duration::ZERO).revalidate_after(t0, Duration::MAX);
+        assert!(!huge.revalidation_due(t0 + Duration::from_secs(1 << 40), Duration::MAX));
     }
 }

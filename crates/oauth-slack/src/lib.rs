@@ -54,6 +54,18 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Requests from Slack
+//!
+//! What Slack sends to the app (Events API, interactivity, slash commands) is signed with the
+//! app's [`SigningSecret`]: [`verify_request`] checks the raw body and the headers before
+//! anything is parsed (`v0=` HMAC-SHA256, constant-time comparison, a 5-minute window each way).
+//! [`EventRequest::decode`] then reads an Events API body: `url_verification`, `event_callback`
+//! ([`EventCallback`], its `event` typed for [`Event::TokensRevoked`] and
+//! [`Event::AppUninstalled`], raw JSON otherwise) and `app_rate_limited`;
+//! [`EventCallback::context`] is the [`SlackContext`] its tokens are looked up by. The axum
+//! endpoint that does all of it, with retries deduplicated and revocations applied, is in
+//! `oauth-facade` (`oauth_facade::slack::events`).
+//!
 //! # Slack methods and their functions
 //!
 //! | Slack | Rust |
@@ -154,6 +166,7 @@ mod auth;
 mod authorize;
 mod client;
 mod error;
+mod events;
 mod installation;
 mod lookup;
 mod oauth;
@@ -161,6 +174,7 @@ mod oauth_access;
 mod oauth_user;
 mod openid;
 mod provider;
+mod signature;
 mod types;
 #[cfg(feature = "openid")]
 mod verify;
@@ -184,6 +198,10 @@ pub use client::{
     ClientAuth, DEFAULT_API_BASE_URL, DEFAULT_AUTHORIZE_BASE_URL, SlackClient, SlackClientBuilder,
 };
 pub use error::{SlackError, SlackErrorCode};
+pub use events::{
+    AppRateLimited, Event, EventAuthorization, EventCallback, EventRequest, EventsError,
+    OtherEvent, TokensRevoked, UrlVerification,
+};
 pub use installation::{INCOMING_WEBHOOK_URL, SlackInstallation, installation_key};
 pub use lookup::SlackContext;
 pub use oauth::{
@@ -197,6 +215,10 @@ pub use openid::{
     IdToken, IdTokenClaims, IdTokenError, Jwk, JwkSet, OpenIdConnectGrant,
     OpenIdConnectTokenRequest, OpenIdConnectTokenResponse, OpenIdConnectUserInfoResponse,
     SLACK_ISSUER,
+};
+pub use signature::{
+    MAX_TIMESTAMP_SKEW, SIGNATURE_HEADER, SignatureError, SigningSecret, TIMESTAMP_HEADER,
+    sign_request, verify_request, verify_signature,
 };
 pub use types::{Enterprise, IncomingWebhook, SlackTokenExtras, Team, WebhookChannel, WebhookUrl};
 #[cfg(feature = "openid")]
