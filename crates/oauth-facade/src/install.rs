@@ -2,6 +2,15 @@
 //! install route that creates the CSRF state (and a PKCE verifier where enabled) and redirects to
 //! the provider, and a callback route that verifies the state, exchanges the code, saves the
 //! installation through the token manager's store, and answers with a page (or your hooks).
+//!
+//! The install route binds the `state` to the browser it answers with a cookie (see
+//! [`COOKIE_NAME`]): the callback is refused, before the code is exchanged, unless it comes with
+//! that cookie, so a callback link carried to another browser (login CSRF, installation
+//! fixation) installs nothing.
+
+mod cookie;
+
+pub use cookie::{COOKIE_NAME, SECURE_COOKIE_NAME};
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -9,12 +18,13 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use axum::Router;
 use axum::extract::{RawQuery, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use oauth_core::{
-    AuthorizationRequest, CodeExchange, CsrfState, Error, ErrorKind, Grant, MemoryStateStore,
-    PendingAuthorization, Result, Scopes, StateStore, check_redirect_uri, verify_callback,
+    AuthorizationRequest, CallbackError, CallbackParams, CodeExchange, CsrfState,
+    DEFAULT_STATE_TTL, Error, ErrorKind, Grant, MemoryStateStore, PendingAuthorization, Result,
+    Scopes, StateStore, VerifiedCallback, check_redirect_uri, verify_callback,
 };
 use oauth_manager::TokenManager;
 
@@ -94,6 +104,8 @@ struct Flow {
     scopes: Scopes,
     params: Vec<(String, String)>,
     pkce: bool,
+    /// How long the browser keeps the binding cookie: the state's time to live.
+    cookie_ttl: std::time::Duration,
     hooks: Arc<dyn InstallHooks>,
 }
 
@@ -212,6 +224,7 @@ impl InstallFlowBuilder {
                 scopes: self.scopes,
                 params: self.params,
                 pkce: self.pkce,
+                cookie_ttl: DEFAULT_STATE_TTL,
                 hooks: self.hooks.unwrap_or_else(|| Arc::new(DefaultHooks)),
             }),
         })
@@ -283,13 +296,74 @@ impl InstallFlow {
     }
 
     /// Finishes one from the callback's query string: everything the authorization granted, saved.
+    ///
+    /// For authorizations started with [`start`](Self::start), whose `state` is bound to no
+    /// browser: use them where the state never leaves your process and the user's own browser
+    /// (a command-line login on a loopback callback). A state the install route bound to a
+    /// browser is refused here ([`CallbackError::BrowserMismatch`]): finish those with
+    /// [`finish_bound`](Self::finish_bound) or the router.
     pub async fn finish(&self, query: &str) -> Result<Grant> {
         self.flow.finish(query).await
     }
+
+    /// Starts an authorization bound to the browser that asked (what the install route does): the
+    /// provider's URL to send it to, and the `Set-Cookie` header to answer with.
+    ///
+    /// Fails with [`Error::Configuration`] if the redirect URI is not an `http(s)` URL (a
+    /// custom-scheme callback reaches an app, which holds no browser cookie).
+    pub async fn start_bound(&self) -> Result<BoundStart> {
+        self.flow.start_bound().await
+    }
+
+    /// Finishes an authorization started with [`start_bound`](Self::start_bound), from the
+    /// callback's query string and the request's headers (its `Cookie`). A callback without the
+    /// browser's cookie ([`CallbackError::MissingBrowserCookie`]) or with another's
+    /// ([`CallbackError::BrowserMismatch`]) is refused before the code is sent anywhere.
+    pub async fn finish_bound(&self, query: &str, headers: &HeaderMap) -> Result<Grant> {
+        self.flow.finish_bound(query, headers).await
+    }
 }
+
+/// A browser-bound authorization, started: where to send the browser, and the cookie to give it.
+#[derive(Debug)]
+pub struct BoundStart {
+    url: String,
+    set_cookie: HeaderValue,
+}
+
+impl BoundStart {
+    /// The provider's authorization URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The `Set-Cookie` value to answer with (the browser's secret; never log it).
+    pub fn set_cookie(&self) -> &HeaderValue {
+        &self.set_cookie
+    }
+}
+
+/// Where the state keeps the hash of the browser's cookie.
+const BINDING: &str = "oauth_facade.browser_binding";
 
 impl Flow {
     async fn start(&self) -> Result<String> {
+        self.start_with(None).await
+    }
+
+    async fn start_bound(&self) -> Result<BoundStart> {
+        let cookie = cookie::CookieSpec::for_redirect_uri(&self.redirect_uri, self.cookie_ttl)?;
+        let secret = CsrfState::generate()?;
+        let url = self
+            .start_with(Some(cookie::binding_of(secret.as_str())))
+            .await?;
+        Ok(BoundStart {
+            url,
+            set_cookie: cookie.set(secret.as_str())?,
+        })
+    }
+
+    async fn start_with(&self, binding: Option<String>) -> Result<String> {
         let provider = self.manager.provider();
         let request = authorization_request(
             CsrfState::generate()?,
@@ -299,30 +373,83 @@ impl Flow {
             self.pkce,
         )?;
         let url = provider.authorization_url(&request)?;
-        let pending =
+        let mut pending =
             PendingAuthorization::from_request(&request, provider.provider_id(), SystemTime::now());
+        if let Some(binding) = binding {
+            pending.data.insert(BINDING.to_owned(), binding);
+        }
         self.states.save(request.state(), pending).await?;
         Ok(url.to_string())
     }
 
     async fn finish(&self, query: &str) -> Result<Grant> {
         let verified = verify_callback(query, self.states.as_ref()).await?;
+        if verified.pending.data.contains_key(BINDING) {
+            return Err(CallbackError::BrowserMismatch.into());
+        }
+        self.exchange(verified).await
+    }
+
+    async fn finish_bound(&self, query: &str, headers: &HeaderMap) -> Result<Grant> {
+        let cookie = cookie::CookieSpec::for_redirect_uri(&self.redirect_uri, self.cookie_ttl)?;
+        let verified = CallbackParams::parse(query)?
+            .verify(self.states.as_ref())
+            .await?;
+        let Some(expected) = verified.pending.data.get(BINDING) else {
+            return Err(CallbackError::BrowserMismatch.into());
+        };
+        match cookie.check(headers, expected) {
+            cookie::Binding::Matches => self.exchange(verified).await,
+            cookie::Binding::Missing => Err(CallbackError::MissingBrowserCookie.into()),
+            cookie::Binding::Mismatch => Err(CallbackError::BrowserMismatch.into()),
+        }
+    }
+
+    async fn exchange(&self, verified: VerifiedCallback) -> Result<Grant> {
         self.manager
             .exchange_and_save(CodeExchange::from_callback(verified))
             .await
     }
+
+    /// The `Set-Cookie` that clears the browser's cookie, on every callback answer.
+    fn clear_cookie(&self) -> Option<HeaderValue> {
+        cookie::CookieSpec::for_redirect_uri(&self.redirect_uri, self.cookie_ttl)
+            .and_then(|cookie| cookie.clear())
+            .ok()
+    }
 }
 
 async fn install(State(flow): State<Arc<Flow>>) -> Response {
-    match flow.start().await {
-        Ok(url) => (StatusCode::FOUND, [(header::LOCATION, url)]).into_response(),
+    match flow.start_bound().await {
+        Ok(start) => (
+            StatusCode::FOUND,
+            [
+                (header::LOCATION, HeaderValue::try_from(start.url).ok()),
+                (header::SET_COOKIE, Some(start.set_cookie)),
+            ]
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, value?)))
+            .collect::<HeaderMap>(),
+        )
+            .into_response(),
         Err(error) => flow.hooks.on_failure(&error).await,
     }
 }
 
-async fn callback(State(flow): State<Arc<Flow>>, RawQuery(query): RawQuery) -> Response {
-    match flow.finish(query.as_deref().unwrap_or("")).await {
+async fn callback(
+    State(flow): State<Arc<Flow>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let mut response = match flow
+        .finish_bound(query.as_deref().unwrap_or(""), &headers)
+        .await
+    {
         Ok(grant) => flow.hooks.on_success(&grant).await,
         Err(error) => flow.hooks.on_failure(&error).await,
+    };
+    if let Some(clear) = flow.clear_cookie() {
+        response.headers_mut().append(header::SET_COOKIE, clear);
     }
+    response
 }
