@@ -1,128 +1,65 @@
 //! An OAuth install flow to mount in an axum app (feature `axum`), like Bolt's built-in OAuth: an
-//! install route that creates the CSRF state (and a PKCE verifier where enabled) and redirects to
-//! the provider, and a callback route that verifies the state, exchanges the code, saves the
-//! installation through the token manager's store, and answers with a page (or your hooks).
+//! install route that starts an authorization and redirects to the provider, and a callback route
+//! that verifies it, exchanges the code, saves the installation through the token manager's
+//! store, and answers with a page (or your hooks).
 //!
-//! The install route binds the `state` to the browser it answers with a cookie (see
-//! [`COOKIE_NAME`]): the callback is refused, before the code is exchanged, unless it comes with
-//! that cookie, so a callback link carried to another browser (login CSRF, installation
-//! fixation) installs nothing.
+//! It is made to be put on the internet (docs/install-security.md has the threat model):
+//!
+//! - **The state is sealed** ([`StateKey`]): it carries what the callback needs (provider, expiry,
+//!   redirect URI, the hash of the browser's cookie), encrypted and authenticated with the
+//!   server's key. Starting an install stores nothing, so no flood of requests can evict another
+//!   user's pending install, and every replica sharing the key can finish an install another
+//!   started. The PKCE verifier is derived from the key and the state, never sent anywhere.
+//! - **The state is bound to the browser** with a cookie (see [`COOKIE_NAME`]): a callback
+//!   without it, or with another browser's, is refused before the code is sent to the provider,
+//!   so a callback link carried to another browser (login CSRF, installation fixation) installs
+//!   nothing.
+//! - **The state is single use**: a [`UsedStates`] store records each state as its callback uses
+//!   it, until it expires ([`MemoryUsedStates`] by default, for one server; the SQLite and
+//!   PostgreSQL token stores implement it for replicas).
 
 mod cookie;
+mod flow;
+mod hooks;
+mod seal;
 
 pub use cookie::{COOKIE_NAME, SECURE_COOKIE_NAME};
+pub use flow::BoundStart;
+pub use hooks::{DefaultHooks, InstallHooks};
+pub use seal::{MAX_STATE_LEN, StateKey};
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::Duration;
 
-use async_trait::async_trait;
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use oauth_core::{
-    AuthorizationRequest, CallbackError, CallbackParams, CodeExchange, CsrfState,
-    DEFAULT_STATE_TTL, Error, ErrorKind, Grant, MemoryStateStore, PendingAuthorization, Result,
-    Scopes, StateStore, VerifiedCallback, check_redirect_uri, verify_callback,
+    Clock, CsrfState, DEFAULT_STATE_TTL, Error, Grant, MemoryUsedStates, Result, Scopes,
+    SystemClock, UsedStates, check_redirect_uri,
 };
 use oauth_manager::TokenManager;
 
-/// What the callback shows. Implement it to render your own pages or redirect elsewhere.
-#[async_trait]
-pub trait InstallHooks: Send + Sync {
-    /// After everything the authorization granted was saved (the installation and its token
-    /// sets: for Slack, the bot's and the installing user's).
-    async fn on_success(&self, grant: &Grant) -> Response;
-    /// When the flow failed (denied consent, bad or replayed state, provider refusal…).
-    async fn on_failure(&self, error: &Error) -> Response;
-}
-
-/// Plain HTML pages: "installed" (200) or the error and what to do. Never shows a secret: error
-/// messages hold none.
-///
-/// | Error kind | Status |
-/// | --- | --- |
-/// | `AuthorizationDenied`, `InvalidCallback`, `InvalidRequest`, `ReauthorizationRequired` (the provider refused the code) | 400 |
-/// | `Configuration`, `Storage`, `Internal` | 500 |
-/// | the provider or the network failing (`Retryable`, `RateLimited`, `Transport`, `Timeout`, `UndecodableResponse`, …) | 502 |
-#[derive(Debug, Default, Clone, Copy)]
-pub struct DefaultHooks;
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
-#[async_trait]
-impl InstallHooks for DefaultHooks {
-    async fn on_success(&self, grant: &Grant) -> Response {
-        let key = &grant.installation.key;
-        let grantee = grant.primary().map(|granted| &granted.tokens.grantee);
-        let workspace = grantee
-            .and_then(|g| g.workspace_name.clone().or_else(|| g.workspace_id.clone()))
-            .unwrap_or_else(|| key.key().to_owned());
-        Html(format!(
-            "<!doctype html><title>Installed</title><h1>Installed</h1><p>The app is installed for <b>{}</b> ({}). You can close this page.</p>",
-            escape(&workspace),
-            escape(key.provider().as_str())
-        ))
-        .into_response()
-    }
-
-    async fn on_failure(&self, error: &Error) -> Response {
-        let status = match error.kind() {
-            // The browser brought something unusable (a refusal, a forged, replayed or malformed
-            // callback, a code the provider no longer accepts): the user must start again.
-            ErrorKind::AuthorizationDenied
-            | ErrorKind::InvalidCallback
-            | ErrorKind::InvalidRequest
-            | ErrorKind::ReauthorizationRequired => StatusCode::BAD_REQUEST,
-            ErrorKind::Configuration | ErrorKind::Storage | ErrorKind::Internal => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-            _ => StatusCode::BAD_GATEWAY,
-        };
-        (
-            status,
-            Html(format!(
-                "<!doctype html><title>Installation failed</title><h1>Installation failed</h1><p>{}</p><p><a href=\"javascript:history.back()\">Try again</a></p>",
-                escape(&error.to_string())
-            )),
-        )
-            .into_response()
-    }
-}
-
-struct Flow {
-    manager: TokenManager,
-    states: Arc<dyn StateStore>,
-    redirect_uri: String,
-    scopes: Scopes,
-    params: Vec<(String, String)>,
-    pkce: bool,
-    /// How long the browser keeps the binding cookie: the state's time to live.
-    cookie_ttl: std::time::Duration,
-    hooks: Arc<dyn InstallHooks>,
-}
+use flow::{Flow, authorization_request};
+use seal::Sealer;
 
 /// The install flow. Build it with [`InstallFlow::builder`], mount [`InstallFlow::router`].
 ///
 /// ```no_run
-/// # async fn run(manager: oauth_manager::TokenManager) {
+/// # async fn run(manager: oauth_manager::TokenManager) -> oauth_core::Result<()> {
 /// use oauth_core::Scopes;
-/// use oauth_facade::install::InstallFlow;
+/// use oauth_facade::install::{InstallFlow, StateKey};
 /// let flow = InstallFlow::builder(manager, "https://example.com/slack/oauth_redirect")
 ///     .scopes(Scopes::parse("chat:write,commands"))
-///     .build()
-///     .unwrap();
+///     // The same key on every replica (and a shared `used_states` store: see the builder).
+///     .state_key(StateKey::from_base64(&std::env::var("INSTALL_STATE_KEY").unwrap())?)
+///     .build()?;
 /// let app = axum::Router::new().merge(flow.router("/slack/install", "/slack/oauth_redirect"));
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await.unwrap();
 /// axum::serve(listener, app).await.unwrap();
-/// # }
+/// # Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct InstallFlow {
@@ -136,6 +73,8 @@ impl std::fmt::Debug for InstallFlow {
             .field("redirect_uri", &self.flow.redirect_uri)
             .field("scopes", &self.flow.scopes)
             .field("pkce", &self.flow.pkce)
+            .field("state_ttl", &self.flow.ttl)
+            .field("used_states", &self.flow.used)
             .finish_non_exhaustive()
     }
 }
@@ -147,7 +86,11 @@ pub struct InstallFlowBuilder {
     scopes: Scopes,
     params: Vec<(String, String)>,
     pkce: bool,
-    states: Option<Arc<dyn StateStore>>,
+    key: Option<StateKey>,
+    previous_keys: Vec<StateKey>,
+    used: Option<Arc<dyn UsedStates>>,
+    ttl: Duration,
+    clock: Arc<dyn Clock>,
     hooks: Option<Arc<dyn InstallHooks>>,
 }
 
@@ -172,15 +115,47 @@ impl InstallFlowBuilder {
         self
     }
 
-    /// Uses PKCE (required for Slack public clients; Notion does not support it).
+    /// Uses PKCE (required for Slack public clients; Notion does not support it). The verifier is
+    /// derived from the state key and the state, so it is kept nowhere and sent only in the
+    /// code exchange.
     pub fn pkce(mut self, enabled: bool) -> Self {
         self.pkce = enabled;
         self
     }
 
-    /// Where states wait for their callback (default: in memory, 10 minutes, single server).
-    pub fn state_store(mut self, states: Arc<dyn StateStore>) -> Self {
-        self.states = Some(states);
+    /// The key that seals states. Default: a random key made by [`build`](Self::build), which
+    /// only this process knows: give every replica the same key, or an install started on one
+    /// replica fails on another (as unknown state).
+    pub fn state_key(mut self, key: StateKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// A previous state key, still accepted at the callback while states sealed with it may be
+    /// in flight (one time to live after a rotation). May be given several times.
+    pub fn previous_state_key(mut self, key: StateKey) -> Self {
+        self.previous_keys.push(key);
+        self
+    }
+
+    /// Where the uses of states are recorded, which makes each single use. Default: in memory
+    /// ([`MemoryUsedStates`] on the flow's clock), for one server; replicas share one in their
+    /// database (the SQLite and PostgreSQL token stores implement [`UsedStates`]).
+    pub fn used_states(mut self, used: Arc<dyn UsedStates>) -> Self {
+        self.used = Some(used);
+        self
+    }
+
+    /// How long a state, and the browser's cookie, live (default 10 minutes, the lifetime of
+    /// the providers' codes; at least one second).
+    pub fn state_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl.max(Duration::from_secs(1));
+        self
+    }
+
+    /// The clock that states expire by (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -203,10 +178,16 @@ impl InstallFlowBuilder {
     pub fn build(self) -> Result<InstallFlow> {
         // The structural rules whatever the provider; plain http is the provider's call below.
         check_redirect_uri(&self.redirect_uri, true)?;
-        let trial = self
-            .authorization_request(CsrfState::new("install-flow-build-check"))
-            .and_then(|request| self.manager.provider().authorization_url(&request));
-        if let Err(error) = trial {
+        let mut trial = authorization_request(
+            CsrfState::new("install-flow-build-check"),
+            &self.redirect_uri,
+            &self.scopes,
+            &self.params,
+        );
+        if self.pkce {
+            trial = trial.with_pkce()?;
+        }
+        if let Err(error) = self.manager.provider().authorization_url(&trial) {
             return Err(match error {
                 Error::InvalidRequest(message) => Error::configuration(format!(
                     "the provider refuses this install flow's authorization request: {message}"
@@ -214,52 +195,28 @@ impl InstallFlowBuilder {
                 other => other,
             });
         }
+        let key = match self.key {
+            Some(key) => key,
+            None => StateKey::generate()?,
+        };
+        let used = self
+            .used
+            .unwrap_or_else(|| Arc::new(MemoryUsedStates::new().with_clock(self.clock.clone())));
         Ok(InstallFlow {
             flow: Arc::new(Flow {
                 manager: self.manager,
-                states: self
-                    .states
-                    .unwrap_or_else(|| Arc::new(MemoryStateStore::new())),
+                sealer: Sealer::new(&key, &self.previous_keys),
+                used,
+                clock: self.clock,
+                ttl: self.ttl,
                 redirect_uri: self.redirect_uri,
                 scopes: self.scopes,
                 params: self.params,
                 pkce: self.pkce,
-                cookie_ttl: DEFAULT_STATE_TTL,
                 hooks: self.hooks.unwrap_or_else(|| Arc::new(DefaultHooks)),
             }),
         })
     }
-
-    /// The authorization request of one install: `state`, the redirect URI, scopes, parameters
-    /// and (when enabled) a fresh PKCE verifier.
-    fn authorization_request(&self, state: CsrfState) -> Result<AuthorizationRequest> {
-        authorization_request(
-            state,
-            &self.redirect_uri,
-            &self.scopes,
-            &self.params,
-            self.pkce,
-        )
-    }
-}
-
-fn authorization_request(
-    state: CsrfState,
-    redirect_uri: &str,
-    scopes: &Scopes,
-    params: &[(String, String)],
-    pkce: bool,
-) -> Result<AuthorizationRequest> {
-    let mut request = AuthorizationRequest::with_state(state)
-        .redirect_uri(redirect_uri)
-        .scopes(scopes.clone());
-    for (name, value) in params {
-        request = request.param(name.clone(), value.clone());
-    }
-    if pkce {
-        request = request.with_pkce()?;
-    }
-    Ok(request)
 }
 
 impl InstallFlow {
@@ -273,12 +230,17 @@ impl InstallFlow {
             scopes: Scopes::new(),
             params: Vec::new(),
             pkce: false,
-            states: None,
+            key: None,
+            previous_keys: Vec::new(),
+            used: None,
+            ttl: DEFAULT_STATE_TTL,
+            clock: Arc::new(SystemClock),
             hooks: None,
         }
     }
 
-    /// The two routes: `GET install_path` redirects to the provider, `GET callback_path` finishes.
+    /// The two routes: `GET install_path` redirects to the provider (and sets the browser's
+    /// cookie), `GET callback_path` finishes.
     pub fn router<S: Clone + Send + Sync + 'static>(
         &self,
         install_path: &str,
@@ -290,20 +252,24 @@ impl InstallFlow {
             .with_state(self.flow.clone())
     }
 
-    /// Starts an authorization: saves its state and returns the provider's URL.
+    /// Starts an authorization bound to no browser and returns the provider's URL.
+    ///
+    /// For flows where the state never leaves your process and the user's own browser (a
+    /// command-line login on a loopback callback): anyone holding such a state can finish it.
+    /// A web app uses the router, or [`start_bound`](Self::start_bound).
     pub async fn start(&self) -> Result<String> {
         self.flow.start().await
     }
 
-    /// Finishes one from the callback's query string: everything the authorization granted, saved.
+    /// Finishes an authorization started with [`start`](Self::start), from the callback's query
+    /// string: everything the authorization granted, saved.
     ///
-    /// For authorizations started with [`start`](Self::start), whose `state` is bound to no
-    /// browser: use them where the state never leaves your process and the user's own browser
-    /// (a command-line login on a loopback callback). A state the install route bound to a
-    /// browser is refused here ([`CallbackError::BrowserMismatch`]): finish those with
-    /// [`finish_bound`](Self::finish_bound) or the router.
+    /// A state bound to a browser is refused here ([`CallbackError::BrowserMismatch`]): finish
+    /// those with [`finish_bound`](Self::finish_bound) or the router.
+    ///
+    /// [`CallbackError::BrowserMismatch`]: oauth_core::CallbackError::BrowserMismatch
     pub async fn finish(&self, query: &str) -> Result<Grant> {
-        self.flow.finish(query).await
+        self.flow.finish(query, None).await
     }
 
     /// Starts an authorization bound to the browser that asked (what the install route does): the
@@ -318,120 +284,32 @@ impl InstallFlow {
     /// Finishes an authorization started with [`start_bound`](Self::start_bound), from the
     /// callback's query string and the request's headers (its `Cookie`). A callback without the
     /// browser's cookie ([`CallbackError::MissingBrowserCookie`]) or with another's
-    /// ([`CallbackError::BrowserMismatch`]) is refused before the code is sent anywhere.
+    /// ([`CallbackError::BrowserMismatch`]) is refused before the code is sent anywhere, and
+    /// its state stays usable by the browser it belongs to.
+    ///
+    /// [`CallbackError::MissingBrowserCookie`]: oauth_core::CallbackError::MissingBrowserCookie
+    /// [`CallbackError::BrowserMismatch`]: oauth_core::CallbackError::BrowserMismatch
     pub async fn finish_bound(&self, query: &str, headers: &HeaderMap) -> Result<Grant> {
-        self.flow.finish_bound(query, headers).await
-    }
-}
-
-/// A browser-bound authorization, started: where to send the browser, and the cookie to give it.
-#[derive(Debug)]
-pub struct BoundStart {
-    url: String,
-    set_cookie: HeaderValue,
-}
-
-impl BoundStart {
-    /// The provider's authorization URL.
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// The `Set-Cookie` value to answer with (the browser's secret; never log it).
-    pub fn set_cookie(&self) -> &HeaderValue {
-        &self.set_cookie
-    }
-}
-
-/// Where the state keeps the hash of the browser's cookie.
-const BINDING: &str = "oauth_facade.browser_binding";
-
-impl Flow {
-    async fn start(&self) -> Result<String> {
-        self.start_with(None).await
-    }
-
-    async fn start_bound(&self) -> Result<BoundStart> {
-        let cookie = cookie::CookieSpec::for_redirect_uri(&self.redirect_uri, self.cookie_ttl)?;
-        let secret = CsrfState::generate()?;
-        let url = self
-            .start_with(Some(cookie::binding_of(secret.as_str())))
-            .await?;
-        Ok(BoundStart {
-            url,
-            set_cookie: cookie.set(secret.as_str())?,
-        })
-    }
-
-    async fn start_with(&self, binding: Option<String>) -> Result<String> {
-        let provider = self.manager.provider();
-        let request = authorization_request(
-            CsrfState::generate()?,
-            &self.redirect_uri,
-            &self.scopes,
-            &self.params,
-            self.pkce,
-        )?;
-        let url = provider.authorization_url(&request)?;
-        let mut pending =
-            PendingAuthorization::from_request(&request, provider.provider_id(), SystemTime::now());
-        if let Some(binding) = binding {
-            pending.data.insert(BINDING.to_owned(), binding);
-        }
-        self.states.save(request.state(), pending).await?;
-        Ok(url.to_string())
-    }
-
-    async fn finish(&self, query: &str) -> Result<Grant> {
-        let verified = verify_callback(query, self.states.as_ref()).await?;
-        if verified.pending.data.contains_key(BINDING) {
-            return Err(CallbackError::BrowserMismatch.into());
-        }
-        self.exchange(verified).await
-    }
-
-    async fn finish_bound(&self, query: &str, headers: &HeaderMap) -> Result<Grant> {
-        let cookie = cookie::CookieSpec::for_redirect_uri(&self.redirect_uri, self.cookie_ttl)?;
-        let verified = CallbackParams::parse(query)?
-            .verify(self.states.as_ref())
-            .await?;
-        let Some(expected) = verified.pending.data.get(BINDING) else {
-            return Err(CallbackError::BrowserMismatch.into());
-        };
-        match cookie.check(headers, expected) {
-            cookie::Binding::Matches => self.exchange(verified).await,
-            cookie::Binding::Missing => Err(CallbackError::MissingBrowserCookie.into()),
-            cookie::Binding::Mismatch => Err(CallbackError::BrowserMismatch.into()),
-        }
-    }
-
-    async fn exchange(&self, verified: VerifiedCallback) -> Result<Grant> {
-        self.manager
-            .exchange_and_save(CodeExchange::from_callback(verified))
-            .await
-    }
-
-    /// The `Set-Cookie` that clears the browser's cookie, on every callback answer.
-    fn clear_cookie(&self) -> Option<HeaderValue> {
-        cookie::CookieSpec::for_redirect_uri(&self.redirect_uri, self.cookie_ttl)
-            .and_then(|cookie| cookie.clear())
-            .ok()
+        self.flow.finish(query, Some(headers)).await
     }
 }
 
 async fn install(State(flow): State<Arc<Flow>>) -> Response {
     match flow.start_bound().await {
-        Ok(start) => (
-            StatusCode::FOUND,
-            [
-                (header::LOCATION, HeaderValue::try_from(start.url).ok()),
-                (header::SET_COOKIE, Some(start.set_cookie)),
-            ]
-            .into_iter()
-            .filter_map(|(name, value)| Some((name, value?)))
-            .collect::<HeaderMap>(),
-        )
-            .into_response(),
+        Ok(start) => {
+            let mut headers = HeaderMap::new();
+            match HeaderValue::try_from(start.url) {
+                Ok(location) => headers.insert(header::LOCATION, location),
+                Err(_) => {
+                    let error = Error::Internal(
+                        "the provider's authorization URL is not a valid header value".into(),
+                    );
+                    return flow.hooks.on_failure(&error).await;
+                }
+            };
+            headers.insert(header::SET_COOKIE, start.set_cookie);
+            (StatusCode::FOUND, headers).into_response()
+        }
         Err(error) => flow.hooks.on_failure(&error).await,
     }
 }
@@ -441,14 +319,14 @@ async fn callback(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let mut response = match flow
-        .finish_bound(query.as_deref().unwrap_or(""), &headers)
-        .await
-    {
+    let (outcome, verified) = flow
+        .finish_verified(query.as_deref().unwrap_or(""), Some(&headers))
+        .await;
+    let mut response = match outcome {
         Ok(grant) => flow.hooks.on_success(&grant).await,
         Err(error) => flow.hooks.on_failure(&error).await,
     };
-    if let Some(clear) = flow.clear_cookie() {
+    if let Some(clear) = verified.and_then(|payload| flow.clear_cookie(&payload)) {
         response.headers_mut().append(header::SET_COOKIE, clear);
     }
     response

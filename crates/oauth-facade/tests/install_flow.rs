@@ -174,11 +174,29 @@ async fn denied_consent_and_replayed_callbacks_fail_clearly() {
         .await
         .unwrap();
     let callback = location(&to_callback);
+    let cookie = to_provider.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     assert_eq!(
         browser.step.get(&callback).send().await.unwrap().status(),
         200
     );
+    // The first callback cleared the cookie: the browser's replay comes without it.
     let replay = browser.step.get(&callback).send().await.unwrap();
+    assert_eq!(replay.status(), 400);
+    let text = replay.text().await.unwrap();
+    assert!(text.contains("without the cookie"), "{text}");
+    // With the cookie sent again, the state is refused as used.
+    let replay = reqwest::Client::new()
+        .get(&callback)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(replay.status(), 400);
     let text = replay.text().await.unwrap();
     assert!(text.contains("already used"), "{text}");

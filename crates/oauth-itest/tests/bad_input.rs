@@ -28,8 +28,8 @@ use oauth_facade::sandbox::{
 use oauth_facade::slack::{SlackClient, SlackError};
 use oauth_facade::{
     AccessToken, AuthorizationCode, AuthorizationRequest, CallbackError, CodeExchange, Error,
-    ErrorKind, ManualClock, MemoryStateStore, MemoryTokenStore, ProviderConfig, ProviderKind,
-    Scopes, TokenManager, TokenProvider, TokenStore,
+    ErrorKind, ManualClock, MemoryTokenStore, ProviderConfig, ProviderKind, Scopes, TokenManager,
+    TokenProvider, TokenStore,
 };
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -137,9 +137,7 @@ async fn app(sandbox: &SandboxHandle, kind: ProviderKind) -> App {
     let state_clock = Arc::new(ManualClock::new(SystemTime::now()));
     let flow = InstallFlow::builder(manager.clone(), redirect_uri)
         .scopes(scopes(kind))
-        .state_store(Arc::new(
-            MemoryStateStore::new().with_clock(state_clock.clone()),
-        ))
+        .clock(state_clock.clone())
         .build()
         .unwrap();
     let router = flow.router("/install", &callback);
