@@ -18,14 +18,23 @@
 //!   it, until it expires ([`MemoryUsedStates`] by default, for one server; the SQLite and
 //!   PostgreSQL token stores implement it for replicas).
 
+//!
+//! **Your app's context comes through.** The install route asks
+//! [`InstallHooks::before_install`] for this install's [`InstallOptions`] (scopes, user scopes,
+//! team, redirect URI, and metadata from your app's session); they travel sealed in the state
+//! and come back, verified, to [`InstallHooks::on_success`] with the callback's request (its
+//! headers and cookies), so the new installation can be linked to your logged-in user.
+
 mod cookie;
 mod flow;
 mod hooks;
+mod options;
 mod seal;
 
 pub use cookie::{COOKIE_NAME, SECURE_COOKIE_NAME};
-pub use flow::BoundStart;
-pub use hooks::{DefaultHooks, InstallHooks};
+pub use flow::{BoundStart, Completed};
+pub use hooks::{DefaultHooks, Failed, InstallHooks, InstallRequest, Installed, Stage};
+pub use options::{InstallOptions, MAX_METADATA_LEN};
 pub use seal::{MAX_STATE_LEN, StateKey};
 
 use std::sync::Arc;
@@ -33,6 +42,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -83,6 +93,8 @@ impl std::fmt::Debug for InstallFlow {
 pub struct InstallFlowBuilder {
     manager: TokenManager,
     redirect_uri: String,
+    other_redirect_uris: Vec<String>,
+    install_url: Option<String>,
     scopes: Scopes,
     params: Vec<(String, String)>,
     pkce: bool,
@@ -112,6 +124,23 @@ impl InstallFlowBuilder {
     /// An extra authorization parameter (Slack `user_scope`, `team`…).
     pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.params.push((name.into(), value.into()));
+        self
+    }
+
+    /// Another redirect URI an install's options may pick
+    /// ([`InstallOptions::redirect_uri`]), as registered with the provider; checked by
+    /// [`build`](Self::build) as the flow's own is. Any other is refused, so no install sends
+    /// the provider's code anywhere you did not name here.
+    pub fn allow_redirect_uri(mut self, redirect_uri: impl Into<String>) -> Self {
+        self.other_redirect_uris.push(redirect_uri.into());
+        self
+    }
+
+    /// The install route's URL as the browser reaches it, for the failure page's "Try again"
+    /// link. Default: the `install_path` given to [`InstallFlow::router`] (set this when the
+    /// router is nested or behind a proxy that changes paths).
+    pub fn install_url(mut self, url: impl Into<String>) -> Self {
+        self.install_url = Some(url.into());
         self
     }
 
@@ -176,24 +205,26 @@ impl InstallFlowBuilder {
     ///   support, or a parameter that shadows one of the provider's fail here, once, rather
     ///   than on every install.
     pub fn build(self) -> Result<InstallFlow> {
-        // The structural rules whatever the provider; plain http is the provider's call below.
-        check_redirect_uri(&self.redirect_uri, true)?;
-        let mut trial = authorization_request(
-            CsrfState::new("install-flow-build-check"),
-            &self.redirect_uri,
-            &self.scopes,
-            &self.params,
-        );
-        if self.pkce {
-            trial = trial.with_pkce()?;
-        }
-        if let Err(error) = self.manager.provider().authorization_url(&trial) {
-            return Err(match error {
-                Error::InvalidRequest(message) => Error::configuration(format!(
-                    "the provider refuses this install flow's authorization request: {message}"
-                )),
-                other => other,
-            });
+        for redirect_uri in std::iter::once(&self.redirect_uri).chain(&self.other_redirect_uris) {
+            // The structural rules whatever the provider; plain http is the provider's call.
+            check_redirect_uri(redirect_uri, true)?;
+            let mut trial = authorization_request(
+                CsrfState::new("install-flow-build-check"),
+                redirect_uri,
+                &self.scopes,
+                &self.params,
+            );
+            if self.pkce {
+                trial = trial.with_pkce()?;
+            }
+            if let Err(error) = self.manager.provider().authorization_url(&trial) {
+                return Err(match error {
+                    Error::InvalidRequest(message) => Error::configuration(format!(
+                        "the provider refuses this install flow's authorization request: {message}"
+                    )),
+                    other => other,
+                });
+            }
         }
         let key = match self.key {
             Some(key) => key,
@@ -210,6 +241,8 @@ impl InstallFlowBuilder {
                 clock: self.clock,
                 ttl: self.ttl,
                 redirect_uri: self.redirect_uri,
+                other_redirect_uris: self.other_redirect_uris,
+                install_url: self.install_url,
                 scopes: self.scopes,
                 params: self.params,
                 pkce: self.pkce,
@@ -227,6 +260,8 @@ impl InstallFlow {
         InstallFlowBuilder {
             manager,
             redirect_uri: redirect_uri.into(),
+            other_redirect_uris: Vec::new(),
+            install_url: None,
             scopes: Scopes::new(),
             params: Vec::new(),
             pkce: false,
@@ -246,10 +281,18 @@ impl InstallFlow {
         install_path: &str,
         callback_path: &str,
     ) -> Router<S> {
+        let routes = Arc::new(Routes {
+            flow: self.flow.clone(),
+            retry_url: self
+                .flow
+                .install_url
+                .clone()
+                .unwrap_or_else(|| install_path.to_owned()),
+        });
         Router::new()
             .route(install_path, get(install))
             .route(callback_path, get(callback))
-            .with_state(self.flow.clone())
+            .with_state(routes)
     }
 
     /// Starts an authorization bound to no browser and returns the provider's URL.
@@ -272,13 +315,16 @@ impl InstallFlow {
         self.flow.finish(query, None).await
     }
 
-    /// Starts an authorization bound to the browser that asked (what the install route does): the
-    /// provider's URL to send it to, and the `Set-Cookie` header to answer with.
+    /// Starts an authorization bound to the browser that asked (what the install route does),
+    /// with `options` (what they leave unset takes the flow's configuration): the provider's URL
+    /// to send the browser to, and the `Set-Cookie` header to answer with.
     ///
     /// Fails with [`Error::Configuration`] if the redirect URI is not an `http(s)` URL (a
-    /// custom-scheme callback reaches an app, which holds no browser cookie).
-    pub async fn start_bound(&self) -> Result<BoundStart> {
-        self.flow.start_bound().await
+    /// custom-scheme callback reaches an app, which holds no browser cookie) or not one the flow
+    /// allows, or for Slack's options with another provider; with [`Error::InvalidRequest`] for
+    /// metadata over [`MAX_METADATA_LEN`] bytes.
+    pub async fn start_bound(&self, options: &InstallOptions) -> Result<BoundStart> {
+        self.flow.start_bound(options)
     }
 
     /// Finishes an authorization started with [`start_bound`](Self::start_bound), from the
@@ -289,45 +335,103 @@ impl InstallFlow {
     ///
     /// [`CallbackError::MissingBrowserCookie`]: oauth_core::CallbackError::MissingBrowserCookie
     /// [`CallbackError::BrowserMismatch`]: oauth_core::CallbackError::BrowserMismatch
-    pub async fn finish_bound(&self, query: &str, headers: &HeaderMap) -> Result<Grant> {
-        self.flow.finish(query, Some(headers)).await
+    pub async fn finish_bound(&self, query: &str, headers: &HeaderMap) -> Result<Completed> {
+        let (outcome, verified) = self.flow.finish_verified(query, Some(headers)).await;
+        let grant = outcome?;
+        Ok(Completed {
+            grant,
+            options: verified.map(|payload| payload.options).unwrap_or_default(),
+        })
     }
 }
 
-async fn install(State(flow): State<Arc<Flow>>) -> Response {
-    match flow.start_bound().await {
-        Ok(start) => {
-            let mut headers = HeaderMap::new();
-            match HeaderValue::try_from(start.url) {
-                Ok(location) => headers.insert(header::LOCATION, location),
-                Err(_) => {
-                    let error = Error::Internal(
-                        "the provider's authorization URL is not a valid header value".into(),
-                    );
-                    return flow.hooks.on_failure(&error).await;
-                }
-            };
-            headers.insert(header::SET_COOKIE, start.set_cookie);
-            (StatusCode::FOUND, headers).into_response()
-        }
-        Err(error) => flow.hooks.on_failure(&error).await,
+/// What the routes share: the flow, and where a new install starts.
+struct Routes {
+    flow: Arc<Flow>,
+    retry_url: String,
+}
+
+impl Routes {
+    async fn failure(
+        &self,
+        error: &Error,
+        stage: Stage,
+        request: InstallRequest<'_>,
+        options: Option<&InstallOptions>,
+    ) -> Response {
+        let failed = Failed {
+            error,
+            stage,
+            request,
+            options,
+            retry_url: &self.retry_url,
+        };
+        self.flow.hooks.on_failure(&failed).await
     }
+}
+
+async fn install(State(routes): State<Arc<Routes>>, parts: Parts) -> Response {
+    let flow = &routes.flow;
+    let request = InstallRequest::new(&parts);
+    let mut options = InstallOptions::new();
+    if let Err(response) = flow.hooks.before_install(&request, &mut options).await {
+        return response;
+    }
+    let start = match flow.start_bound(&options) {
+        Ok(start) => start,
+        Err(error) => {
+            return routes
+                .failure(&error, Stage::Install, request, Some(&options))
+                .await;
+        }
+    };
+    let mut headers = HeaderMap::new();
+    match HeaderValue::try_from(start.url) {
+        Ok(location) => headers.insert(header::LOCATION, location),
+        Err(_) => {
+            let error = Error::Internal(
+                "the provider's authorization URL is not a valid header value".into(),
+            );
+            return routes
+                .failure(&error, Stage::Install, request, Some(&options))
+                .await;
+        }
+    };
+    headers.insert(header::SET_COOKIE, start.set_cookie);
+    (StatusCode::FOUND, headers).into_response()
 }
 
 async fn callback(
-    State(flow): State<Arc<Flow>>,
-    headers: HeaderMap,
+    State(routes): State<Arc<Routes>>,
+    parts: Parts,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let flow = &routes.flow;
+    let request = InstallRequest::new(&parts);
     let (outcome, verified) = flow
-        .finish_verified(query.as_deref().unwrap_or(""), Some(&headers))
+        .finish_verified(query.as_deref().unwrap_or(""), Some(&parts.headers))
         .await;
-    let mut response = match outcome {
-        Ok(grant) => flow.hooks.on_success(&grant).await,
-        Err(error) => flow.hooks.on_failure(&error).await,
+    let options = verified.as_ref().map(|payload| &payload.options);
+    let mut response = match &outcome {
+        Ok(grant) => {
+            let installed = Installed {
+                grant,
+                request,
+                options: options.unwrap_or(&DEFAULT_OPTIONS),
+            };
+            flow.hooks.on_success(&installed).await
+        }
+        Err(error) => {
+            routes
+                .failure(error, Stage::Callback, request, options)
+                .await
+        }
     };
     if let Some(clear) = verified.and_then(|payload| flow.clear_cookie(&payload)) {
         response.headers_mut().append(header::SET_COOKIE, clear);
     }
     response
 }
+
+/// (A successful callback always verified its state; this is never shown.)
+static DEFAULT_OPTIONS: InstallOptions = InstallOptions::EMPTY;

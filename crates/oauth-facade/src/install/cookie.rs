@@ -138,10 +138,10 @@ pub(crate) fn binding_of(secret: &str) -> String {
 
 /// The values of every cookie named `name` in the request's `Cookie` headers (HTTP/2 may split
 /// them over several).
-pub(crate) fn cookie_values<'a>(
+pub(crate) fn cookie_values<'a, 'n>(
     headers: &'a HeaderMap,
-    name: &'a str,
-) -> impl Iterator<Item = &'a str> + 'a {
+    name: &'n str,
+) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
     headers
         .get_all(header::COOKIE)
         .iter()

@@ -14,6 +14,7 @@ use oauth_manager::TokenManager;
 
 use super::cookie::{self, Binding, CookieSpec};
 use super::hooks::InstallHooks;
+use super::options::InstallOptions;
 use super::seal::{Payload, Sealer, epoch_secs};
 
 pub(crate) struct Flow {
@@ -23,7 +24,12 @@ pub(crate) struct Flow {
     pub(crate) clock: Arc<dyn Clock>,
     /// How long a state, and the browser's cookie, live.
     pub(crate) ttl: Duration,
+    /// The default redirect URI.
     pub(crate) redirect_uri: String,
+    /// Others an install's options may pick.
+    pub(crate) other_redirect_uris: Vec<String>,
+    /// The install route's URL as the browser sees it, if set.
+    pub(crate) install_url: Option<String>,
     pub(crate) scopes: Scopes,
     pub(crate) params: Vec<(String, String)>,
     pub(crate) pkce: bool,
@@ -38,10 +44,29 @@ struct Verified {
 }
 
 /// A browser-bound install, started: where to send the browser, and the cookie to give it.
-#[derive(Debug)]
+/// `Debug` does not show the cookie.
 pub struct BoundStart {
     pub(crate) url: String,
     pub(crate) set_cookie: HeaderValue,
+}
+
+impl std::fmt::Debug for BoundStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundStart")
+            .field("url", &self.url)
+            .field("set_cookie", &"[redacted]")
+            .finish()
+    }
+}
+
+/// A browser-bound install, finished: what it granted, saved, and its verified options.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Completed {
+    /// Everything the authorization granted, saved.
+    pub grant: Grant,
+    /// The install's options and metadata as it was started with them, verified.
+    pub options: InstallOptions,
 }
 
 impl BoundStart {
@@ -75,36 +100,58 @@ pub(crate) fn authorization_request(
 impl Flow {
     /// Starts an install bound to no browser.
     pub(crate) async fn start(&self) -> Result<String> {
-        self.start_with(None)
+        self.start_with(None, &InstallOptions::new())
     }
 
-    pub(crate) async fn start_bound(&self) -> Result<BoundStart> {
-        let cookie = CookieSpec::for_redirect_uri(&self.redirect_uri, self.ttl)?;
+    pub(crate) fn start_bound(&self, options: &InstallOptions) -> Result<BoundStart> {
+        let redirect_uri = self.redirect_uri_of(options)?;
+        let cookie = CookieSpec::for_redirect_uri(redirect_uri, self.ttl)?;
         // 256 random bits: the browser's secret.
         let secret = CsrfState::generate()?;
-        let url = self.start_with(Some(cookie::binding_of(secret.as_str())))?;
-        Ok(BoundStart {
-            url,
-            set_cookie: cookie.set(secret.as_str())?,
-        })
+        let url = self.start_with(Some(cookie::binding_of(secret.as_str())), options)?;
+        let mut set_cookie = cookie.set(secret.as_str())?;
+        set_cookie.set_sensitive(true);
+        Ok(BoundStart { url, set_cookie })
     }
 
-    fn start_with(&self, binding: Option<String>) -> Result<String> {
+    /// The redirect URI an install with `options` uses: the flow's, or one it allows.
+    fn redirect_uri_of<'a>(&'a self, options: &'a InstallOptions) -> Result<&'a str> {
+        match options.redirect_uri_value() {
+            None => Ok(&self.redirect_uri),
+            Some(uri) if self.allows(uri) => Ok(uri),
+            Some(uri) => Err(Error::configuration(format!(
+                "the install's redirect URI {uri:?} is not one this flow allows: add it with InstallFlowBuilder::allow_redirect_uri (and register it with the provider)"
+            ))),
+        }
+    }
+
+    fn allows(&self, redirect_uri: &str) -> bool {
+        redirect_uri == self.redirect_uri
+            || self
+                .other_redirect_uris
+                .iter()
+                .any(|uri| uri == redirect_uri)
+    }
+
+    fn start_with(&self, binding: Option<String>, options: &InstallOptions) -> Result<String> {
         let provider = self.manager.provider();
+        options.check(provider.provider_id().as_str())?;
+        let redirect_uri = self.redirect_uri_of(options)?;
         let now = self.clock.now();
         let payload = Payload {
             provider: provider.provider_id().as_str().to_owned(),
             expires_at: epoch_secs(now.checked_add(self.ttl).unwrap_or(now)),
             binding,
-            redirect_uri: self.redirect_uri.clone(),
+            redirect_uri: redirect_uri.to_owned(),
             pkce: self.pkce,
+            options: options.clone(),
         };
         let sealed = self.sealer.seal(&payload)?;
         let mut request = authorization_request(
             CsrfState::new(sealed.state),
-            &self.redirect_uri,
-            &self.scopes,
-            &self.params,
+            redirect_uri,
+            options.scopes_value().unwrap_or(&self.scopes),
+            &options.params(&self.params),
         );
         if self.pkce {
             request = request.pkce_verifier(sealed.verifier);
@@ -194,7 +241,7 @@ impl Flow {
     /// of another flow sharing the key is refused here).
     fn is_ours(&self, payload: &Payload) -> bool {
         payload.provider == self.manager.provider().provider_id().as_str()
-            && payload.redirect_uri == self.redirect_uri
+            && self.allows(&payload.redirect_uri)
     }
 
     fn expired(&self) -> Error {
@@ -211,5 +258,25 @@ impl Flow {
         CookieSpec::for_redirect_uri(&payload.redirect_uri, self.ttl)
             .and_then(|cookie| cookie.clear())
             .ok()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_started_install_does_not_show_the_browsers_secret() {
+        let mut set_cookie =
+            HeaderValue::from_static("oauth_install=the-browser-secret; Path=/cb; HttpOnly");
+        set_cookie.set_sensitive(true);
+        let start = BoundStart {
+            url: "https://slack.com/oauth/v2/authorize?state=s".to_owned(),
+            set_cookie,
+        };
+        let shown = format!("{start:?} {:?}", start.set_cookie());
+        assert!(!shown.contains("the-browser-secret"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
     }
 }

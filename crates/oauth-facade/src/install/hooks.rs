@@ -1,18 +1,119 @@
-//! What the callback answers: [`InstallHooks`], and the plain pages of [`DefaultHooks`].
+//! What the routes answer: [`InstallHooks`], what they are given (the request, the install's
+//! verified options), and [`DefaultHooks`].
 
 use async_trait::async_trait;
-use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use oauth_core::{Error, ErrorKind, Grant};
 
-/// What the callback shows. Implement it to render your own pages or redirect elsewhere.
+use super::cookie::cookie_values;
+use super::options::InstallOptions;
+
+/// The request a route received, as the hooks see it: method, URI, headers, and its cookies.
+#[derive(Clone, Copy, Debug)]
+pub struct InstallRequest<'a> {
+    parts: &'a Parts,
+}
+
+impl<'a> InstallRequest<'a> {
+    /// The request whose parts are `parts`.
+    pub fn new(parts: &'a Parts) -> Self {
+        Self { parts }
+    }
+
+    /// Its parts (method, URI, version, headers, extensions: what axum's middleware put there).
+    pub fn parts(&self) -> &'a Parts {
+        self.parts
+    }
+
+    /// Its headers.
+    pub fn headers(&self) -> &'a HeaderMap {
+        &self.parts.headers
+    }
+
+    /// Its URI.
+    pub fn uri(&self) -> &'a Uri {
+        &self.parts.uri
+    }
+
+    /// The value of its first cookie named `name` (your app's session cookie, say).
+    pub fn cookie(&self, name: &str) -> Option<&'a str> {
+        cookie_values(&self.parts.headers, name).next()
+    }
+}
+
+/// An install that succeeded, as [`InstallHooks::on_success`] gets it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Installed<'a> {
+    /// Everything the authorization granted, saved (the installation and its token sets: for
+    /// Slack, the bot's and the installing user's).
+    pub grant: &'a Grant,
+    /// The callback request (headers, cookies: your app's session).
+    pub request: InstallRequest<'a>,
+    /// The install's options and metadata as the install route set them, verified: they came
+    /// sealed in the state, with the cookie of the browser that started the install.
+    pub options: &'a InstallOptions,
+}
+
+/// Which route failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stage {
+    /// The install route could not start an authorization.
+    Install,
+    /// The callback was refused, or the exchange or the save failed.
+    Callback,
+}
+
+/// An install that failed, as [`InstallHooks::on_failure`] gets it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Failed<'a> {
+    /// What went wrong (denied consent, a forged, replayed or expired state, another browser's
+    /// callback, a provider refusal…). Its message holds no secret.
+    pub error: &'a Error,
+    /// Which route failed.
+    pub stage: Stage,
+    /// The request.
+    pub request: InstallRequest<'a>,
+    /// The install's options and metadata, verified, when the failure came after the callback's
+    /// state verified with the browser's cookie (a denied consent, a replay, the provider's
+    /// refusal, the store failing); `None` when the state itself was refused.
+    pub options: Option<&'a InstallOptions>,
+    /// Where a new install starts (the install route): the link to offer. Never the provider's
+    /// authorization URL, whose state is spent or refused.
+    pub retry_url: &'a str,
+}
+
+/// What the routes answer. Implement the methods you need; the others answer as
+/// [`DefaultHooks`] does.
 #[async_trait]
 pub trait InstallHooks: Send + Sync {
-    /// After everything the authorization granted was saved (the installation and its token
-    /// sets: for Slack, the bot's and the installing user's).
-    async fn on_success(&self, grant: &Grant) -> Response;
-    /// When the flow failed (denied consent, bad or replayed state, provider refusal…).
-    async fn on_failure(&self, error: &Error) -> Response;
+    /// Called by the install route before it starts an authorization: set this install's
+    /// options from the request (its scopes, its team, and metadata from your app's session, which
+    /// comes back verified to [`on_success`](Self::on_success)), or answer `Err(response)`
+    /// instead (send a visitor who is not logged in to your login page). By default the install
+    /// takes the flow's configuration.
+    async fn before_install(
+        &self,
+        request: &InstallRequest<'_>,
+        options: &mut InstallOptions,
+    ) -> Result<(), Response> {
+        let _ = (request, options);
+        Ok(())
+    }
+
+    /// After everything the authorization granted was saved.
+    async fn on_success(&self, installed: &Installed<'_>) -> Response {
+        DefaultHooks::success(installed)
+    }
+
+    /// When the install failed.
+    async fn on_failure(&self, failed: &Failed<'_>) -> Response {
+        DefaultHooks::failure(failed)
+    }
 }
 
 /// Plain HTML pages: "installed" (200) or the error and what to do. Never shows a secret: error
@@ -34,9 +135,10 @@ fn escape(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-#[async_trait]
-impl InstallHooks for DefaultHooks {
-    async fn on_success(&self, grant: &Grant) -> Response {
+impl DefaultHooks {
+    /// The "installed" page.
+    pub fn success(installed: &Installed<'_>) -> Response {
+        let grant = installed.grant;
         let key = &grant.installation.key;
         let grantee = grant.primary().map(|granted| &granted.tokens.grantee);
         let workspace = grantee
@@ -50,26 +152,35 @@ impl InstallHooks for DefaultHooks {
         .into_response()
     }
 
-    async fn on_failure(&self, error: &Error) -> Response {
-        let status = match error.kind() {
-            // The browser brought something unusable (a refusal, a forged, replayed or malformed
-            // callback, a code the provider no longer accepts): the user must start again.
-            ErrorKind::AuthorizationDenied
-            | ErrorKind::InvalidCallback
-            | ErrorKind::InvalidRequest
-            | ErrorKind::ReauthorizationRequired => StatusCode::BAD_REQUEST,
-            ErrorKind::Configuration | ErrorKind::Storage | ErrorKind::Internal => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-            _ => StatusCode::BAD_GATEWAY,
-        };
+    /// The failure page, with a link that starts a new install.
+    pub fn failure(failed: &Failed<'_>) -> Response {
         (
-            status,
+            status_of(failed.error),
             Html(format!(
-                "<!doctype html><title>Installation failed</title><h1>Installation failed</h1><p>{}</p><p><a href=\"javascript:history.back()\">Try again</a></p>",
-                escape(&error.to_string())
+                "<!doctype html><title>Installation failed</title><h1>Installation failed</h1><p>{}</p><p><a href=\"{}\">Try again</a></p>",
+                escape(&failed.error.to_string()),
+                escape(failed.retry_url)
             )),
         )
             .into_response()
     }
 }
+
+/// The status of a failure page (the table of [`DefaultHooks`]).
+pub(crate) fn status_of(error: &Error) -> StatusCode {
+    match error.kind() {
+        // The browser brought something unusable (a refusal, a forged, replayed or malformed
+        // callback, a code the provider no longer accepts): the user must start again.
+        ErrorKind::AuthorizationDenied
+        | ErrorKind::InvalidCallback
+        | ErrorKind::InvalidRequest
+        | ErrorKind::ReauthorizationRequired => StatusCode::BAD_REQUEST,
+        ErrorKind::Configuration | ErrorKind::Storage | ErrorKind::Internal => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        _ => StatusCode::BAD_GATEWAY,
+    }
+}
+
+#[async_trait]
+impl InstallHooks for DefaultHooks {}

@@ -22,6 +22,8 @@ use secrecy::{ExposeSecret as _, SecretBox};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use super::options::InstallOptions;
+
 /// The version byte of the sealed format.
 const VERSION: u8 = 1;
 /// Bound into every seal: a state is only ever opened as an install state of this format.
@@ -142,6 +144,9 @@ pub(crate) struct Payload {
     /// Whether the authorization URL carried a PKCE challenge.
     #[serde(rename = "k", default)]
     pub(crate) pkce: bool,
+    /// The install's options and the app's metadata, as the install route set them.
+    #[serde(rename = "o", default)]
+    pub(crate) options: InstallOptions,
 }
 
 impl Payload {
@@ -292,6 +297,7 @@ mod tests {
             binding: Some("hash".into()),
             redirect_uri: "https://example.com/cb".into(),
             pkce: true,
+            options: InstallOptions::new().metadata("user 42"),
         }
     }
 
@@ -324,7 +330,7 @@ mod tests {
         let state = sealer.seal(&payload()).unwrap().state;
         let bytes = URL_SAFE_NO_PAD.decode(&state).unwrap();
         let text = String::from_utf8_lossy(&bytes);
-        for clear in ["example.com", "slack", "hash"] {
+        for clear in ["user 42", "example.com", "slack", "hash"] {
             assert!(!text.contains(clear), "{clear} readable in the state");
         }
     }
@@ -380,6 +386,19 @@ mod tests {
         let shown = format!("{key:?}");
         assert_eq!(shown, "StateKey([redacted])");
         assert!(!shown.contains(&text));
+    }
+
+    #[test]
+    fn a_state_too_long_for_a_url_is_refused_when_sealing() {
+        let sealer = Sealer::new(&StateKey::generate().unwrap(), &[]);
+        let mut big = payload();
+        // Within the metadata bound, but escaped by JSON to over the state's.
+        big.options = InstallOptions::new().metadata("\u{1}".repeat(1000));
+        let error = sealer.seal(&big).err().unwrap();
+        assert!(
+            error.to_string().contains("shorten its metadata"),
+            "{error}"
+        );
     }
 
     #[test]
