@@ -19,6 +19,13 @@
 //!   PostgreSQL token stores implement it for replicas).
 
 //!
+//! **Every answer is hardened**: `Cache-Control: no-store`, `Referrer-Policy: no-referrer`,
+//! `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY` and a `Content-Security-Policy` with
+//! `frame-ancestors 'none'`, on redirects, pages and your hooks' answers alike; the flow's own
+//! pages escape all they show, and the failure page's "Try again" starts a new install. An
+//! install page ("Add to Slack") can stand before the redirect
+//! ([`InstallFlowBuilder::install_page`]).
+//!
 //! **Your app's context comes through.** The install route asks
 //! [`InstallHooks::before_install`] for this install's [`InstallOptions`] (scopes, user scopes,
 //! team, redirect URI, and metadata from your app's session); they travel sealed in the state
@@ -29,11 +36,14 @@ mod cookie;
 mod flow;
 mod hooks;
 mod options;
+mod pages;
 mod seal;
 
 pub use cookie::{COOKIE_NAME, SECURE_COOKIE_NAME};
 pub use flow::{BoundStart, Completed};
-pub use hooks::{DefaultHooks, Failed, InstallHooks, InstallRequest, Installed, Stage};
+pub use hooks::{
+    DefaultHooks, Failed, InstallHooks, InstallPage, InstallRequest, Installed, Stage,
+};
 pub use options::{InstallOptions, MAX_METADATA_LEN};
 pub use seal::{MAX_STATE_LEN, StateKey};
 
@@ -98,6 +108,7 @@ pub struct InstallFlowBuilder {
     scopes: Scopes,
     params: Vec<(String, String)>,
     pkce: bool,
+    install_page: bool,
     key: Option<StateKey>,
     previous_keys: Vec<StateKey>,
     used: Option<Arc<dyn UsedStates>>,
@@ -141,6 +152,14 @@ impl InstallFlowBuilder {
     /// router is nested or behind a proxy that changes paths).
     pub fn install_url(mut self, url: impl Into<String>) -> Self {
         self.install_url = Some(url.into());
+        self
+    }
+
+    /// Shows an install page (an "Add to Slack" link, [`InstallHooks::install_page`]) at the
+    /// install route instead of redirecting straight to the provider (Bolt's default; off here,
+    /// which is Bolt's `directInstall`). The browser's cookie is set either way.
+    pub fn install_page(mut self, enabled: bool) -> Self {
+        self.install_page = enabled;
         self
     }
 
@@ -246,6 +265,7 @@ impl InstallFlowBuilder {
                 scopes: self.scopes,
                 params: self.params,
                 pkce: self.pkce,
+                install_page: self.install_page,
                 hooks: self.hooks.unwrap_or_else(|| Arc::new(DefaultHooks)),
             }),
         })
@@ -265,6 +285,7 @@ impl InstallFlow {
             scopes: Scopes::new(),
             params: Vec::new(),
             pkce: false,
+            install_page: false,
             key: None,
             previous_keys: Vec::new(),
             used: None,
@@ -292,6 +313,7 @@ impl InstallFlow {
         Router::new()
             .route(install_path, get(install))
             .route(callback_path, get(callback))
+            .layer(axum::middleware::map_response(harden))
             .with_state(routes)
     }
 
@@ -385,20 +407,37 @@ async fn install(State(routes): State<Arc<Routes>>, parts: Parts) -> Response {
                 .await;
         }
     };
-    let mut headers = HeaderMap::new();
-    match HeaderValue::try_from(start.url) {
-        Ok(location) => headers.insert(header::LOCATION, location),
-        Err(_) => {
-            let error = Error::Internal(
-                "the provider's authorization URL is not a valid header value".into(),
-            );
-            return routes
-                .failure(&error, Stage::Install, request, Some(&options))
-                .await;
+    let mut response = if flow.install_page {
+        let provider = flow.manager.provider().provider_id();
+        let page = InstallPage {
+            authorize_url: &start.url,
+            provider: provider.as_str(),
+            request,
+            options: &options,
+        };
+        flow.hooks.install_page(&page).await
+    } else {
+        match HeaderValue::try_from(start.url.as_str()) {
+            Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+            Err(_) => {
+                let error = Error::Internal(
+                    "the provider's authorization URL is not a valid header value".into(),
+                );
+                return routes
+                    .failure(&error, Stage::Install, request, Some(&options))
+                    .await;
+            }
         }
     };
-    headers.insert(header::SET_COOKIE, start.set_cookie);
-    (StatusCode::FOUND, headers).into_response()
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, start.set_cookie);
+    response
+}
+
+/// Every answer of the routes gets the flow's security headers.
+async fn harden(response: Response) -> Response {
+    pages::harden(response)
 }
 
 async fn callback(

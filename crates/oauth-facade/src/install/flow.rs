@@ -33,6 +33,8 @@ pub(crate) struct Flow {
     pub(crate) scopes: Scopes,
     pub(crate) params: Vec<(String, String)>,
     pub(crate) pkce: bool,
+    /// Whether the install route shows a page rather than redirecting.
+    pub(crate) install_page: bool,
     pub(crate) hooks: Arc<dyn InstallHooks>,
 }
 

@@ -4,11 +4,12 @@
 use async_trait::async_trait;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use oauth_core::{Error, ErrorKind, Grant};
 
 use super::cookie::cookie_values;
 use super::options::InstallOptions;
+use super::pages::{page, provider_name};
 
 /// The request a route received, as the hooks see it: method, URI, headers, and its cookies.
 #[derive(Clone, Copy, Debug)]
@@ -87,6 +88,22 @@ pub struct Failed<'a> {
     pub retry_url: &'a str,
 }
 
+/// The install page, as [`InstallHooks::install_page`] gets it (with
+/// [`InstallFlowBuilder::install_page`](super::InstallFlowBuilder::install_page)).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct InstallPage<'a> {
+    /// The provider's authorization URL this install goes to: the page's link. (It carries the
+    /// state, not a secret; the answer is not cached.)
+    pub authorize_url: &'a str,
+    /// The provider (`slack`, `notion`).
+    pub provider: &'a str,
+    /// The install request.
+    pub request: InstallRequest<'a>,
+    /// The install's options, as [`InstallHooks::before_install`] set them.
+    pub options: &'a InstallOptions,
+}
+
 /// What the routes answer. Implement the methods you need; the others answer as
 /// [`DefaultHooks`] does.
 #[async_trait]
@@ -103,6 +120,12 @@ pub trait InstallHooks: Send + Sync {
     ) -> Result<(), Response> {
         let _ = (request, options);
         Ok(())
+    }
+
+    /// The install page, shown instead of a redirect when the flow has one: a page with a link
+    /// to the provider. The install route sets the browser's cookie on whatever this answers.
+    async fn install_page(&self, page: &InstallPage<'_>) -> Response {
+        DefaultHooks::install_page(page)
     }
 
     /// After everything the authorization granted was saved.
@@ -127,16 +150,8 @@ pub trait InstallHooks: Send + Sync {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct DefaultHooks;
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
 impl DefaultHooks {
-    /// The "installed" page.
+    /// The "installed" page: the workspace the app was installed in.
     pub fn success(installed: &Installed<'_>) -> Response {
         let grant = installed.grant;
         let key = &grant.installation.key;
@@ -144,25 +159,36 @@ impl DefaultHooks {
         let workspace = grantee
             .and_then(|g| g.workspace_name.clone().or_else(|| g.workspace_id.clone()))
             .unwrap_or_else(|| key.key().to_owned());
-        Html(format!(
-            "<!doctype html><title>Installed</title><h1>Installed</h1><p>The app is installed for <b>{}</b> ({}). You can close this page.</p>",
-            escape(&workspace),
-            escape(key.provider().as_str())
-        ))
-        .into_response()
+        let text = format!(
+            "The app is installed for {workspace} ({}). You can close this page.",
+            provider_name(key.provider().as_str())
+        );
+        page(StatusCode::OK, "Installed", &[&text], None)
     }
 
-    /// The failure page, with a link that starts a new install.
+    /// The failure page: what went wrong, and a link that starts a new install.
     pub fn failure(failed: &Failed<'_>) -> Response {
-        (
+        let message = failed.error.to_string();
+        page(
             status_of(failed.error),
-            Html(format!(
-                "<!doctype html><title>Installation failed</title><h1>Installation failed</h1><p>{}</p><p><a href=\"{}\">Try again</a></p>",
-                escape(&failed.error.to_string()),
-                escape(failed.retry_url)
-            )),
+            "Installation failed",
+            &[&message],
+            Some(("Try again", failed.retry_url)),
         )
-            .into_response()
+    }
+
+    /// The install page: an "Add to …" link to the provider.
+    pub fn install_page(install: &InstallPage<'_>) -> Response {
+        let name = provider_name(install.provider);
+        let title = format!("Add to {name}");
+        let text =
+            format!("Install the app in your {name} workspace: you will be asked to allow it.");
+        page(
+            StatusCode::OK,
+            &title,
+            &[&text],
+            Some((&title, install.authorize_url)),
+        )
     }
 }
 
