@@ -145,6 +145,7 @@ async fn lifecycle(
     // 1–2. authorize (a browser following redirects) and the callback.
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::limited(5))
+        .cookie_store(true)
         .build()
         .map_err(|e| Error::Internal(e.to_string()))?;
     let page = browser

@@ -100,6 +100,7 @@ mod secret;
 mod state;
 pub mod store;
 mod token;
+mod used_states;
 
 pub use authorize::{
     AuthorizationRequest, CsrfState, PkceChallenge, ScopeSeparator, check_redirect_uri,
@@ -133,6 +134,7 @@ pub use token::{
     Grantee, MAX_EXPIRES_IN, ProviderExtras, ProviderId, TokenInfo, TokenSet, TokenType,
     expiry_from,
 };
+pub use used_states::{DEFAULT_MAX_USED_STATES, MemoryUsedStates, StateId, StateUse, UsedStates};
 
 /// The `url` crate, re-exported: authorization URLs are [`url::Url`]s.
 pub use url;

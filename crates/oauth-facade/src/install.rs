@@ -1,116 +1,85 @@
 //! An OAuth install flow to mount in an axum app (feature `axum`), like Bolt's built-in OAuth: an
-//! install route that creates the CSRF state (and a PKCE verifier where enabled) and redirects to
-//! the provider, and a callback route that verifies the state, exchanges the code, saves the
-//! installation through the token manager's store, and answers with a page (or your hooks).
+//! install route that starts an authorization and redirects to the provider, and a callback route
+//! that verifies it, exchanges the code, saves the installation through the token manager's
+//! store, and answers with a page (or your hooks).
+//!
+//! It is made to be put on the internet (docs/install-security.md has the threat model):
+//!
+//! - **The state is sealed** ([`StateKey`]): it carries what the callback needs (provider, expiry,
+//!   redirect URI, the hash of the browser's cookie), encrypted and authenticated with the
+//!   server's key. Starting an install stores nothing, so no flood of requests can evict another
+//!   user's pending install, and every replica sharing the key can finish an install another
+//!   started. The PKCE verifier is derived from the key and the state, never sent anywhere.
+//! - **The state is bound to the browser** with a cookie (see [`COOKIE_NAME`]): a callback
+//!   without it, or with another browser's, is refused before the code is sent to the provider,
+//!   so a callback link carried to another browser (login CSRF, installation fixation) installs
+//!   nothing.
+//! - **The state is single use**: a [`UsedStates`] store records each state as its callback uses
+//!   it, until it expires ([`MemoryUsedStates`] by default, for one server; the SQLite and
+//!   PostgreSQL token stores implement it for replicas).
+
+//!
+//! **Every answer is hardened**: `Cache-Control: no-store`, `Referrer-Policy: no-referrer`,
+//! `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY` and a `Content-Security-Policy` with
+//! `frame-ancestors 'none'`, on redirects, pages and your hooks' answers alike; the flow's own
+//! pages escape all they show, and the failure page's "Try again" starts a new install. An
+//! install page ("Add to Slack") can stand before the redirect
+//! ([`InstallFlowBuilder::install_page`]).
+//!
+//! **Your app's context comes through.** The install route asks
+//! [`InstallHooks::before_install`] for this install's [`InstallOptions`] (scopes, user scopes,
+//! team, redirect URI, and metadata from your app's session); they travel sealed in the state
+//! and come back, verified, to [`InstallHooks::on_success`] with the callback's request (its
+//! headers and cookies), so the new installation can be linked to your logged-in user.
+
+mod cookie;
+mod flow;
+mod hooks;
+mod options;
+mod pages;
+mod seal;
+
+pub use cookie::{COOKIE_NAME, SECURE_COOKIE_NAME};
+pub use flow::{BoundStart, Completed};
+pub use hooks::{
+    DefaultHooks, Failed, InstallHooks, InstallPage, InstallRequest, Installed, Stage,
+};
+pub use options::{InstallOptions, MAX_METADATA_LEN};
+pub use seal::{MAX_STATE_LEN, StateKey};
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::Duration;
 
-use async_trait::async_trait;
 use axum::Router;
 use axum::extract::{RawQuery, State};
-use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use oauth_core::{
-    AuthorizationRequest, CodeExchange, CsrfState, Error, ErrorKind, Grant, MemoryStateStore,
-    PendingAuthorization, Result, Scopes, StateStore, check_redirect_uri, verify_callback,
+    Clock, CsrfState, DEFAULT_STATE_TTL, Error, Grant, MemoryUsedStates, Result, Scopes,
+    SystemClock, UsedStates, check_redirect_uri,
 };
 use oauth_manager::TokenManager;
 
-/// What the callback shows. Implement it to render your own pages or redirect elsewhere.
-#[async_trait]
-pub trait InstallHooks: Send + Sync {
-    /// After everything the authorization granted was saved (the installation and its token
-    /// sets: for Slack, the bot's and the installing user's).
-    async fn on_success(&self, grant: &Grant) -> Response;
-    /// When the flow failed (denied consent, bad or replayed state, provider refusal…).
-    async fn on_failure(&self, error: &Error) -> Response;
-}
-
-/// Plain HTML pages: "installed" (200) or the error and what to do. Never shows a secret: error
-/// messages hold none.
-///
-/// | Error kind | Status |
-/// | --- | --- |
-/// | `AuthorizationDenied`, `InvalidCallback`, `InvalidRequest`, `ReauthorizationRequired` (the provider refused the code) | 400 |
-/// | `Configuration`, `Storage`, `Internal` | 500 |
-/// | the provider or the network failing (`Retryable`, `RateLimited`, `Transport`, `Timeout`, `UndecodableResponse`, …) | 502 |
-#[derive(Debug, Default, Clone, Copy)]
-pub struct DefaultHooks;
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
-#[async_trait]
-impl InstallHooks for DefaultHooks {
-    async fn on_success(&self, grant: &Grant) -> Response {
-        let key = &grant.installation.key;
-        let grantee = grant.primary().map(|granted| &granted.tokens.grantee);
-        let workspace = grantee
-            .and_then(|g| g.workspace_name.clone().or_else(|| g.workspace_id.clone()))
-            .unwrap_or_else(|| key.key().to_owned());
-        Html(format!(
-            "<!doctype html><title>Installed</title><h1>Installed</h1><p>The app is installed for <b>{}</b> ({}). You can close this page.</p>",
-            escape(&workspace),
-            escape(key.provider().as_str())
-        ))
-        .into_response()
-    }
-
-    async fn on_failure(&self, error: &Error) -> Response {
-        let status = match error.kind() {
-            // The browser brought something unusable (a refusal, a forged, replayed or malformed
-            // callback, a code the provider no longer accepts): the user must start again.
-            ErrorKind::AuthorizationDenied
-            | ErrorKind::InvalidCallback
-            | ErrorKind::InvalidRequest
-            | ErrorKind::ReauthorizationRequired => StatusCode::BAD_REQUEST,
-            ErrorKind::Configuration | ErrorKind::Storage | ErrorKind::Internal => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-            _ => StatusCode::BAD_GATEWAY,
-        };
-        (
-            status,
-            Html(format!(
-                "<!doctype html><title>Installation failed</title><h1>Installation failed</h1><p>{}</p><p><a href=\"javascript:history.back()\">Try again</a></p>",
-                escape(&error.to_string())
-            )),
-        )
-            .into_response()
-    }
-}
-
-struct Flow {
-    manager: TokenManager,
-    states: Arc<dyn StateStore>,
-    redirect_uri: String,
-    scopes: Scopes,
-    params: Vec<(String, String)>,
-    pkce: bool,
-    hooks: Arc<dyn InstallHooks>,
-}
+use flow::{Flow, authorization_request};
+use seal::Sealer;
 
 /// The install flow. Build it with [`InstallFlow::builder`], mount [`InstallFlow::router`].
 ///
 /// ```no_run
-/// # async fn run(manager: oauth_manager::TokenManager) {
+/// # async fn run(manager: oauth_manager::TokenManager) -> oauth_core::Result<()> {
 /// use oauth_core::Scopes;
-/// use oauth_facade::install::InstallFlow;
+/// use oauth_facade::install::{InstallFlow, StateKey};
 /// let flow = InstallFlow::builder(manager, "https://example.com/slack/oauth_redirect")
 ///     .scopes(Scopes::parse("chat:write,commands"))
-///     .build()
-///     .unwrap();
+///     // The same key on every replica (and a shared `used_states` store: see the builder).
+///     .state_key(StateKey::from_base64(&std::env::var("INSTALL_STATE_KEY").unwrap())?)
+///     .build()?;
 /// let app = axum::Router::new().merge(flow.router("/slack/install", "/slack/oauth_redirect"));
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await.unwrap();
 /// axum::serve(listener, app).await.unwrap();
-/// # }
+/// # Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct InstallFlow {
@@ -124,6 +93,8 @@ impl std::fmt::Debug for InstallFlow {
             .field("redirect_uri", &self.flow.redirect_uri)
             .field("scopes", &self.flow.scopes)
             .field("pkce", &self.flow.pkce)
+            .field("state_ttl", &self.flow.ttl)
+            .field("used_states", &self.flow.used)
             .finish_non_exhaustive()
     }
 }
@@ -132,10 +103,17 @@ impl std::fmt::Debug for InstallFlow {
 pub struct InstallFlowBuilder {
     manager: TokenManager,
     redirect_uri: String,
+    other_redirect_uris: Vec<String>,
+    install_url: Option<String>,
     scopes: Scopes,
     params: Vec<(String, String)>,
     pkce: bool,
-    states: Option<Arc<dyn StateStore>>,
+    install_page: bool,
+    key: Option<StateKey>,
+    previous_keys: Vec<StateKey>,
+    used: Option<Arc<dyn UsedStates>>,
+    ttl: Duration,
+    clock: Arc<dyn Clock>,
     hooks: Option<Arc<dyn InstallHooks>>,
 }
 
@@ -160,15 +138,72 @@ impl InstallFlowBuilder {
         self
     }
 
-    /// Uses PKCE (required for Slack public clients; Notion does not support it).
+    /// Another redirect URI an install's options may pick
+    /// ([`InstallOptions::redirect_uri`]), as registered with the provider; checked by
+    /// [`build`](Self::build) as the flow's own is. Any other is refused, so no install sends
+    /// the provider's code anywhere you did not name here.
+    pub fn allow_redirect_uri(mut self, redirect_uri: impl Into<String>) -> Self {
+        self.other_redirect_uris.push(redirect_uri.into());
+        self
+    }
+
+    /// The install route's URL as the browser reaches it, for the failure page's "Try again"
+    /// link. Default: the `install_path` given to [`InstallFlow::router`] (set this when the
+    /// router is nested or behind a proxy that changes paths).
+    pub fn install_url(mut self, url: impl Into<String>) -> Self {
+        self.install_url = Some(url.into());
+        self
+    }
+
+    /// Shows an install page (an "Add to Slack" link, [`InstallHooks::install_page`]) at the
+    /// install route instead of redirecting straight to the provider (Bolt's default; off here,
+    /// which is Bolt's `directInstall`). The browser's cookie is set either way.
+    pub fn install_page(mut self, enabled: bool) -> Self {
+        self.install_page = enabled;
+        self
+    }
+
+    /// Uses PKCE (required for Slack public clients; Notion does not support it). The verifier is
+    /// derived from the state key and the state, so it is kept nowhere and sent only in the
+    /// code exchange.
     pub fn pkce(mut self, enabled: bool) -> Self {
         self.pkce = enabled;
         self
     }
 
-    /// Where states wait for their callback (default: in memory, 10 minutes, single server).
-    pub fn state_store(mut self, states: Arc<dyn StateStore>) -> Self {
-        self.states = Some(states);
+    /// The key that seals states. Default: a random key made by [`build`](Self::build), which
+    /// only this process knows: give every replica the same key, or an install started on one
+    /// replica fails on another (as unknown state).
+    pub fn state_key(mut self, key: StateKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// A previous state key, still accepted at the callback while states sealed with it may be
+    /// in flight (one time to live after a rotation). May be given several times.
+    pub fn previous_state_key(mut self, key: StateKey) -> Self {
+        self.previous_keys.push(key);
+        self
+    }
+
+    /// Where the uses of states are recorded, which makes each single use. Default: in memory
+    /// ([`MemoryUsedStates`] on the flow's clock), for one server; replicas share one in their
+    /// database (the SQLite and PostgreSQL token stores implement [`UsedStates`]).
+    pub fn used_states(mut self, used: Arc<dyn UsedStates>) -> Self {
+        self.used = Some(used);
+        self
+    }
+
+    /// How long a state, and the browser's cookie, live (default 10 minutes, the lifetime of
+    /// the providers' codes; at least one second).
+    pub fn state_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl.max(Duration::from_secs(1));
+        self
+    }
+
+    /// The clock that states expire by (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -189,64 +224,52 @@ impl InstallFlowBuilder {
     ///   support, or a parameter that shadows one of the provider's fail here, once, rather
     ///   than on every install.
     pub fn build(self) -> Result<InstallFlow> {
-        // The structural rules whatever the provider; plain http is the provider's call below.
-        check_redirect_uri(&self.redirect_uri, true)?;
-        let trial = self
-            .authorization_request(CsrfState::new("install-flow-build-check"))
-            .and_then(|request| self.manager.provider().authorization_url(&request));
-        if let Err(error) = trial {
-            return Err(match error {
-                Error::InvalidRequest(message) => Error::configuration(format!(
-                    "the provider refuses this install flow's authorization request: {message}"
-                )),
-                other => other,
-            });
+        for redirect_uri in std::iter::once(&self.redirect_uri).chain(&self.other_redirect_uris) {
+            // The structural rules whatever the provider; plain http is the provider's call.
+            check_redirect_uri(redirect_uri, true)?;
+            let mut trial = authorization_request(
+                CsrfState::new("install-flow-build-check"),
+                redirect_uri,
+                &self.scopes,
+                &self.params,
+            );
+            if self.pkce {
+                trial = trial.with_pkce()?;
+            }
+            if let Err(error) = self.manager.provider().authorization_url(&trial) {
+                return Err(match error {
+                    Error::InvalidRequest(message) => Error::configuration(format!(
+                        "the provider refuses this install flow's authorization request: {message}"
+                    )),
+                    other => other,
+                });
+            }
         }
+        let key = match self.key {
+            Some(key) => key,
+            None => StateKey::generate()?,
+        };
+        let used = self
+            .used
+            .unwrap_or_else(|| Arc::new(MemoryUsedStates::new().with_clock(self.clock.clone())));
         Ok(InstallFlow {
             flow: Arc::new(Flow {
                 manager: self.manager,
-                states: self
-                    .states
-                    .unwrap_or_else(|| Arc::new(MemoryStateStore::new())),
+                sealer: Sealer::new(&key, &self.previous_keys),
+                used,
+                clock: self.clock,
+                ttl: self.ttl,
                 redirect_uri: self.redirect_uri,
+                other_redirect_uris: self.other_redirect_uris,
+                install_url: self.install_url,
                 scopes: self.scopes,
                 params: self.params,
                 pkce: self.pkce,
+                install_page: self.install_page,
                 hooks: self.hooks.unwrap_or_else(|| Arc::new(DefaultHooks)),
             }),
         })
     }
-
-    /// The authorization request of one install: `state`, the redirect URI, scopes, parameters
-    /// and (when enabled) a fresh PKCE verifier.
-    fn authorization_request(&self, state: CsrfState) -> Result<AuthorizationRequest> {
-        authorization_request(
-            state,
-            &self.redirect_uri,
-            &self.scopes,
-            &self.params,
-            self.pkce,
-        )
-    }
-}
-
-fn authorization_request(
-    state: CsrfState,
-    redirect_uri: &str,
-    scopes: &Scopes,
-    params: &[(String, String)],
-    pkce: bool,
-) -> Result<AuthorizationRequest> {
-    let mut request = AuthorizationRequest::with_state(state)
-        .redirect_uri(redirect_uri)
-        .scopes(scopes.clone());
-    for (name, value) in params {
-        request = request.param(name.clone(), value.clone());
-    }
-    if pkce {
-        request = request.with_pkce()?;
-    }
-    Ok(request)
 }
 
 impl InstallFlow {
@@ -257,72 +280,197 @@ impl InstallFlow {
         InstallFlowBuilder {
             manager,
             redirect_uri: redirect_uri.into(),
+            other_redirect_uris: Vec::new(),
+            install_url: None,
             scopes: Scopes::new(),
             params: Vec::new(),
             pkce: false,
-            states: None,
+            install_page: false,
+            key: None,
+            previous_keys: Vec::new(),
+            used: None,
+            ttl: DEFAULT_STATE_TTL,
+            clock: Arc::new(SystemClock),
             hooks: None,
         }
     }
 
-    /// The two routes: `GET install_path` redirects to the provider, `GET callback_path` finishes.
+    /// The two routes: `GET install_path` redirects to the provider (and sets the browser's
+    /// cookie), `GET callback_path` finishes.
     pub fn router<S: Clone + Send + Sync + 'static>(
         &self,
         install_path: &str,
         callback_path: &str,
     ) -> Router<S> {
+        let routes = Arc::new(Routes {
+            flow: self.flow.clone(),
+            retry_url: self
+                .flow
+                .install_url
+                .clone()
+                .unwrap_or_else(|| install_path.to_owned()),
+        });
         Router::new()
             .route(install_path, get(install))
             .route(callback_path, get(callback))
-            .with_state(self.flow.clone())
+            .layer(axum::middleware::map_response(harden))
+            .with_state(routes)
     }
 
-    /// Starts an authorization: saves its state and returns the provider's URL.
+    /// Starts an authorization bound to no browser and returns the provider's URL.
+    ///
+    /// For flows where the state never leaves your process and the user's own browser (a
+    /// command-line login on a loopback callback): anyone holding such a state can finish it.
+    /// A web app uses the router, or [`start_bound`](Self::start_bound).
     pub async fn start(&self) -> Result<String> {
         self.flow.start().await
     }
 
-    /// Finishes one from the callback's query string: everything the authorization granted, saved.
+    /// Finishes an authorization started with [`start`](Self::start), from the callback's query
+    /// string: everything the authorization granted, saved.
+    ///
+    /// A state bound to a browser is refused here ([`CallbackError::BrowserMismatch`]): finish
+    /// those with [`finish_bound`](Self::finish_bound) or the router.
+    ///
+    /// [`CallbackError::BrowserMismatch`]: oauth_core::CallbackError::BrowserMismatch
     pub async fn finish(&self, query: &str) -> Result<Grant> {
-        self.flow.finish(query).await
+        self.flow.finish(query, None).await
+    }
+
+    /// Starts an authorization bound to the browser that asked (what the install route does),
+    /// with `options` (what they leave unset takes the flow's configuration): the provider's URL
+    /// to send the browser to, and the `Set-Cookie` header to answer with.
+    ///
+    /// Fails with [`Error::Configuration`] if the redirect URI is not an `http(s)` URL (a
+    /// custom-scheme callback reaches an app, which holds no browser cookie) or not one the flow
+    /// allows, or for Slack's options with another provider; with [`Error::InvalidRequest`] for
+    /// metadata over [`MAX_METADATA_LEN`] bytes.
+    pub async fn start_bound(&self, options: &InstallOptions) -> Result<BoundStart> {
+        self.flow.start_bound(options)
+    }
+
+    /// Finishes an authorization started with [`start_bound`](Self::start_bound), from the
+    /// callback's query string and the request's headers (its `Cookie`). A callback without the
+    /// browser's cookie ([`CallbackError::MissingBrowserCookie`]) or with another's
+    /// ([`CallbackError::BrowserMismatch`]) is refused before the code is sent anywhere, and
+    /// its state stays usable by the browser it belongs to.
+    ///
+    /// [`CallbackError::MissingBrowserCookie`]: oauth_core::CallbackError::MissingBrowserCookie
+    /// [`CallbackError::BrowserMismatch`]: oauth_core::CallbackError::BrowserMismatch
+    pub async fn finish_bound(&self, query: &str, headers: &HeaderMap) -> Result<Completed> {
+        let (outcome, verified) = self.flow.finish_verified(query, Some(headers)).await;
+        let grant = outcome?;
+        Ok(Completed {
+            grant,
+            options: verified.map(|payload| payload.options).unwrap_or_default(),
+        })
     }
 }
 
-impl Flow {
-    async fn start(&self) -> Result<String> {
-        let provider = self.manager.provider();
-        let request = authorization_request(
-            CsrfState::generate()?,
-            &self.redirect_uri,
-            &self.scopes,
-            &self.params,
-            self.pkce,
-        )?;
-        let url = provider.authorization_url(&request)?;
-        let pending =
-            PendingAuthorization::from_request(&request, provider.provider_id(), SystemTime::now());
-        self.states.save(request.state(), pending).await?;
-        Ok(url.to_string())
-    }
+/// What the routes share: the flow, and where a new install starts.
+struct Routes {
+    flow: Arc<Flow>,
+    retry_url: String,
+}
 
-    async fn finish(&self, query: &str) -> Result<Grant> {
-        let verified = verify_callback(query, self.states.as_ref()).await?;
-        self.manager
-            .exchange_and_save(CodeExchange::from_callback(verified))
-            .await
+impl Routes {
+    async fn failure(
+        &self,
+        error: &Error,
+        stage: Stage,
+        request: InstallRequest<'_>,
+        options: Option<&InstallOptions>,
+    ) -> Response {
+        let failed = Failed {
+            error,
+            stage,
+            request,
+            options,
+            retry_url: &self.retry_url,
+        };
+        self.flow.hooks.on_failure(&failed).await
     }
 }
 
-async fn install(State(flow): State<Arc<Flow>>) -> Response {
-    match flow.start().await {
-        Ok(url) => (StatusCode::FOUND, [(header::LOCATION, url)]).into_response(),
-        Err(error) => flow.hooks.on_failure(&error).await,
+async fn install(State(routes): State<Arc<Routes>>, parts: Parts) -> Response {
+    let flow = &routes.flow;
+    let request = InstallRequest::new(&parts);
+    let mut options = InstallOptions::new();
+    if let Err(response) = flow.hooks.before_install(&request, &mut options).await {
+        return response;
     }
+    let start = match flow.start_bound(&options) {
+        Ok(start) => start,
+        Err(error) => {
+            return routes
+                .failure(&error, Stage::Install, request, Some(&options))
+                .await;
+        }
+    };
+    let mut response = if flow.install_page {
+        let provider = flow.manager.provider().provider_id();
+        let page = InstallPage {
+            authorize_url: &start.url,
+            provider: provider.as_str(),
+            request,
+            options: &options,
+        };
+        flow.hooks.install_page(&page).await
+    } else {
+        match HeaderValue::try_from(start.url.as_str()) {
+            Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+            Err(_) => {
+                let error = Error::Internal(
+                    "the provider's authorization URL is not a valid header value".into(),
+                );
+                return routes
+                    .failure(&error, Stage::Install, request, Some(&options))
+                    .await;
+            }
+        }
+    };
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, start.set_cookie);
+    response
 }
 
-async fn callback(State(flow): State<Arc<Flow>>, RawQuery(query): RawQuery) -> Response {
-    match flow.finish(query.as_deref().unwrap_or("")).await {
-        Ok(grant) => flow.hooks.on_success(&grant).await,
-        Err(error) => flow.hooks.on_failure(&error).await,
-    }
+/// Every answer of the routes gets the flow's security headers.
+async fn harden(response: Response) -> Response {
+    pages::harden(response)
 }
+
+async fn callback(
+    State(routes): State<Arc<Routes>>,
+    parts: Parts,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let flow = &routes.flow;
+    let request = InstallRequest::new(&parts);
+    let (outcome, verified) = flow
+        .finish_verified(query.as_deref().unwrap_or(""), Some(&parts.headers))
+        .await;
+    let options = verified.as_ref().map(|payload| &payload.options);
+    let mut response = match &outcome {
+        Ok(grant) => {
+            let installed = Installed {
+                grant,
+                request,
+                options: options.unwrap_or(&DEFAULT_OPTIONS),
+            };
+            flow.hooks.on_success(&installed).await
+        }
+        Err(error) => {
+            routes
+                .failure(error, Stage::Callback, request, options)
+                .await
+        }
+    };
+    if let Some(clear) = verified.and_then(|payload| flow.clear_cookie(&payload)) {
+        response.headers_mut().append(header::SET_COOKIE, clear);
+    }
+    response
+}
+
+/// (A successful callback always verified its state; this is never shown.)
+static DEFAULT_OPTIONS: InstallOptions = InstallOptions::EMPTY;

@@ -1,5 +1,6 @@
 //! The axum install flow end to end against oauth-sandbox, with a client that follows redirects as
-//! a browser would: our install route → the provider's authorize page → our callback route.
+//! a browser would (cookies kept): our install route → the provider's authorize page → our
+//! callback route.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::sync::Arc;
@@ -44,20 +45,36 @@ async fn app(sandbox: &SandboxHandle, kind: ProviderKind, pkce: bool) -> App {
     }
 }
 
-/// A plain `reqwest::Client`, as an application builds one.
-fn http_client(redirects: reqwest::redirect::Policy) -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(redirects)
-        .build()
-        .unwrap()
+/// One browser profile: its cookie jar, shared by a client that follows redirects and one that
+/// stops at each, so that a test can look at every hop.
+struct Profile {
+    follow: reqwest::Client,
+    step: reqwest::Client,
+}
+
+impl Profile {
+    fn new() -> Self {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let client = |redirects| {
+            reqwest::Client::builder()
+                .redirect(redirects)
+                .cookie_provider(jar.clone())
+                .build()
+                .unwrap()
+        };
+        Self {
+            follow: client(reqwest::redirect::Policy::limited(5)),
+            step: client(reqwest::redirect::Policy::none()),
+        }
+    }
 }
 
 fn browser() -> reqwest::Client {
-    http_client(reqwest::redirect::Policy::limited(5))
+    Profile::new().follow
 }
 
-fn no_redirects() -> reqwest::Client {
-    http_client(reqwest::redirect::Policy::none())
+fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_owned()
 }
 
 #[tokio::test]
@@ -110,17 +127,19 @@ async fn a_slack_public_client_installs_with_pkce() {
         .with_rotation(true),
     );
     let app = app(&sandbox, ProviderKind::Slack, true).await;
-    let redirect = no_redirects()
+    let browser = Profile::new();
+    let redirect = browser
+        .step
         .get(format!("{}/install", app.base))
         .send()
         .await
         .unwrap();
-    let location = redirect.headers()["location"].to_str().unwrap().to_owned();
+    let location = location(&redirect);
     assert!(
         location.contains("code_challenge_method=S256"),
         "{location}"
     );
-    let page = browser().get(location).send().await.unwrap();
+    let page = browser.follow.get(location).send().await.unwrap();
     assert_eq!(page.status(), 200, "{}", page.text().await.unwrap());
     assert_eq!(app.manager.list().await.unwrap().len(), 2, "bot and user");
 }
@@ -141,30 +160,50 @@ async fn denied_consent_and_replayed_callbacks_fail_clearly() {
     assert!(app.manager.list().await.unwrap().is_empty());
 
     // Follow by hand to keep the callback URL, then replay it.
-    let to_provider = no_redirects()
+    let browser = Profile::new();
+    let to_provider = browser
+        .step
         .get(format!("{}/install", app.base))
         .send()
         .await
         .unwrap();
-    let to_callback = no_redirects()
-        .get(to_provider.headers()["location"].to_str().unwrap())
+    let to_callback = browser
+        .step
+        .get(location(&to_provider))
         .send()
         .await
         .unwrap();
-    let callback = to_callback.headers()["location"]
+    let callback = location(&to_callback);
+    let cookie = to_provider.headers()["set-cookie"]
         .to_str()
+        .unwrap()
+        .split(';')
+        .next()
         .unwrap()
         .to_owned();
     assert_eq!(
-        no_redirects().get(&callback).send().await.unwrap().status(),
+        browser.step.get(&callback).send().await.unwrap().status(),
         200
     );
-    let replay = no_redirects().get(&callback).send().await.unwrap();
+    // The first callback cleared the cookie: the browser's replay comes without it.
+    let replay = browser.step.get(&callback).send().await.unwrap();
     assert_eq!(replay.status(), 400);
-    assert!(replay.text().await.unwrap().contains("already used"));
+    let text = replay.text().await.unwrap();
+    assert!(text.contains("without the cookie"), "{text}");
+    // With the cookie sent again, the state is refused as used.
+    let replay = reqwest::Client::new()
+        .get(&callback)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 400);
+    let text = replay.text().await.unwrap();
+    assert!(text.contains("already used"), "{text}");
 
     // A forged callback.
-    let forged = no_redirects()
+    let forged = browser
+        .step
         .get(format!("{}/callback/slack?code=x&state=forged", app.base))
         .send()
         .await
@@ -200,14 +239,16 @@ async fn a_user_only_slack_app_installs_through_the_same_flow() {
         .router("/install", "/callback/slack");
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
 
-    let redirect = no_redirects()
+    let browser = Profile::new();
+    let redirect = browser
+        .step
         .get(format!("{base}/install"))
         .send()
         .await
         .unwrap();
-    let location = redirect.headers()["location"].to_str().unwrap().to_owned();
+    let location = location(&redirect);
     assert!(location.contains("/oauth/v2_user/authorize?"), "{location}");
-    let page = browser().get(location).send().await.unwrap();
+    let page = browser.follow.get(location).send().await.unwrap();
     assert_eq!(page.status(), 200, "{}", page.text().await.unwrap());
     let keys = manager.list().await.unwrap();
     let texts: Vec<String> = keys.iter().map(ToString::to_string).collect();

@@ -28,8 +28,8 @@ use oauth_facade::sandbox::{
 use oauth_facade::slack::{SlackClient, SlackError};
 use oauth_facade::{
     AccessToken, AuthorizationCode, AuthorizationRequest, CallbackError, CodeExchange, Error,
-    ErrorKind, ManualClock, MemoryStateStore, MemoryTokenStore, ProviderConfig, ProviderKind,
-    Scopes, TokenManager, TokenProvider, TokenStore,
+    ErrorKind, ManualClock, MemoryTokenStore, ProviderConfig, ProviderKind, Scopes, TokenManager,
+    TokenProvider, TokenStore,
 };
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -137,9 +137,7 @@ async fn app(sandbox: &SandboxHandle, kind: ProviderKind) -> App {
     let state_clock = Arc::new(ManualClock::new(SystemTime::now()));
     let flow = InstallFlow::builder(manager.clone(), redirect_uri)
         .scopes(scopes(kind))
-        .state_store(Arc::new(
-            MemoryStateStore::new().with_clock(state_clock.clone()),
-        ))
+        .clock(state_clock.clone())
         .build()
         .unwrap();
     let router = flow.router("/install", &callback);
@@ -155,11 +153,27 @@ async fn app(sandbox: &SandboxHandle, kind: ProviderKind) -> App {
     }
 }
 
-/// A real authorization in progress: the `state` our install route issued and the `code` the
-/// sandbox sent back with it (not yet delivered to the callback).
+/// A real authorization in progress: the `state` our install route issued, the cookie it bound
+/// the state to, and the `code` the sandbox sent back with it (not yet delivered to the callback).
 struct Fresh {
     state: String,
     code: String,
+    /// `name=value`, as the browser sends it back.
+    cookie: String,
+}
+
+impl Fresh {
+    /// The browser's secret, the cookie's value.
+    fn cookie_secret(&self) -> &str {
+        self.cookie.split_once('=').map_or("", |(_, value)| value)
+    }
+
+    /// The headers of the browser that started this authorization (its cookie).
+    fn headers(&self) -> reqwest::header::HeaderMap {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::COOKIE, self.cookie.parse().unwrap());
+        headers
+    }
 }
 
 fn location(response: &reqwest::Response) -> String {
@@ -174,6 +188,8 @@ impl App {
             .await
             .unwrap();
         assert_eq!(to_provider.status(), 302, "{}: install", self.kind);
+        let set_cookie = to_provider.headers()["set-cookie"].to_str().unwrap();
+        let cookie = set_cookie.split(';').next().unwrap().to_owned();
         let consent = browser().get(location(&to_provider)).send().await.unwrap();
         assert_eq!(consent.status(), 302, "{}: consent", self.kind);
         let back = url::Url::parse(&location(&consent)).unwrap();
@@ -190,16 +206,19 @@ impl App {
         Fresh {
             state: get("state"),
             code: get("code"),
+            cookie,
         }
     }
 
-    /// `GET <callback>` with `query` after a `?`, or without any query string.
-    async fn callback(&self, query: Option<&str>) -> Answer {
+    /// `GET <callback>` with `query` after a `?`, or without any query string, from the browser
+    /// that started `fresh`.
+    async fn callback(&self, fresh: &Fresh, query: Option<&str>) -> Answer {
         let url = match query {
             Some(query) => format!("{}{}?{query}", self.base, self.callback),
             None => format!("{}{}", self.base, self.callback),
         };
-        Answer::of(browser().get(url).send().await.unwrap()).await
+        let request = browser().get(url).headers(fresh.headers());
+        Answer::of(request.send().await.unwrap()).await
     }
 
     fn exchanges_sent(&self, sandbox: &SandboxHandle) -> u64 {
@@ -477,7 +496,7 @@ async fn every_bad_callback_is_refused_clearly_and_saves_nothing() {
                 app.state_clock.advance(Duration::from_secs(601));
             }
             let query = (case.query)(&fresh);
-            let answer = app.callback(query.as_deref()).await;
+            let answer = app.callback(&fresh, query.as_deref()).await;
             assert_eq!(
                 answer.status, case.status,
                 "{kind}: {name}: {}",
@@ -509,6 +528,7 @@ async fn every_bad_callback_is_refused_clearly_and_saves_nothing() {
                 client_secret(kind).to_owned(),
                 fresh.code.clone(),
                 fresh.state.clone(),
+                fresh.cookie_secret().to_owned(),
             ];
             answer.assert_holds_none_of(&secrets, name);
 
@@ -520,12 +540,17 @@ async fn every_bad_callback_is_refused_clearly_and_saves_nothing() {
             let query = (case.query)(&fresh);
             let error = app
                 .flow
-                .finish(query.as_deref().unwrap_or(""))
+                .finish_bound(query.as_deref().unwrap_or(""), &fresh.headers())
                 .await
                 .unwrap_err();
             check_error(kind, &case, &error);
             let shown = format!("{error} {error:?}");
-            for secret in [client_secret(kind), &fresh.code, &fresh.state] {
+            for secret in [
+                client_secret(kind),
+                &fresh.code,
+                &fresh.state,
+                fresh.cookie_secret(),
+            ] {
                 assert!(!shown.contains(secret), "{kind}: {name}: {shown}");
             }
 
@@ -549,7 +574,7 @@ async fn a_replayed_callback_is_refused_and_changes_nothing() {
         let app = app(&sandbox, kind).await;
         let fresh = app.fresh().await;
         let query = format!("code={}&state={}", fresh.code, fresh.state);
-        let first = app.callback(Some(&query)).await;
+        let first = app.callback(&fresh, Some(&query)).await;
         assert_eq!(first.status, 200, "{kind}: {}", first.body);
         let keys = app.manager.list().await.unwrap();
         assert_eq!(keys.len(), 1, "{kind}");
@@ -570,7 +595,7 @@ async fn a_replayed_callback_is_refused_and_changes_nothing() {
         first.assert_holds_none_of(&secrets, "the first callback");
 
         let exchanges = app.exchanges_sent(&sandbox);
-        let replay = app.callback(Some(&query)).await;
+        let replay = app.callback(&fresh, Some(&query)).await;
         assert_eq!(replay.status, 400, "{kind}");
         assert!(
             replay.text().contains("`state` was already used"),
@@ -578,7 +603,11 @@ async fn a_replayed_callback_is_refused_and_changes_nothing() {
             replay.body
         );
         replay.assert_holds_none_of(&secrets, "the replay");
-        let error = app.flow.finish(&query).await.unwrap_err();
+        let error = app
+            .flow
+            .finish_bound(&query, &fresh.headers())
+            .await
+            .unwrap_err();
         assert!(
             matches!(error, Error::InvalidCallback(CallbackError::ReplayedState)),
             "{kind}: {error:?}"
@@ -692,7 +721,10 @@ async fn huge_and_raw_byte_callbacks_get_a_clean_4xx_from_the_http_stack() {
         }
         // The server is still up and the state unspent: the real callback installs.
         let ok = app
-            .callback(Some(&format!("code={}&state={}", fresh.code, fresh.state)))
+            .callback(
+                &fresh,
+                Some(&format!("code={}&state={}", fresh.code, fresh.state)),
+            )
             .await;
         assert_eq!(ok.status, 200, "{kind}: {}", ok.body);
     }

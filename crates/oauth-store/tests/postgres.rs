@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use oauth_core::{
     AccessToken, CasOutcome, InstallationKey, ProviderId, RefreshToken, TokenKey, TokenSet,
-    TokenStore, TokenType,
+    TokenStore, TokenType, UsedStates as _,
 };
 use oauth_store::{Encryption, EncryptionKey, PostgresTokenStore};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -79,6 +79,34 @@ async fn conforms_with_encryption() {
         return;
     };
     oauth_core::store::conformance::check_store(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn used_states_conform_and_expired_ones_are_purged() {
+    let Some(store) = store(None).await else {
+        return;
+    };
+    let store = Arc::new(store);
+    oauth_core::store::conformance::check_used_states(store.clone()).await;
+    let rows = |store: Arc<PostgresTokenStore>| async move {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM oauth_used_states")
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+    };
+    let before = rows(store.clone()).await;
+    assert!(before >= 3, "the conformance run's live records: {before}");
+    sqlx::query("UPDATE oauth_used_states SET expires_at = now() - interval '1 minute'")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let id = oauth_core::StateId::of("after the purge");
+    let hour = SystemTime::now() + Duration::from_secs(3600);
+    assert_eq!(
+        store.record_use(&id, hour).await.unwrap(),
+        oauth_core::StateUse::First
+    );
+    assert_eq!(rows(store.clone()).await, 1, "the expired records are gone");
 }
 
 #[tokio::test]

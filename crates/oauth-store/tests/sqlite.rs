@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use oauth_core::{
     AccessToken, ErrorKind, InstallationKey, ProviderId, RefreshToken, TokenKey, TokenSet,
-    TokenStore, TokenType,
+    TokenStore, TokenType, UsedStates as _,
 };
 use oauth_store::{Encryption, EncryptionKey, SqliteTokenStore};
 
@@ -65,6 +65,38 @@ async fn conforms_with_encryption() {
         .await
         .unwrap();
     oauth_core::store::conformance::check_store(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn used_states_conform_and_expired_ones_are_purged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.sqlite3");
+    let store = Arc::new(SqliteTokenStore::open(&path).await.unwrap());
+    oauth_core::store::conformance::check_used_states(store.clone()).await;
+    // A second connection to the file, to look at the table.
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let rows = |pool: sqlx::SqlitePool| async move {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM oauth_used_states")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let before = rows(pool.clone()).await;
+    assert!(before >= 3, "the conformance run's live records: {before}");
+    // As if their time had passed since they were used.
+    sqlx::query("UPDATE oauth_used_states SET expires_at_ms = 1000")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let id = oauth_core::StateId::of("after the purge");
+    let hour = SystemTime::now() + Duration::from_secs(3600);
+    assert_eq!(
+        store.record_use(&id, hour).await.unwrap(),
+        oauth_core::StateUse::First
+    );
+    assert_eq!(rows(pool).await, 1, "the expired records are gone");
 }
 
 #[cfg(unix)]

@@ -10,6 +10,10 @@
 //! ```
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+mod used_states;
+
+pub use used_states::check_used_states;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 

@@ -2,6 +2,7 @@
 
 mod tls;
 mod upgrade;
+mod used_states;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -92,6 +93,7 @@ impl PostgresTokenStore {
         migrator(&[
             include_str!("../../migrations/postgres/0001_init.sql"),
             include_str!("../../migrations/postgres/0002_installations.sql"),
+            include_str!("../../migrations/postgres/0003_used_states.sql"),
         ])
         .run(&pool)
         .await

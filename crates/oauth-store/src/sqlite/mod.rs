@@ -2,6 +2,7 @@
 
 mod files;
 mod upgrade;
+mod used_states;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -82,6 +83,7 @@ impl SqliteTokenStore {
         migrator(&[
             include_str!("../../migrations/sqlite/0001_init.sql"),
             include_str!("../../migrations/sqlite/0002_installations.sql"),
+            include_str!("../../migrations/sqlite/0003_used_states.sql"),
         ])
         .run(&pool)
         .await
