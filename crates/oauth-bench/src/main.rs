@@ -19,6 +19,10 @@
 //!   against one depending on `oauth2` with reqwest;
 //! - callers while another replica holds the lease: 10,000 calls on a due token, SQLite and
 //!   PostgreSQL, p50/p99 against the cached hot path;
+//! - the install flow: install-route and callback-route requests/s against oauth-sandbox with the
+//!   used states in memory, SQLite and PostgreSQL, against the same flow without the browser
+//!   binding and against the previous server-side state store, and the binding's own cost in
+//!   process;
 //! - stampede: 10,000 concurrent `access_token` calls on an expiring token (one refresh grant at
 //!   oauth-sandbox), against one plain refresh call and against 10,000 tasks woken by one
 //!   `watch` channel with no refresh at all;
@@ -29,6 +33,7 @@
 mod build_cost;
 mod client;
 mod hot_path;
+mod install_flow;
 mod instructions;
 mod lease_held;
 mod node;
@@ -91,6 +96,9 @@ async fn main() -> ExitCode {
     }
     if wanted("lease_held") {
         lease_held::run(&mut report).await;
+    }
+    if wanted("install_flow") {
+        install_flow::run(&mut report).await;
     }
     if wanted("stampede") {
         stampede::run(&mut report).await;

@@ -9,7 +9,8 @@
 //!   redirect URI, the hash of the browser's cookie), encrypted and authenticated with the
 //!   server's key. Starting an install stores nothing, so no flood of requests can evict another
 //!   user's pending install, and every replica sharing the key can finish an install another
-//!   started. The PKCE verifier is derived from the key and the state, never sent anywhere.
+//!   started. The PKCE verifier is derived from the key and the state: stored nowhere, sent only
+//!   in the code exchange, never in a URL.
 //! - **The state is bound to the browser** with a cookie (see [`COOKIE_NAME`]): a callback
 //!   without it, or with another browser's, is refused before the code is sent to the provider,
 //!   so a callback link carried to another browser (login CSRF, installation fixation) installs
@@ -17,7 +18,6 @@
 //! - **The state is single use**: a [`UsedStates`] store records each state as its callback uses
 //!   it, until it expires ([`MemoryUsedStates`] by default, for one server; the SQLite and
 //!   PostgreSQL token stores implement it for replicas).
-
 //!
 //! **Every answer is hardened**: `Cache-Control: no-store`, `Referrer-Policy: no-referrer`,
 //! `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY` and a `Content-Security-Policy` with

@@ -15,6 +15,10 @@
 //! be rotated ([`Encryption::with_previous`]). Without a key, secrets are stored as they are: protect
 //! the file or database accordingly.
 //!
+//! Both also implement [`oauth_core::UsedStates`], what makes the install flow's sealed states
+//! single use across replicas: a state's use is one insert, refused once the state has expired by
+//! the database's clock (table `oauth_used_states`, migration 3).
+//!
 //! The schema is in `migrations/` and described in `docs/store-schema.md`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -79,9 +79,11 @@ pub struct Failed<'a> {
     pub stage: Stage,
     /// The request.
     pub request: InstallRequest<'a>,
-    /// The install's options and metadata, verified, when the failure came after the callback's
-    /// state verified with the browser's cookie (a denied consent, a replay, the provider's
-    /// refusal, the store failing); `None` when the state itself was refused.
+    /// The install's options and metadata. At the install route, those your
+    /// [`InstallHooks::before_install`] set. At the callback, those sealed in the state, verified,
+    /// when the failure came after the state verified with the browser's cookie (a denied
+    /// consent, a replay, the provider's refusal, the store failing); `None` when the state
+    /// itself was refused (forged, altered, expired, another browser's).
     pub options: Option<&'a InstallOptions>,
     /// Where a new install starts (the install route): the link to offer. Never the provider's
     /// authorization URL, whose state is spent or refused.

@@ -16,18 +16,21 @@ const NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGE
 /// record a call fills it, and no call does unbounded work.
 const PURGE_BATCH: i64 = 100;
 
-/// Records a state's use: expired records are purged (a bounded batch), then the record is
-/// inserted if the state has not expired by SQLite's clock and is not recorded yet.
+/// Records a state's use in one transaction: expired records are purged (a bounded batch), then
+/// the record is inserted if the state has not expired by SQLite's clock and is not recorded yet.
+/// SQLite runs one writer at a time, so of concurrent uses of one state exactly one inserts.
 #[async_trait]
 impl UsedStates for SqliteTokenStore {
     async fn record_use(&self, id: &StateId, expires_at: SystemTime) -> Result<StateUse> {
         let what = "cannot record a used state in the SQLite store";
+        // One transaction, so one commit (and one sync of the file) per use.
+        let mut transaction = self.pool.begin().await.map_err(storage_error(what))?;
         sqlx::query(&format!(
             "DELETE FROM oauth_used_states WHERE state_id IN \
              (SELECT state_id FROM oauth_used_states WHERE expires_at_ms <= {NOW_MS} LIMIT ?1)"
         ))
         .bind(PURGE_BATCH)
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await
         .map_err(storage_error(what))?;
         // (`WHERE` makes the `SELECT` unambiguous before `ON CONFLICT`, as SQLite asks.)
@@ -38,10 +41,11 @@ impl UsedStates for SqliteTokenStore {
         ))
         .bind(id.as_bytes().as_slice())
         .bind(to_ms(expires_at))
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await
         .map_err(storage_error(what))?
         .rows_affected();
+        transaction.commit().await.map_err(storage_error(what))?;
         if inserted == 1 {
             return Ok(StateUse::First);
         }
