@@ -82,6 +82,7 @@
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod advice;
 mod authorize;
 mod callback;
 mod client_settings;
