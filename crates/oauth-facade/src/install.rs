@@ -68,8 +68,8 @@ use seal::Sealer;
 /// The install flow. Build it with [`InstallFlow::builder`], mount [`InstallFlow::router`].
 ///
 /// ```no_run
-/// # async fn run(manager: oauth_manager::TokenManager) -> oauth_core::Result<()> {
-/// use oauth_core::Scopes;
+/// # async fn run(manager: oauth_facade::TokenManager) -> oauth_facade::Result<()> {
+/// use oauth_facade::Scopes;
 /// use oauth_facade::install::{InstallFlow, StateKey};
 /// let flow = InstallFlow::builder(manager, "https://example.com/slack/oauth_redirect")
 ///     .scopes(Scopes::parse("chat:write,commands"))
