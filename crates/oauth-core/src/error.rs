@@ -317,20 +317,11 @@ pub enum CallbackError {
         /// The store's time to live, in seconds.
         ttl_secs: u64,
     },
-    /// The callback came without the cookie that binds its `state` to the browser that started
-    /// the authorization: another browser (or another browser profile) is finishing an
-    /// authorization it did not start, or this browser dropped the cookie (it blocks cookies, or
-    /// the authorization took longer than the cookie lives).
-    #[error(
-        "the callback came without the cookie set when this authorization started: it was started in another browser, or this browser blocks cookies or kept the authorization open longer than the cookie lives"
-    )]
+    /// No cookie of the browser that started the authorization came: another browser, or cookies off.
+    #[error("the callback came without its browser cookie (another browser, or cookies blocked)")]
     MissingBrowserCookie,
-    /// The callback's `state` was bound to another browser: the cookie that came with it belongs
-    /// to another authorization (a link to someone else's callback, or a second authorization
-    /// started later in this browser).
-    #[error(
-        "the callback's `state` belongs to an authorization started in another browser (this browser's cookie does not match it), or to one this browser replaced by starting another"
-    )]
+    /// The cookie that came belongs to another authorization (another browser's, or a later one).
+    #[error("the callback's `state` belongs to another browser: its cookie does not match")]
     BrowserMismatch,
     /// The query string had neither `code` nor `error`.
     #[error("the callback has neither `code` nor `error`")]

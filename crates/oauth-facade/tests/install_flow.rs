@@ -189,7 +189,7 @@ async fn denied_consent_and_replayed_callbacks_fail_clearly() {
     let replay = browser.step.get(&callback).send().await.unwrap();
     assert_eq!(replay.status(), 400);
     let text = replay.text().await.unwrap();
-    assert!(text.contains("without the cookie"), "{text}");
+    assert!(text.contains("without its browser cookie"), "{text}");
     // With the cookie sent again, the state is refused as used.
     let replay = reqwest::Client::new()
         .get(&callback)

@@ -165,7 +165,10 @@ async fn another_browser_cannot_finish_an_install_it_did_not_start() {
         assert_eq!(page.status(), 400, "{kind}");
         let text = page.text().await.unwrap();
         assert!(text.contains("Installation failed"), "{kind}: {text}");
-        assert!(text.contains("without the cookie"), "{kind}: {text}");
+        assert!(
+            text.contains("without its browser cookie"),
+            "{kind}: {text}"
+        );
 
         // And a browser that started an install of its own gets its cookie refused too.
         let other = Profile::new();

@@ -285,7 +285,7 @@ async fn chromium_installs_slack_and_notion_and_a_replay_is_refused() {
 
         // The same callback again, as a reload would send it: its cookie was cleared.
         let again = browser.open(&seen.url).await;
-        assert_refused(&again, "without the cookie", "a replay");
+        assert_refused(&again, "without its browser cookie", "a replay");
         assert_eq!(app.installs().await, expected, "{kind}");
     }
     browser.close().await;
@@ -311,7 +311,7 @@ async fn a_second_profile_cannot_finish_the_first_profiles_install() {
         let seen = victim.open(&authorize).await;
         assert_refused(
             &seen,
-            "without the cookie",
+            "without its browser cookie",
             "the attacker's link in the victim's browser",
         );
 
@@ -329,7 +329,7 @@ async fn a_second_profile_cannot_finish_the_first_profiles_install() {
         let seen = victim.open(&callback).await;
         assert_refused(
             &seen,
-            "without the cookie",
+            "without its browser cookie",
             "the attacker's callback in the victim's",
         );
         assert_eq!(app.installs().await, 0, "{kind}: nothing installed");
