@@ -437,20 +437,7 @@ impl SlackClient {
         &self,
         request: &OauthV2AccessRequest,
     ) -> Result<OauthV2AccessResponse> {
-        let mut form = Form::new();
-        let credential = self.client_credentials(&mut form);
-        let redirect_uri = self
-            .common()
-            .exchange_redirect_uri(request.redirect_uri.as_deref())?;
-        form.push("code", request.code.expose_secret());
-        form.push_opt("redirect_uri", redirect_uri);
-        form.push_opt(
-            "code_verifier",
-            request
-                .code_verifier
-                .as_ref()
-                .map(PkceVerifier::expose_secret),
-        );
+        let (form, credential) = self.code_form(request)?;
         let mut response: OauthV2AccessResponse =
             self.call(Idempotency::SingleUse, form, credential).await?;
         if let Some(bot) = &mut response.bot {
@@ -481,6 +468,30 @@ impl SlackClient {
             self.call(Idempotency::SingleUse, form, credential).await?;
         self.stamp_refresh_expiry(&mut response.0.tokens);
         Ok(response)
+    }
+
+    /// The form of a code exchange (`oauth.v2.access`, `oauth.v2.user.access`: the same
+    /// arguments), and its credential. The redirect URI is checked first, so a refused one sends
+    /// nothing and spends no code.
+    pub(crate) fn code_form(
+        &self,
+        request: &OauthV2AccessRequest,
+    ) -> Result<(Form, Credential<'static>)> {
+        let mut form = Form::new();
+        let credential = self.client_credentials(&mut form);
+        let redirect_uri = self
+            .common()
+            .exchange_redirect_uri(request.redirect_uri.as_deref())?;
+        form.push("code", request.code.expose_secret());
+        form.push_opt("redirect_uri", redirect_uri);
+        form.push_opt(
+            "code_verifier",
+            request
+                .code_verifier
+                .as_ref()
+                .map(PkceVerifier::expose_secret),
+        );
+        Ok((form, credential))
     }
 
     /// The form of `oauth.v2.access` with `grant_type=refresh_token`, and its credential.

@@ -10,7 +10,7 @@
 //! stands in for a missing `user_id`).
 
 use oauth_core::http::Idempotency;
-use oauth_core::{AuthorizationRequest, PkceVerifier, Result, ScopeSeparator};
+use oauth_core::{AuthorizationRequest, Result, ScopeSeparator};
 use std::time::SystemTime;
 use url::Url;
 
@@ -18,7 +18,7 @@ use crate::client::SlackClient;
 use crate::oauth::{
     OauthV2AccessRequest, OauthV2RefreshRequest, OauthV2TokenResponse, decode_flat,
 };
-use crate::wire::{Form, SlackResponse};
+use crate::wire::SlackResponse;
 
 /// The answer of `oauth.v2.user.access`, for a code exchange and for a refresh: the user token
 /// set (`tokens.grantee.user_id` is the user), the workspace or org, the app.
@@ -64,20 +64,7 @@ impl SlackClient {
         &self,
         request: &OauthV2AccessRequest,
     ) -> Result<OauthV2UserAccessResponse> {
-        let mut form = Form::new();
-        let credential = self.client_credentials(&mut form);
-        let redirect_uri = self
-            .common()
-            .exchange_redirect_uri(request.redirect_uri.as_deref())?;
-        form.push("code", request.code.expose_secret());
-        form.push_opt("redirect_uri", redirect_uri);
-        form.push_opt(
-            "code_verifier",
-            request
-                .code_verifier
-                .as_ref()
-                .map(PkceVerifier::expose_secret),
-        );
+        let (form, credential) = self.code_form(request)?;
         let mut response: OauthV2UserAccessResponse =
             self.call(Idempotency::SingleUse, form, credential).await?;
         self.stamp_refresh_expiry(&mut response.0.tokens);
