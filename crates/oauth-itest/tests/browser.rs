@@ -51,9 +51,11 @@ struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        // The group's id is chromedriver's own pid (it was started as the group's leader).
+        // The group's id is chromedriver's own pid (it was started as the group's leader). The
+        // `--` matters: procps' `kill -KILL -<pgid>` reads the group as an option and signals
+        // every process of the user (`kill(-1, SIGKILL)`); `-s KILL -- -<pgid>` is the group.
         let _ = std::process::Command::new("kill")
-            .args(["-KILL", &format!("-{}", self.child.id())])
+            .args(["-s", "KILL", "--", &format!("-{}", self.child.id())])
             .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
