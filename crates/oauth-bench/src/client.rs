@@ -61,7 +61,7 @@ pub(crate) async fn run(report: &mut Report) {
     let Ok(slack) = oauth_slack::SlackClient::builder(oauth_sandbox::DEFAULT_SLACK_CLIENT_ID)
         .client_secret(oauth_sandbox::DEFAULT_SLACK_CLIENT_SECRET)
         .redirect_uri(oauth_sandbox::DEFAULT_SLACK_REDIRECT_URIS[0])
-        .api_base_url(format!("{}/api/", sandbox.base_url().trim_end_matches('/')))
+        .base_url(format!("{}/api/", sandbox.base_url().trim_end_matches('/')))
         .authorize_base_url(sandbox.base_url())
         .build()
     else {

@@ -19,12 +19,13 @@ const ROUNDS: usize = 7;
 const OPS_PER_TASK: u64 = 2_000_000;
 
 fn tokens() -> TokenSet {
-    let mut t = TokenSet::new(
+    let mut t = TokenSet::builder(
         ProviderId::from_static("slack"),
         AccessToken::new("xoxe.xoxb-1-MS0yLTIyMTY0Njc0NTk0NC0zNjU5NjIxNzE5MzYzLTM3MTQ5NjY0NTY5OTQ"),
-        TokenType::Bot,
-        SystemTime::now(),
-    );
+    )
+    .token_type(TokenType::Bot)
+    .issued_at(SystemTime::now())
+    .build();
     t.refresh_token = Some(RefreshToken::new("xoxe-1-refresh"));
     t.set_expires_in(43_200);
     t

@@ -20,12 +20,13 @@ const CALLERS: usize = 10_000;
 const ROUNDS: usize = 5;
 
 fn tokens(expires_in: i64) -> TokenSet {
-    let mut t = TokenSet::new(
+    let mut t = TokenSet::builder(
         ProviderId::from_static("slack"),
         AccessToken::new("xoxe.xoxb-1-MS0yLTIyMTY0Njc0NTk0NC0zNjU5NjIxNzE5MzYzLTM3MTQ5NjY0NTY5OTQ"),
-        TokenType::Bot,
-        SystemTime::now(),
-    );
+    )
+    .token_type(TokenType::Bot)
+    .issued_at(SystemTime::now())
+    .build();
     t.refresh_token = Some(RefreshToken::new("xoxe-1-refresh"));
     t.set_expires_in(expires_in);
     t

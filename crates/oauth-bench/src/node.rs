@@ -88,7 +88,7 @@ pub(crate) async fn run(report: &mut Report) {
     let base = sandbox.base_url().to_owned();
     let Ok(slack) = SlackClient::builder(DEFAULT_SLACK_CLIENT_ID)
         .client_secret(DEFAULT_SLACK_CLIENT_SECRET)
-        .api_base_url(format!("{base}/api/"))
+        .base_url(format!("{base}/api/"))
         .authorize_base_url(format!("{base}/"))
         .build()
     else {

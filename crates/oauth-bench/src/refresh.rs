@@ -284,7 +284,7 @@ async fn fresh() -> Result<(SandboxHandle, Arc<Clients>), String> {
         slack: Arc::new(
             SlackClient::builder(DEFAULT_SLACK_CLIENT_ID)
                 .client_secret(DEFAULT_SLACK_CLIENT_SECRET)
-                .api_base_url(format!("{base}/api/"))
+                .base_url(format!("{base}/api/"))
                 .authorize_base_url(format!("{base}/"))
                 .build()
                 .map_err(|e| e.to_string())?,

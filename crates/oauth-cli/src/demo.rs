@@ -118,7 +118,7 @@ async fn lifecycle(
                 builder = builder.client_secret(secret);
             }
             if let Some(url) = config.base_url.clone() {
-                builder = builder.api_base_url(url);
+                builder = builder.base_url(url);
             }
             if let Some(url) = config.authorize_base_url.clone() {
                 builder = builder.authorize_base_url(url);

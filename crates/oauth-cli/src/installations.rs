@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use oauth_facade::slack::SlackContext;
+use oauth_facade::store::StoredTokenSet;
 use oauth_facade::{
-    Error, InstallationKey, Principal, ProviderId, StoreConfig, StoredTokenSet, TokenKey,
-    TokenStore,
+    Error, InstallationKey, Principal, ProviderId, StoreConfig, TokenKey, TokenStore,
 };
 
 use crate::Failure;

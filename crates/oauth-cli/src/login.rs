@@ -9,10 +9,10 @@ use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use oauth_facade::error::RequestSent;
 use oauth_facade::install::InstallFlow;
 use oauth_facade::{
-    Error, Grant, ProviderConfig, ProviderKind, RequestSent, Result, Scopes, TokenManager,
-    TokenStore,
+    Error, Grant, ProviderConfig, ProviderKind, Result, Scopes, TokenManager, TokenStore,
 };
 use tokio::sync::oneshot;
 

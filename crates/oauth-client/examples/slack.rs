@@ -24,7 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         SlackClient::builder(oauth_sandbox::DEFAULT_SLACK_CLIENT_ID)
             .client_secret(oauth_sandbox::DEFAULT_SLACK_CLIENT_SECRET)
             .redirect_uri(oauth_sandbox::DEFAULT_SLACK_REDIRECT_URIS[0])
-            .api_base_url(api.clone())
+            .base_url(api.clone())
             .authorize_base_url(sandbox.base_url())
             .build()?,
     );

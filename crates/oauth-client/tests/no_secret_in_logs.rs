@@ -24,7 +24,7 @@ async fn no_secret_in_trace_logs_errors_or_debug() {
         oauth_slack::SlackClient::builder(oauth_sandbox::DEFAULT_SLACK_CLIENT_ID)
             .client_secret(oauth_sandbox::DEFAULT_SLACK_CLIENT_SECRET)
             .redirect_uri(oauth_sandbox::DEFAULT_SLACK_REDIRECT_URIS[0])
-            .api_base_url(format!("{base}/api/"))
+            .base_url(format!("{base}/api/"))
             .authorize_base_url(format!("{base}/"))
             .build()
             .unwrap(),

@@ -28,7 +28,7 @@ async fn slack_app(sandbox: &SandboxHandle) -> App {
         oauth_slack::SlackClient::builder(oauth_sandbox::DEFAULT_SLACK_CLIENT_ID)
             .client_secret(oauth_sandbox::DEFAULT_SLACK_CLIENT_SECRET)
             .redirect_uri(oauth_sandbox::DEFAULT_SLACK_REDIRECT_URIS[0])
-            .api_base_url(format!("{base}/api/"))
+            .base_url(format!("{base}/api/"))
             .authorize_base_url(format!("{base}/"))
             .retry_policy(oauth_testkit::fast_retry_policy!())
             .build()

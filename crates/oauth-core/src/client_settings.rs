@@ -8,11 +8,9 @@ use std::time::SystemTime;
 use crate::authorize::{check_redirect_uri, exchange_redirect_uri};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
-use crate::http::{
-    Call, HttpClient, HttpRequest, HttpResponse, HttpTransport, ResponseClass, RetryPolicy,
-};
+use crate::http::{Call, HttpClient, HttpRequest, HttpResponse, ResponseClass, RetryPolicy};
 
-/// The default redirect URI, the HTTP client (a ready one, or a transport and a retry policy), the
+/// The default redirect URI, the HTTP client and its retry policy, the
 /// clock and whether plain `http` is allowed off loopback: the settings both provider clients'
 /// builders share, with the
 /// same setters ([`client_builder_methods!`](crate::client_builder_methods)).
@@ -20,11 +18,9 @@ use crate::http::{
 pub struct ClientSettings {
     /// The default redirect URI of authorization URLs and code exchanges.
     pub redirect_uri: Option<String>,
-    /// A ready HTTP client; overrides `transport` and `retry`.
+    /// The HTTP client (default [`HttpClient::try_default`]'s).
     pub http: Option<HttpClient>,
-    /// The HTTP transport (default: the reqwest transport, feature `reqwest`).
-    pub transport: Option<Arc<dyn HttpTransport>>,
-    /// The retry policy (default [`RetryPolicy::default`]).
+    /// A retry policy that replaces the HTTP client's (default: keep the client's).
     pub retry: Option<RetryPolicy>,
     /// Whether plain `http` base URLs and redirect URIs are allowed off loopback.
     pub allow_insecure_http: bool,
@@ -49,7 +45,7 @@ impl ClientSettings {
             check_redirect_uri(redirect_uri, self.allow_insecure_http)?;
         }
         Ok(ClientCommon {
-            http: HttpClient::configured(self.http, self.transport, self.retry)?,
+            http: HttpClient::configured(self.http, self.retry)?,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             redirect_uri: self.redirect_uri,
             allow_insecure_http: self.allow_insecure_http,
@@ -118,7 +114,7 @@ impl ClientCommon {
 }
 
 /// The setters of [`ClientSettings`] on a provider client's builder, which keeps them in a field
-/// named `settings`: `redirect_uri`, `http_client`, `transport`, `retry_policy`,
+/// named `settings`: `redirect_uri`, `http_client`, `retry_policy`,
 /// `allow_insecure_http`, `clock`.
 ///
 /// ```
@@ -156,24 +152,19 @@ macro_rules! client_builder_methods {
             self
         }
 
-        /// A ready HTTP client (transport and retry policy); overrides
-        /// [`transport`](Self::transport) and [`retry_policy`](Self::retry_policy).
+        /// The HTTP client: the one seam to the network, a transport and a retry policy
+        /// (default: `oauth_core`'s reqwest transport, feature `reqwest`, with
+        /// `RetryPolicy::default`). Give one over your own
+        /// [`HttpTransport`]($crate::http::HttpTransport) with
+        /// [`HttpClient::new`]($crate::http::HttpClient::new).
         pub fn http_client(mut self, http: $crate::http::HttpClient) -> Self {
             self.settings.http = Some(http);
             self
         }
 
-        /// The HTTP transport (default: `oauth_core`'s reqwest transport, feature `reqwest`).
-        pub fn transport(
-            mut self,
-            transport: ::std::sync::Arc<dyn $crate::http::HttpTransport>,
-        ) -> Self {
-            self.settings.transport = Some(transport);
-            self
-        }
-
-        /// The retry policy (default `RetryPolicy::default`). Code exchanges and refreshes are
-        /// never resent once they may have reached the provider, whatever the policy.
+        /// Replaces the HTTP client's retry policy (the default client's, or the one given to
+        /// [`http_client`](Self::http_client)). Code exchanges and refreshes are never resent
+        /// once they may have reached the provider, whatever the policy.
         pub fn retry_policy(mut self, retry: $crate::http::RetryPolicy) -> Self {
             self.settings.retry = Some(retry);
             self

@@ -504,12 +504,10 @@ mod tests {
         use crate::secret::AccessToken;
         use crate::token::TokenType;
         let tokens = |access: &str| {
-            TokenSet::new(
-                SLACK,
-                AccessToken::new(access),
-                TokenType::Bot,
-                SystemTime::UNIX_EPOCH,
-            )
+            TokenSet::builder(SLACK, AccessToken::new(access))
+                .token_type(TokenType::Bot)
+                .issued_at(SystemTime::UNIX_EPOCH)
+                .build()
         };
         let key = InstallationKey::workspace(SLACK, None, "T1");
         let user_only = Grant::new(Installation::new(key.clone(), SystemTime::UNIX_EPOCH))

@@ -101,6 +101,7 @@ mod secret;
 mod state;
 pub mod store;
 mod token;
+mod token_builder;
 mod used_states;
 
 pub use authorize::{
@@ -135,6 +136,7 @@ pub use token::{
     Grantee, MAX_EXPIRES_IN, ProviderExtras, ProviderId, TokenInfo, TokenSet, TokenType,
     expiry_from,
 };
+pub use token_builder::TokenSetBuilder;
 pub use used_states::{DEFAULT_MAX_USED_STATES, MemoryUsedStates, StateId, StateUse, UsedStates};
 
 /// The `url` crate, re-exported: authorization URLs are [`url::Url`]s.

@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 
 use crate::scope::Scopes;
 use crate::secret::{AccessToken, ExposeSecrets, RefreshToken};
+use crate::token_builder::TokenSetBuilder;
 
 /// Names a provider (`"notion"`, `"slack"`, or a user's own). `oauth-core` knows no provider: the id
 /// is only a label that stores and logs key on.
@@ -338,8 +339,11 @@ pub fn expiry_from(issued_at: SystemTime, expires_in_secs: i64) -> Option<System
 /// use oauth_core::{AccessToken, ProviderId, TokenSet, TokenType};
 ///
 /// let now = SystemTime::now();
-/// let mut tokens = TokenSet::new(ProviderId::from_static("slack"), AccessToken::new("xoxe.xoxb-1-abc"), TokenType::Bot, now);
-/// tokens.set_expires_in(43_200);
+/// let tokens = TokenSet::builder(ProviderId::from_static("slack"), AccessToken::new("xoxe.xoxb-1-abc"))
+///     .token_type(TokenType::Bot)
+///     .issued_at(now)
+///     .expires_in(43_200)
+///     .build();
 /// assert!(!tokens.is_expired(now));
 /// assert!(tokens.expires_within(Duration::from_secs(12 * 3600), now));
 /// assert!(!format!("{tokens:?}").contains("xoxe.xoxb-1-abc"));
@@ -374,24 +378,24 @@ pub struct TokenSet {
 }
 
 impl TokenSet {
-    /// A token set with only the required parts; set the rest through the public fields.
-    pub fn new(
-        provider: ProviderId,
-        access_token: AccessToken,
-        token_type: TokenType,
-        issued_at: SystemTime,
-    ) -> Self {
-        Self {
-            provider,
-            access_token,
-            token_type,
-            refresh_token: None,
-            issued_at,
-            expires_at: None,
-            refresh_token_expires_at: None,
-            scopes: Scopes::new(),
-            grantee: Grantee::default(),
-            extras: ProviderExtras::default(),
+    /// Starts a token set from the only two parts every grant has: the issuing provider and the
+    /// access token. Everything else has a default ([`TokenSetBuilder`]); the fields stay public
+    /// for reading and for decoders that fill them one by one.
+    pub fn builder(provider: ProviderId, access_token: AccessToken) -> TokenSetBuilder {
+        TokenSetBuilder {
+            tokens: Self {
+                provider,
+                access_token,
+                token_type: TokenType::Bearer,
+                refresh_token: None,
+                issued_at: SystemTime::now(),
+                expires_at: None,
+                refresh_token_expires_at: None,
+                scopes: Scopes::new(),
+                grantee: Grantee::default(),
+                extras: ProviderExtras::default(),
+            },
+            expires_in: None,
         }
     }
 
@@ -464,8 +468,8 @@ pub struct TokenInfo {
     pub issued_at: Option<SystemTime>,
     /// When the token expires, where reported.
     pub expires_at: Option<SystemTime>,
-    /// Who the token belongs to, where reported.
-    pub subject: Grantee,
+    /// Who the token was granted to, where reported (the same [`Grantee`] as [`TokenSet::grantee`]).
+    pub grantee: Grantee,
     /// The client (app) the token was issued to, where reported.
     pub client_id: Option<String>,
     /// The token's type, where reported.
@@ -484,7 +488,7 @@ impl TokenInfo {
             scopes: Scopes::new(),
             issued_at: None,
             expires_at: None,
-            subject: Grantee::default(),
+            grantee: Grantee::default(),
             client_id: None,
             token_type: None,
             inactive_reason: None,

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use oauth_core::{
     AccessToken, AuthorizationRequest, CallbackParams, CsrfState, ErrorKind, ProviderId,
-    ScopeSeparator, Scopes, TokenSet, TokenType, check_redirect_uri, expiry_from,
+    ScopeSeparator, Scopes, TokenSet, check_redirect_uri, expiry_from,
 };
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use proptest::prelude::*;
@@ -87,7 +87,7 @@ proptest! {
     #[test]
     fn expiry_checks_are_consistent(expires_in in -10i64..100_000, now_offset in 0u64..200_000, margin_a in 0u64..100_000, margin_b in 0u64..100_000) {
         let issued = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let mut tokens = TokenSet::new(ProviderId::from_static("p"), AccessToken::new("a"), TokenType::Bearer, issued);
+        let mut tokens = TokenSet::builder(ProviderId::from_static("p"), AccessToken::new("a")).issued_at(issued).build();
         tokens.set_expires_in(expires_in);
         let now = issued + Duration::from_secs(now_offset);
         let (small, large) = (Duration::from_secs(margin_a.min(margin_b)), Duration::from_secs(margin_a.max(margin_b)));

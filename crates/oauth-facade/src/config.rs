@@ -247,17 +247,43 @@ impl ProviderConfig {
         }
     }
 
-    /// Builds the provider. Fails with a configuration error if this build lacks the provider's
-    /// feature, or the configuration is incomplete.
+    /// Builds the provider, for code generic over providers (the token manager, the install
+    /// flow). Fails with a configuration error if this build lacks the provider's feature, or the
+    /// configuration is incomplete. For the concrete client (its typed calls, or settings the
+    /// configuration has no key for), use [`slack_builder`](Self::slack_builder) or
+    /// [`notion_builder`](Self::notion_builder).
     pub fn build(&self) -> Result<Arc<dyn TokenProvider>> {
         match self.kind {
-            ProviderKind::Notion => self.build_notion(),
-            ProviderKind::Slack => self.build_slack(),
+            #[cfg(feature = "notion")]
+            ProviderKind::Notion => Ok(Arc::new(self.notion_builder()?.build()?)),
+            #[cfg(feature = "slack")]
+            ProviderKind::Slack => Ok(Arc::new(self.slack_builder()?.build()?)),
+            #[allow(unreachable_patterns)]
+            kind => Err(Error::configuration(format!(
+                "this build has no {kind} support: enable the `{kind}` feature of oauth-facade"
+            ))),
         }
     }
 
+    /// The Notion client's builder with this configuration applied (feature `notion`), to add
+    /// what the configuration does not say (an `http_client`, a clock) and `build()` the concrete
+    /// [`NotionClient`](oauth_notion::NotionClient). Fails if the configuration is Slack's or has
+    /// no client secret.
+    ///
+    /// ```
+    /// use oauth_facade::{ProviderConfig, ProviderKind};
+    ///
+    /// let config = ProviderConfig::new(ProviderKind::Notion, "client-id")
+    ///     .client_secret("secret_from_a_vault")
+    ///     .base_url("http://127.0.0.1:8080");
+    /// let notion = config.notion_builder()?.build()?;
+    /// assert_eq!(notion.base_url().as_str(), "http://127.0.0.1:8080/");
+    /// # Ok::<(), oauth_facade::Error>(())
+    /// ```
     #[cfg(feature = "notion")]
-    fn build_notion(&self) -> Result<Arc<dyn TokenProvider>> {
+    #[cfg_attr(docsrs, doc(cfg(feature = "notion")))]
+    pub fn notion_builder(&self) -> Result<oauth_notion::NotionClientBuilder> {
+        self.expect_kind(ProviderKind::Notion)?;
         let secret = self.client_secret.clone().ok_or_else(|| {
             Error::configuration(
                 "NOTION_CLIENT_SECRET is not set (Notion integrations always have one)",
@@ -274,18 +300,27 @@ impl ProviderConfig {
         if let Some(version) = &self.notion_version {
             builder = builder.notion_version(version.clone());
         }
-        Ok(Arc::new(builder.build()?))
+        Ok(builder)
     }
 
-    #[cfg(not(feature = "notion"))]
-    fn build_notion(&self) -> Result<Arc<dyn TokenProvider>> {
-        Err(Error::configuration(
-            "this build has no Notion support: enable the `notion` feature",
-        ))
-    }
-
+    /// The Slack client's builder with this configuration applied (feature `slack`), to add what
+    /// the configuration does not say (`user_only_install`, an `http_client`, a clock) and
+    /// `build()` the concrete [`SlackClient`](oauth_slack::SlackClient). Fails if the
+    /// configuration is Notion's.
+    ///
+    /// ```
+    /// use oauth_facade::{ProviderConfig, ProviderKind};
+    ///
+    /// let config = ProviderConfig::new(ProviderKind::Slack, "1234.5678")
+    ///     .base_url("http://127.0.0.1:8080/api/");
+    /// let slack = config.slack_builder()?.user_only_install(true).build()?;
+    /// assert_eq!(slack.base_url().as_str(), "http://127.0.0.1:8080/api/");
+    /// # Ok::<(), oauth_facade::Error>(())
+    /// ```
     #[cfg(feature = "slack")]
-    fn build_slack(&self) -> Result<Arc<dyn TokenProvider>> {
+    #[cfg_attr(docsrs, doc(cfg(feature = "slack")))]
+    pub fn slack_builder(&self) -> Result<oauth_slack::SlackClientBuilder> {
+        self.expect_kind(ProviderKind::Slack)?;
         let mut builder = oauth_slack::SlackClient::builder(self.client_id.clone())
             .allow_insecure_http(self.allow_insecure_http);
         if let Some(secret) = &self.client_secret {
@@ -295,19 +330,24 @@ impl ProviderConfig {
             builder = builder.redirect_uri(uri.clone());
         }
         if let Some(url) = &self.base_url {
-            builder = builder.api_base_url(url.clone());
+            builder = builder.base_url(url.clone());
         }
         if let Some(url) = &self.authorize_base_url {
             builder = builder.authorize_base_url(url.clone());
         }
-        Ok(Arc::new(builder.build()?))
+        Ok(builder)
     }
 
-    #[cfg(not(feature = "slack"))]
-    fn build_slack(&self) -> Result<Arc<dyn TokenProvider>> {
-        Err(Error::configuration(
-            "this build has no Slack support: enable the `slack` feature",
-        ))
+    #[cfg(any(feature = "notion", feature = "slack"))]
+    fn expect_kind(&self, wanted: ProviderKind) -> Result<()> {
+        if self.kind == wanted {
+            Ok(())
+        } else {
+            Err(Error::configuration(format!(
+                "this configuration is {}'s, not {wanted}'s: load it with ProviderKind::{wanted:?}",
+                self.kind
+            )))
+        }
     }
 }
 

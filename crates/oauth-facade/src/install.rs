@@ -44,6 +44,7 @@ pub use flow::{BoundStart, Completed};
 pub use hooks::{
     DefaultHooks, Failed, InstallHooks, InstallPage, InstallRequest, Installed, Stage,
 };
+pub use oauth_core::{MemoryUsedStates, UsedStates};
 pub use options::{InstallOptions, MAX_METADATA_LEN};
 pub use seal::{MAX_STATE_LEN, StateKey};
 
@@ -57,8 +58,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use oauth_core::{
-    Clock, CsrfState, DEFAULT_STATE_TTL, Error, Grant, MemoryUsedStates, Result, Scopes,
-    SystemClock, UsedStates, check_redirect_uri,
+    Clock, CsrfState, DEFAULT_STATE_TTL, Error, Grant, Result, Scopes, SystemClock,
+    check_redirect_uri,
 };
 use oauth_manager::TokenManager;
 

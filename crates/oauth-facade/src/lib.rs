@@ -38,6 +38,20 @@
 //! rustls on ring). A `reqwest::Client` of your own can also carry the calls:
 //! `ReqwestTransport::from_client` (it never lets a redirect carry credentials away).
 //!
+//! # What is where
+//!
+//! The root holds what most apps name: the provider traits ([`TokenProvider`] and the
+//! [`TokenGrant`], [`Introspect`], [`Revoke`] it combines), a grant's tokens ([`TokenSet`],
+//! [`TokenSetBuilder`], [`TokenInfo`], [`Grantee`], [`Scopes`]), the secret types
+//! ([`AccessToken`], [`RefreshToken`], [`ClientSecret`], …), installations ([`Installation`],
+//! [`InstallationKey`], [`TokenKey`], [`Principal`]), the token manager ([`TokenManager`]), the
+//! configuration ([`ProviderConfig`]) and [`Error`]/[`ErrorKind`]. Each module holds one area
+//! whole, the root's items of that area included: [`authorize`] (requests, states, PKCE,
+//! callbacks, beneath the install flow), [`error`] (what an error carries), [`http`] (the
+//! transport seam), [`store`], and the feature modules below. The provider modules ([`notion`],
+//! [`slack`]) are the same shape: `PROVIDER`, the client and its builder (`base_url`,
+//! `http_client`, `retry_policy`, `clock`), typed answers, errors.
+//!
 //! Pick the provider at run time from configuration ([`ProviderConfig`]), and write the rest
 //! against `Arc<dyn TokenProvider>`:
 //!
@@ -62,8 +76,51 @@ pub mod install;
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub use config::StoreConfig;
 pub use config::{ProviderConfig, ProviderKind};
-pub use oauth_core::*;
+pub use oauth_core::{
+    AccessToken, AuthorizationCode, AuthorizationRequest, ClientSecret, Clock, CodeExchange, Error,
+    ErrorKind, ExposeSecrets, Grant, GrantedTokens, Grantee, Installation, InstallationKey,
+    InstallationSecret, InstallationSecrets, Introspect, ManualClock, MemoryTokenStore,
+    PkceVerifier, Principal, ProviderExtras, ProviderId, RefreshToken, Result, Revoke, Scopes,
+    SystemClock, TokenGrant, TokenInfo, TokenKey, TokenProvider, TokenSet, TokenSetBuilder,
+    TokenStore, TokenType,
+};
 pub use oauth_manager::{EventHook, ManagerConfig, TokenEvent, TokenManager, TokenManagerBuilder};
+
+/// Starting an authorization and checking its callback by hand, beneath the install flow:
+/// authorization requests, CSRF states and PKCE, the pending-authorization and used-state stores.
+pub mod authorize {
+    pub use oauth_core::{
+        AuthorizationRequest, CallbackParams, CallbackResponse, CsrfState, DEFAULT_MAX_PENDING,
+        DEFAULT_MAX_USED_STATES, DEFAULT_STATE_TTL, MAX_CALLBACK_QUERY, MemoryStateStore,
+        MemoryUsedStates, PendingAuthorization, PkceChallenge, ScopeSeparator, StateId, StateStore,
+        StateUse, UsedStates, VerifiedCallback, check_redirect_uri, exchange_redirect_uri,
+        verify_callback,
+    };
+}
+
+/// The details of an [`Error`]: the provider's answer, the transport's failure, what was sent,
+/// and the advice each error gives.
+pub mod error {
+    pub use oauth_core::{
+        CallbackError, Error, ErrorKind, GenericProviderError, KeyParseError,
+        MAX_QUOTED_DESCRIPTION, MAX_QUOTED_ERROR_CODE, ProviderError, RequestSent, Result,
+        TransportError, TransportErrorKind, UndecodableResponse, advice,
+    };
+}
+
+/// The HTTP seam every provider client calls through: [`HttpClient`](http::HttpClient) (a
+/// transport and a retry policy), the reqwest transport, and the trait for your own.
+pub mod http {
+    pub use oauth_core::http::*;
+}
+
+/// mockall mocks of the traits, and a token store that fails, delays or blocks chosen calls
+/// (feature `mock`).
+#[cfg(feature = "mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
+pub mod mock {
+    pub use oauth_core::mock::*;
+}
 
 /// Calling the providers' APIs with managed tokens (feature `client`): [`ManagedAuth`](client::ManagedAuth),
 /// a reqwest-middleware layer that injects a valid token and recovers from a refused one.
@@ -102,10 +159,14 @@ pub mod slack;
 #[cfg(feature = "slack")]
 mod slack_authorize;
 
-/// Token stores (features `sqlite`, `postgres`, `postgres-tls`).
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
+/// Token stores: the trait, the in-memory store, and the SQLite and PostgreSQL stores with
+/// encryption at rest (features `sqlite`, `postgres`, `postgres-tls`).
 pub mod store {
+    pub use oauth_core::store::{
+        CasOutcome, Lease, MAX_LEASE_TTL, MemoryTokenStore, StoredTokenSet, TokenStore,
+    };
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
     pub use oauth_store::*;
 }
 

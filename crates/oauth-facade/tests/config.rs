@@ -139,3 +139,28 @@ fn insecure_endpoints_are_refused_unless_allowed() {
     allowed.allow_insecure_http = true;
     allowed.build().unwrap();
 }
+
+#[test]
+fn the_concrete_clients_are_reachable_with_the_configuration_applied() {
+    let slack = ProviderConfig::new(ProviderKind::Slack, "1.2")
+        .client_secret("shh-secret")
+        .base_url("http://127.0.0.1:9/api/")
+        .authorize_base_url("http://127.0.0.1:9/");
+    let client = slack.slack_builder().unwrap().build().unwrap();
+    assert_eq!(client.base_url().as_str(), "http://127.0.0.1:9/api/");
+    assert_eq!(client.authorize_base_url().as_str(), "http://127.0.0.1:9/");
+
+    let notion = ProviderConfig::new(ProviderKind::Notion, "n-1")
+        .client_secret("secret_notion")
+        .base_url("http://127.0.0.1:9");
+    let client = notion.notion_builder().unwrap().build().unwrap();
+    assert_eq!(client.base_url().as_str(), "http://127.0.0.1:9/");
+
+    // The wrong provider's builder is a configuration error that names both.
+    let error = slack.notion_builder().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Configuration);
+    let text = error.to_string();
+    assert!(text.contains("slack") && text.contains("notion"), "{text}");
+    assert!(!text.contains("shh-secret"), "{text}");
+    assert!(notion.slack_builder().is_err());
+}

@@ -221,7 +221,7 @@ async fn a_user_only_slack_app_installs_through_the_same_flow() {
     let config = ProviderConfig::sandbox(ProviderKind::Slack, sandbox.base_url());
     let slack = oauth_facade::slack::SlackClient::builder(config.client_id.clone())
         .client_secret(config.client_secret.clone().unwrap())
-        .api_base_url(config.base_url.clone().unwrap())
+        .base_url(config.base_url.clone().unwrap())
         .authorize_base_url(config.authorize_base_url.clone().unwrap())
         .redirect_uri(redirect.clone())
         .allow_insecure_http(true)

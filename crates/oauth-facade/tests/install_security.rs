@@ -14,11 +14,10 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use oauth_facade::install::InstallFlow;
+use oauth_facade::install::{InstallFlow, MemoryUsedStates};
 use oauth_facade::sandbox::{Sandbox, SandboxHandle};
 use oauth_facade::{
-    ManualClock, MemoryTokenStore, MemoryUsedStates, ProviderConfig, ProviderKind, Scopes,
-    TokenManager,
+    ManualClock, MemoryTokenStore, ProviderConfig, ProviderKind, Scopes, TokenManager,
 };
 
 const KINDS: [ProviderKind; 2] = [ProviderKind::Notion, ProviderKind::Slack];

@@ -2,9 +2,8 @@
 //! `xtask/src/tidy.rs` checks it).
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use oauth_facade::{
-    Error, ErrorKind, GenericProviderError, ProviderId, RefreshToken, TokenProvider, TokenSet,
-};
+use oauth_facade::error::GenericProviderError;
+use oauth_facade::{Error, ErrorKind, ProviderId, RefreshToken, TokenProvider, TokenSet};
 use std::sync::Arc;
 
 /// Works with Notion, Slack, or a mock: the caller picks with `ProviderConfig::from_env(kind)?.build()?`.

@@ -22,7 +22,7 @@ fn app(sandbox: &SandboxHandle) -> App {
     let slack = Arc::new(
         SlackClient::builder(config.client_id.clone())
             .client_secret(config.client_secret.clone().unwrap())
-            .api_base_url(config.base_url.clone().unwrap())
+            .base_url(config.base_url.clone().unwrap())
             .authorize_base_url(config.authorize_base_url.clone().unwrap())
             .allow_insecure_http(true)
             .build()

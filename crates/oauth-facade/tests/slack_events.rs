@@ -240,12 +240,13 @@ async fn an_org_wide_uninstall_removes_every_installation_of_the_org() {
     let org = InstallationKey::organization(oauth_facade::slack::PROVIDER, "E1");
     let mut installation = Installation::new(org.clone(), std::time::SystemTime::now());
     installation.enterprise_id = Some("E1".into());
-    let tokens = TokenSet::new(
+    let tokens = TokenSet::builder(
         oauth_facade::slack::PROVIDER,
         AccessToken::new("xoxb-org-wide-bot-token"),
-        TokenType::Bot,
-        std::time::SystemTime::now(),
-    );
+    )
+    .token_type(TokenType::Bot)
+    .issued_at(std::time::SystemTime::now())
+    .build();
     app.manager
         .save_grant(&Grant::new(installation).with_tokens(Principal::Bot, tokens))
         .await

@@ -21,12 +21,13 @@ pub fn key(i: usize) -> TokenKey {
 /// Generation `generation` of installation `i`: every part names the generation, so a token set
 /// assembled from two writes is detectable.
 pub fn generation(i: usize, generation: u64) -> TokenSet {
-    let mut tokens = TokenSet::new(
+    let mut tokens = TokenSet::builder(
         PROVIDER,
         AccessToken::new(format!("at-{i}-{generation}-{}", "a".repeat(64))),
-        TokenType::Bot,
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + generation),
-    );
+    )
+    .token_type(TokenType::Bot)
+    .issued_at(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + generation))
+    .build();
     tokens.refresh_token = Some(RefreshToken::new(format!(
         "rt-{i}-{generation}-{}",
         "r".repeat(64)
@@ -98,7 +99,7 @@ pub fn slack_app_client(
     let client = oauth_slack::SlackClient::builder(client_id)
         .client_secret(client_secret)
         .redirect_uri(oauth_sandbox::DEFAULT_SLACK_REDIRECT_URIS[0])
-        .api_base_url(format!("{base}/api/"))
+        .base_url(format!("{base}/api/"))
         .authorize_base_url(format!("{base}/"))
         .http_client(http_client()?)
         .build()?;
@@ -181,7 +182,7 @@ pub fn fast_slack_client(
     let client = oauth_slack::SlackClient::builder(client_id)
         .client_secret(client_secret)
         .redirect_uri(oauth_sandbox::DEFAULT_SLACK_REDIRECT_URIS[0])
-        .api_base_url(format!("{base}/api/"))
+        .base_url(format!("{base}/api/"))
         .authorize_base_url(format!("{base}/"))
         .http_client(http)
         .build()?;

@@ -19,6 +19,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use oauth_facade::error::CallbackError;
 use oauth_facade::install::InstallFlow;
 use oauth_facade::notion::{NotionClient, NotionError};
 use oauth_facade::sandbox::{
@@ -27,8 +28,8 @@ use oauth_facade::sandbox::{
 };
 use oauth_facade::slack::{SlackClient, SlackError};
 use oauth_facade::{
-    AccessToken, AuthorizationCode, AuthorizationRequest, CallbackError, CodeExchange, Error,
-    ErrorKind, ManualClock, MemoryTokenStore, ProviderConfig, ProviderKind, Scopes, TokenManager,
+    AccessToken, AuthorizationCode, AuthorizationRequest, CodeExchange, Error, ErrorKind,
+    ManualClock, MemoryTokenStore, ProviderConfig, ProviderKind, Scopes, TokenManager,
     TokenProvider, TokenStore,
 };
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -1089,10 +1090,10 @@ fn endpoint_entry_points(url: &str, insecure: bool) -> Vec<(&'static str, Result
                 .map(drop),
         ),
         (
-            "SlackClient api_base_url",
+            "SlackClient base_url",
             SlackClient::builder(DEFAULT_SLACK_CLIENT_ID)
                 .client_secret(DEFAULT_SLACK_CLIENT_SECRET)
-                .api_base_url(url)
+                .base_url(url)
                 .allow_insecure_http(insecure)
                 .build()
                 .map(drop),

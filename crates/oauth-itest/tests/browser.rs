@@ -19,12 +19,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use oauth_facade::install::{InstallFlow, StateKey};
+use oauth_facade::install::{InstallFlow, MemoryUsedStates, StateKey, UsedStates};
 use oauth_facade::sandbox::{Sandbox, SandboxHandle};
 use oauth_facade::store::PostgresTokenStore;
 use oauth_facade::{
-    ManualClock, MemoryTokenStore, MemoryUsedStates, ProviderConfig, ProviderKind, Scopes,
-    TokenManager, TokenStore, UsedStates,
+    ManualClock, MemoryTokenStore, ProviderConfig, ProviderKind, Scopes, TokenManager, TokenStore,
 };
 
 /// One browser test at a time: each runs two Chromiums, on a machine of two cores.

@@ -342,7 +342,7 @@ impl Clients {
             SlackClient::builder(id)
                 .client_secret(secret)
                 .redirect_uri(SLACK_REDIRECT)
-                .api_base_url(format!("{}/api/", sandbox.base_url()))
+                .base_url(format!("{}/api/", sandbox.base_url()))
                 .authorize_base_url(sandbox.base_url())
                 .http_client(http.clone())
                 .build()

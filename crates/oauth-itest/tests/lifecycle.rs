@@ -77,7 +77,7 @@ fn strict_slack_unbounded(sandbox: &SandboxHandle) -> Arc<dyn TokenProvider> {
         oauth_slack::SlackClient::builder(STRICT_ID)
             .client_secret(STRICT_SECRET)
             .redirect_uri(DEFAULT_SLACK_REDIRECT_URIS[0])
-            .api_base_url(format!("{base}/api/"))
+            .base_url(format!("{base}/api/"))
             .authorize_base_url(format!("{base}/"))
             .http_client(http)
             .build()
@@ -231,7 +231,7 @@ async fn a_lease_shorter_than_the_clients_slowest_refresh_is_refused_at_build() 
     let default_slack: Arc<dyn TokenProvider> = Arc::new(
         oauth_slack::SlackClient::builder(STRICT_ID)
             .client_secret(STRICT_SECRET)
-            .api_base_url(format!("{}/api/", sandbox.base_url().trim_end_matches('/')))
+            .base_url(format!("{}/api/", sandbox.base_url().trim_end_matches('/')))
             .build()
             .unwrap(),
     );

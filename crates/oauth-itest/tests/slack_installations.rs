@@ -34,7 +34,7 @@ async fn app(sandbox: &SandboxHandle) -> App {
         SlackClient::builder(oauth_sandbox::DEFAULT_SLACK_CLIENT_ID)
             .client_secret(oauth_sandbox::DEFAULT_SLACK_CLIENT_SECRET)
             .redirect_uri(oauth_sandbox::DEFAULT_SLACK_REDIRECT_URIS[0])
-            .api_base_url(format!("{base}/api/"))
+            .base_url(format!("{base}/api/"))
             .authorize_base_url(format!("{base}/"))
             .http_client(oauth_itest::http_client().unwrap())
             .clock(clock.clone())

@@ -50,12 +50,11 @@ mod tests {
     use super::*;
 
     fn tokens(access: &str, refresh: &str) -> TokenSet {
-        let mut tokens = TokenSet::new(
-            ProviderId::from_static("slack"),
-            AccessToken::new(access),
-            TokenType::Bot,
-            SystemTime::UNIX_EPOCH,
-        );
+        let mut tokens =
+            TokenSet::builder(ProviderId::from_static("slack"), AccessToken::new(access))
+                .token_type(TokenType::Bot)
+                .issued_at(SystemTime::UNIX_EPOCH)
+                .build();
         tokens.refresh_token = Some(RefreshToken::new(refresh));
         tokens
     }

@@ -168,12 +168,10 @@ mod tests {
     use oauth_core::{ProviderId, TokenType};
 
     fn tokens(lifetime_secs: i64) -> TokenSet {
-        let mut tokens = TokenSet::new(
-            ProviderId::from_static("x"),
-            AccessToken::new("a"),
-            TokenType::Bot,
-            SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000),
-        );
+        let mut tokens = TokenSet::builder(ProviderId::from_static("x"), AccessToken::new("a"))
+            .token_type(TokenType::Bot)
+            .issued_at(SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000))
+            .build();
         tokens.set_expires_in(lifetime_secs);
         tokens
     }

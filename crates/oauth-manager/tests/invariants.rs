@@ -156,12 +156,10 @@ async fn i1_a_new_install_during_a_refresh_is_kept() {
         tokio::spawn(async move { manager.access_token(&key).await })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let mut reinstall = TokenSet::new(
-        PROVIDER,
-        AccessToken::new("at-reinstalled"),
-        TokenType::Bot,
-        Clock::now(&*s.clock),
-    );
+    let mut reinstall = TokenSet::builder(PROVIDER, AccessToken::new("at-reinstalled"))
+        .token_type(TokenType::Bot)
+        .issued_at(Clock::now(&*s.clock))
+        .build();
     reinstall.refresh_token = Some(RefreshToken::new("rt-reinstalled"));
     reinstall.set_expires_in(3600);
     s.store.save(&s.key, &reinstall).await.unwrap();

@@ -207,7 +207,10 @@ impl NotionClient {
             Some(t) if !t.is_empty() && !t.starts_with('<') => TokenType::parse(t),
             _ => TokenType::Bearer,
         };
-        let mut tokens = TokenSet::new(PROVIDER, response.access_token, token_type, issued_at);
+        let mut tokens = TokenSet::builder(PROVIDER, response.access_token)
+            .token_type(token_type)
+            .issued_at(issued_at)
+            .build();
         tokens.refresh_token = response.refresh_token;
         if let Some(expires_in) = response.expires_in {
             tokens.set_expires_in(expires_in);

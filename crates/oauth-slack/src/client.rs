@@ -16,7 +16,7 @@ use crate::{
 };
 
 /// The default Web API base: `https://slack.com/api/`.
-pub const DEFAULT_API_BASE_URL: &str = "https://slack.com/api/";
+pub const DEFAULT_BASE_URL: &str = "https://slack.com/api/";
 
 /// The default base of the browser endpoints (`oauth/v2/authorize`, `openid/connect/authorize`,
 /// `openid/connect/keys`): `https://slack.com/`.
@@ -104,7 +104,7 @@ impl SlackClient {
         SlackClientBuilder {
             client_id: client_id.into(),
             client_secret: None,
-            api_base: DEFAULT_API_BASE_URL.to_owned(),
+            api_base: DEFAULT_BASE_URL.to_owned(),
             authorize_base: DEFAULT_AUTHORIZE_BASE_URL.to_owned(),
             client_auth: ClientAuth::default(),
             user_only: false,
@@ -138,7 +138,7 @@ impl SlackClient {
     }
 
     /// The Web API base URL (ends with `/`).
-    pub fn api_base_url(&self) -> &Url {
+    pub fn base_url(&self) -> &Url {
         &self.inner.api_base
     }
 
@@ -211,9 +211,9 @@ impl SlackClientBuilder {
         self
     }
 
-    /// The Web API base URL (default [`DEFAULT_API_BASE_URL`]; e.g. a sandbox's
+    /// The Web API base URL (default [`DEFAULT_BASE_URL`]; e.g. a sandbox's
     /// `http://127.0.0.1:PORT/api/`, or GovSlack's `https://slack-gov.com/api/`).
-    pub fn api_base_url(mut self, url: impl Into<String>) -> Self {
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.api_base = url.into();
         self
     }

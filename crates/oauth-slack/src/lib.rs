@@ -155,7 +155,7 @@
 //!
 //! | Feature   | Default | What it brings |
 //! |-----------|---------|----------------|
-//! | `reqwest` | yes     | The default transport of `oauth-core` (reqwest with rustls on ring). Without it, pass a transport to [`SlackClientBuilder::transport`]. |
+//! | `reqwest` | yes     | The default transport of `oauth-core` (reqwest with rustls). Without it, give the builder an [`HttpClient`](oauth_core::http::HttpClient) over your own transport: [`SlackClientBuilder::http_client`]. |
 //! | `openid`  | yes     | Verification of Sign in with Slack `id_token`s: [`verify_id_token`] and [`IdTokenExpectations`] (RS256 signatures, through `jsonwebtoken`). Without it, the OpenID Connect *calls* remain ([`SlackClient::openid_connect_token`], [`SlackClient::openid_connect_user_info`], [`SlackClient::openid_connect_keys`], the authorize URL) and so do [`IdToken`], its [`unverified_claims`](IdToken::unverified_claims) and [`JwkSet`]; an app that does not use Sign in with Slack, or verifies `id_token`s itself, saves compiling `jsonwebtoken` and its RSA stack. |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // Without `openid`, the docs above still name `verify_id_token` and `IdTokenExpectations`.
@@ -195,7 +195,7 @@ pub use auth::{
 };
 pub use authorize::{SlackAuthorizationRequest, generate_nonce};
 pub use client::{
-    ClientAuth, DEFAULT_API_BASE_URL, DEFAULT_AUTHORIZE_BASE_URL, SlackClient, SlackClientBuilder,
+    ClientAuth, DEFAULT_AUTHORIZE_BASE_URL, DEFAULT_BASE_URL, SlackClient, SlackClientBuilder,
 };
 pub use error::{SlackError, SlackErrorCode};
 pub use events::{

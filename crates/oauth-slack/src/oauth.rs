@@ -283,12 +283,10 @@ pub(crate) struct TokenParts<'a> {
 }
 
 pub(crate) fn token_set(parts: TokenParts<'_>, received_at: SystemTime) -> TokenSet {
-    let mut tokens = TokenSet::new(
-        PROVIDER,
-        parts.access_token,
-        TokenType::parse(parts.token_type),
-        received_at,
-    );
+    let mut tokens = TokenSet::builder(PROVIDER, parts.access_token)
+        .token_type(TokenType::parse(parts.token_type))
+        .issued_at(received_at)
+        .build();
     tokens.refresh_token = parts.refresh_token;
     if let Some(expires_in) = parts.expires_in {
         tokens.set_expires_in(expires_in);

@@ -192,12 +192,12 @@ impl SlackResponse for OpenIdConnectTokenResponse {
 
     fn decode(response: &HttpResponse, received_at: SystemTime) -> Result<Self> {
         let raw: RawOpenIdToken = decode_response(Self::OPERATION, response)?;
-        let mut tokens = TokenSet::new(
-            PROVIDER,
-            raw.access_token,
-            TokenType::parse(raw.token_type.as_deref().unwrap_or("Bearer")),
-            received_at,
-        );
+        let mut tokens = TokenSet::builder(PROVIDER, raw.access_token)
+            .token_type(TokenType::parse(
+                raw.token_type.as_deref().unwrap_or("Bearer"),
+            ))
+            .issued_at(received_at)
+            .build();
         tokens.refresh_token = raw.refresh_token;
         if let Some(expires_in) = raw.expires_in {
             tokens.set_expires_in(expires_in);

@@ -92,7 +92,7 @@ impl Introspect for SlackClient {
         subject.enterprise_id = test.enterprise_id.clone();
         subject.user_id = test.user_id.clone();
         subject.bot_id = if is_bot { test.user_id.clone() } else { None };
-        info.subject = subject;
+        info.grantee = subject;
         for (key, value) in [
             ("url", &test.url),
             ("user", &test.user),

@@ -58,7 +58,7 @@ async fn sandbox() -> SandboxHandle {
 
 fn builder(sandbox: &SandboxHandle, client_id: &str) -> SlackClientBuilder {
     SlackClient::builder(client_id)
-        .api_base_url(format!("{}/api/", sandbox.base_url()))
+        .base_url(format!("{}/api/", sandbox.base_url()))
         .authorize_base_url(sandbox.base_url())
         .retry_policy(oauth_testkit::fast_retry_policy!())
 }

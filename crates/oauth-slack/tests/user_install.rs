@@ -34,7 +34,7 @@ fn client(sandbox: &SandboxHandle, user_only: bool) -> SlackClient {
     SlackClient::builder(CLIENT_ID)
         .client_secret(CLIENT_SECRET)
         .redirect_uri(oauth_sandbox::DEFAULT_SLACK_REDIRECT_URIS[0])
-        .api_base_url(format!("{}/api/", sandbox.base_url()))
+        .base_url(format!("{}/api/", sandbox.base_url()))
         .authorize_base_url(sandbox.base_url())
         .retry_policy(oauth_testkit::fast_retry_policy!())
         .user_only_install(user_only)
@@ -128,7 +128,7 @@ async fn a_public_client_installs_user_only_with_pkce() {
     let sandbox = sandbox().await;
     let slack = SlackClient::builder(PKCE_ID)
         .redirect_uri(PKCE_REDIRECT)
-        .api_base_url(format!("{}/api/", sandbox.base_url()))
+        .base_url(format!("{}/api/", sandbox.base_url()))
         .authorize_base_url(sandbox.base_url())
         .user_only_install(true)
         .build()

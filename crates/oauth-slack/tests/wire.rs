@@ -474,8 +474,8 @@ async fn auth_test_and_introspection() {
     assert!(info.active);
     assert_eq!(info.scopes.as_slice(), ["chat:write", "commands"]);
     assert_eq!(info.token_type, Some(TokenType::Bot));
-    assert_eq!(info.subject.workspace_id.as_deref(), Some("T9TK3CUKW"));
-    assert_eq!(info.subject.bot_id.as_deref(), Some("U0KRQLJ9H"));
+    assert_eq!(info.grantee.workspace_id.as_deref(), Some("T9TK3CUKW"));
+    assert_eq!(info.grantee.bot_id.as_deref(), Some("U0KRQLJ9H"));
     assert!(info.expires_at.is_some());
     for request in server.take() {
         assert_wire(
@@ -886,11 +886,11 @@ async fn authorization_urls() {
 #[test]
 fn insecure_base_urls_are_refused() {
     let remote = SlackClient::builder(CLIENT_ID)
-        .api_base_url("http://slack.example/api/")
+        .base_url("http://slack.example/api/")
         .build();
     assert_eq!(remote.unwrap_err().kind(), ErrorKind::Configuration);
     let allowed = SlackClient::builder(CLIENT_ID)
-        .api_base_url("http://slack.example/api/")
+        .base_url("http://slack.example/api/")
         .allow_insecure_http(true)
         .build();
     assert!(allowed.is_ok());

@@ -128,12 +128,11 @@ mod tests {
     use super::*;
 
     fn tokens(provider: &'static str, kind: TokenType, grantee: Grantee, org: bool) -> TokenSet {
-        let mut tokens = TokenSet::new(
-            ProviderId::from_static(provider),
-            AccessToken::new("t"),
-            kind,
-            SystemTime::UNIX_EPOCH,
-        );
+        let mut tokens =
+            TokenSet::builder(ProviderId::from_static(provider), AccessToken::new("t"))
+                .token_type(kind)
+                .issued_at(SystemTime::UNIX_EPOCH)
+                .build();
         tokens.grantee = grantee;
         if org {
             tokens.extras.insert("is_enterprise_install", true.into());

@@ -54,12 +54,10 @@ async fn store(encryption: Option<Encryption>) -> Option<PostgresTokenStore> {
 }
 
 fn tokens(access: &str) -> TokenSet {
-    let mut t = TokenSet::new(
-        ProviderId::from_static("slack"),
-        AccessToken::new(access),
-        TokenType::Bot,
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-    );
+    let mut t = TokenSet::builder(ProviderId::from_static("slack"), AccessToken::new(access))
+        .token_type(TokenType::Bot)
+        .issued_at(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        .build();
     t.refresh_token = Some(RefreshToken::new("xoxe-1-PGREFRESHSECRET"));
     t.set_expires_in(43_200);
     t

@@ -16,12 +16,10 @@ const ACCESS: &str = "xoxe.xoxb-1-PLAINTEXTACCESSSECRET";
 const REFRESH: &str = "xoxe-1-PLAINTEXTREFRESHSECRET";
 
 fn tokens() -> TokenSet {
-    let mut t = TokenSet::new(
-        ProviderId::from_static("slack"),
-        AccessToken::new(ACCESS),
-        TokenType::Bot,
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-    );
+    let mut t = TokenSet::builder(ProviderId::from_static("slack"), AccessToken::new(ACCESS))
+        .token_type(TokenType::Bot)
+        .issued_at(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        .build();
     t.refresh_token = Some(RefreshToken::new(REFRESH));
     t.set_expires_in(43_200);
     t

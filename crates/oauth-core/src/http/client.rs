@@ -130,23 +130,15 @@ impl HttpClient {
         return Self::with_default_transport();
         #[cfg(not(feature = "reqwest"))]
         return Err(Error::configuration(
-            "no HTTP transport: enable the `reqwest` feature or give the client builder a transport",
+            "no HTTP transport: enable the `reqwest` feature or give the client builder an `HttpClient` over your own transport (`.http_client(HttpClient::new(transport, retry))`)",
         ));
     }
 
-    /// The client a provider's builder was given: `client` as it is, else one over `transport`
-    /// (default [`try_default`](Self::try_default)'s) with `retry` (default
-    /// [`RetryPolicy::default`]).
-    pub fn configured(
-        client: Option<HttpClient>,
-        transport: Option<Arc<dyn HttpTransport>>,
-        retry: Option<RetryPolicy>,
-    ) -> Result<Self> {
-        if let Some(client) = client {
-            return Ok(client);
-        }
-        let client = match transport {
-            Some(transport) => Self::new(transport, RetryPolicy::default()),
+    /// The client a provider's builder was given: `client` (default
+    /// [`try_default`](Self::try_default)'s), with its retry policy replaced by `retry` if given.
+    pub fn configured(client: Option<HttpClient>, retry: Option<RetryPolicy>) -> Result<Self> {
+        let client = match client {
+            Some(client) => client,
             None => Self::try_default()?,
         };
         Ok(match retry {

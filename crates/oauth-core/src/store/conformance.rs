@@ -25,12 +25,10 @@ use crate::token::{Grantee, ProviderId, TokenSet, TokenType};
 
 fn sample(access: &str, refresh: &str) -> TokenSet {
     let issued = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    let mut tokens = TokenSet::new(
-        ProviderId::from_static("slack"),
-        AccessToken::new(access),
-        TokenType::Bot,
-        issued,
-    );
+    let mut tokens = TokenSet::builder(ProviderId::from_static("slack"), AccessToken::new(access))
+        .token_type(TokenType::Bot)
+        .issued_at(issued)
+        .build();
     tokens.refresh_token = Some(RefreshToken::new(refresh));
     tokens.set_expires_in(43_200);
     tokens.scopes = Scopes::parse("chat:write,commands");

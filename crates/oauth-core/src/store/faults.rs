@@ -484,12 +484,10 @@ mod tests {
     }
 
     fn tokens(access: &str) -> TokenSet {
-        TokenSet::new(
-            ProviderId::from_static("slack"),
-            AccessToken::new(access),
-            TokenType::Bot,
-            std::time::SystemTime::UNIX_EPOCH,
-        )
+        TokenSet::builder(ProviderId::from_static("slack"), AccessToken::new(access))
+            .token_type(TokenType::Bot)
+            .issued_at(std::time::SystemTime::UNIX_EPOCH)
+            .build()
     }
 
     #[tokio::test]

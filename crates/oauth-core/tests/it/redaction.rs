@@ -88,12 +88,10 @@ fn secret_newtypes_deserialize_but_do_not_serialize_implicitly() {
 
 #[tokio::test]
 async fn composite_types_are_redacted() {
-    let mut tokens = TokenSet::new(
-        ProviderId::from_static("slack"),
-        AccessToken::new(ACCESS),
-        TokenType::Bot,
-        SystemTime::now(),
-    );
+    let mut tokens = TokenSet::builder(ProviderId::from_static("slack"), AccessToken::new(ACCESS))
+        .token_type(TokenType::Bot)
+        .issued_at(SystemTime::now())
+        .build();
     tokens.refresh_token = Some(RefreshToken::new(REFRESH));
     tokens.set_expires_in(43_200);
     assert_clean("TokenSet", &format!("{tokens:?} {tokens:#?}"));

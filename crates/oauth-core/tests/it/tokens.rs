@@ -89,12 +89,10 @@ fn expiry_is_absolute_from_receipt() {
 
 #[test]
 fn expiry_checks() {
-    let mut tokens = TokenSet::new(
-        ProviderId::from_static("slack"),
-        AccessToken::new("a"),
-        TokenType::Bot,
-        at(1000),
-    );
+    let mut tokens = TokenSet::builder(ProviderId::from_static("slack"), AccessToken::new("a"))
+        .token_type(TokenType::Bot)
+        .issued_at(at(1000))
+        .build();
     // Without expiry: never expired, never "within".
     assert!(!tokens.is_expired(at(u32::MAX as u64)));
     assert!(!tokens.expires_within(Duration::from_secs(1 << 40), at(0)));
@@ -125,12 +123,13 @@ fn expiry_checks() {
 
 #[test]
 fn token_set_round_trips_through_the_explicit_store_path() {
-    let mut tokens = TokenSet::new(
+    let mut tokens = TokenSet::builder(
         ProviderId::from_static("slack"),
         AccessToken::new("xoxe.xoxb-1-secret"),
-        TokenType::Bot,
-        at(1000),
-    );
+    )
+    .token_type(TokenType::Bot)
+    .issued_at(at(1000))
+    .build();
     tokens.refresh_token = Some(RefreshToken::new("xoxe-1-refresh"));
     tokens.set_expires_in(43_200);
     tokens.scopes = Scopes::parse("chat:write,commands");

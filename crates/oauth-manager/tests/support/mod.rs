@@ -78,12 +78,10 @@ impl Fake {
     }
 
     pub fn tokens(&self, n: u32) -> TokenSet {
-        let mut tokens = TokenSet::new(
-            PROVIDER,
-            AccessToken::new(format!("at-{n}")),
-            TokenType::Bot,
-            self.clock.now(),
-        );
+        let mut tokens = TokenSet::builder(PROVIDER, AccessToken::new(format!("at-{n}")))
+            .token_type(TokenType::Bot)
+            .issued_at(self.clock.now())
+            .build();
         tokens.refresh_token = Some(RefreshToken::new(format!("rt-{n}")));
         tokens.set_expires_in(self.lifetime.load(Ordering::SeqCst));
         tokens

@@ -57,7 +57,7 @@ impl FakeSlack {
     /// A builder for the test app, pointed at this server, with fast retries.
     pub fn builder(&self) -> SlackClientBuilder {
         SlackClient::builder(CLIENT_ID)
-            .api_base_url(format!("{}api/", self.base()))
+            .base_url(format!("{}api/", self.base()))
             .authorize_base_url(self.base())
             .redirect_uri(REDIRECT_URI)
             .retry_policy(oauth_testkit::fast_retry_policy!())
