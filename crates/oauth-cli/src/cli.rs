@@ -17,11 +17,12 @@ Examples:
 
 Credentials come from flags or the environment (NOTION_CLIENT_ID, NOTION_CLIENT_SECRET,
 SLACK_CLIENT_ID, SLACK_CLIENT_SECRET, *_REDIRECT_URI, *_BASE_URL); secrets are never printed.
-`login` remembers the client id, base URL, store and key file per provider in
+`login` remembers the client id, base URL, store and key source per provider in
 $XDG_CONFIG_HOME/oauthctl/config.toml (OAUTHCTL_CONFIG names another file); later commands use
 them when no flag or variable says otherwise. Secrets are never written there.
 The token store is encrypted with OAUTHCTL_STORE_KEY ([ID:]BASE64 of 32 bytes; make one with
-`oauthctl store-key new`) or the key in --store-key-file; without a key, tokens are stored in clear.
+`oauthctl store-key new`), the key in --store-key-file, or the OS keyring's (--store-key-keyring,
+after `oauthctl store-key new --keyring`); without a key, tokens are stored in clear.
 -v/--verbose or RUST_LOG (e.g. RUST_LOG=oauth_core=debug) print the libraries' tracing on stderr.
 Exit codes: 0 ok, 1 failure, 2 usage, 3 configuration, 4 re-authorization required,
 5 rate limited, 6 no such installation, 7 authorization denied, 8 timed out,
@@ -78,6 +79,10 @@ pub(crate) struct StoreArgs {
     /// gives the key itself.
     #[arg(long, env = "OAUTHCTL_STORE_KEY_FILE")]
     pub(crate) store_key_file: Option<PathBuf>,
+    /// Read the store's encryption key from the OS keyring (macOS Keychain, Windows Credential
+    /// Manager, the Secret Service on Linux), where `oauthctl store-key new --keyring` put it.
+    #[arg(long)]
+    pub(crate) store_key_keyring: bool,
 }
 
 /// How to reach and authenticate to a provider (flags override the environment, which overrides
@@ -237,15 +242,20 @@ impl Command {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum StoreKeyCommand {
-    /// Print a new random key (`k1:BASE64`), for OAUTHCTL_STORE_KEY or a key file.
+    /// Make a new random key (`k1:BASE64`): printed for OAUTHCTL_STORE_KEY, or written to a key
+    /// file, or kept in the OS keyring.
     New {
         /// The key's id (stored beside each row it encrypts, so that keys can rotate).
         #[arg(long, default_value = "k1")]
         id: String,
         /// Write it to this file (created with mode 600; an existing file is not replaced)
         /// instead of printing it.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "keyring")]
         file: Option<PathBuf>,
+        /// Keep it in the OS keyring (service `oauthctl`, account `store-key`; an existing key
+        /// there is not replaced) instead of printing it; then pass --store-key-keyring.
+        #[arg(long)]
+        keyring: bool,
     },
 }
 

@@ -33,8 +33,8 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::StoreKey {
-            command: StoreKeyCommand::New { id, file },
-        } => new_store_key(&id, file.as_deref()),
+            command: StoreKeyCommand::New { id, file, keyring },
+        } => new_store_key(&id, file.as_deref(), keyring),
         Command::Login {
             provider,
             scopes,
@@ -200,6 +200,7 @@ impl Resolved {
                 .store_key_file
                 .clone()
                 .or(remembered.store_key_file),
+            store_key_keyring: args.store.store_key_keyring || remembered.store_key_keyring,
         };
         Ok(Self {
             provider,
@@ -349,7 +350,7 @@ async fn auth_test(args: &InstallationArgs, settings: &Settings) -> Result<(), F
     let (manager, key) = manager(args, settings, 300).await?;
     let mut slack = oauth_facade::slack::SlackClient::builder(resolved.provider.client_id.clone());
     if let Some(url) = &resolved.provider.base_url {
-        slack = slack.api_base_url(url.clone());
+        slack = slack.base_url(url.clone());
     }
     let slack = slack.build()?;
     let token = manager.access_token(&key).await?;

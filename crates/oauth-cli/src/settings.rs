@@ -1,4 +1,4 @@
-//! What `login` remembers per provider (client id, base URL, store, key file), in a TOML file
+//! What `login` remembers per provider (client id, base URL, store, key file or keyring), in a TOML file
 //! under the XDG config directory (`$XDG_CONFIG_HOME/oauthctl/config.toml`, or `OAUTHCTL_CONFIG`),
 //! for later commands. Secrets are never written there.
 
@@ -23,6 +23,9 @@ pub(crate) struct Remembered {
     pub(crate) store: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) store_key_file: Option<PathBuf>,
+    /// The store key is in the OS keyring (the key itself is never written here).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) store_key_keyring: bool,
 }
 
 /// The whole file: a table per provider.
