@@ -5,8 +5,10 @@
 //! flight, as always) and sends the request once more. What Go's `oauth2.Config.Client` does,
 //! with Slack's and Notion's ways of saying no.
 //!
-//! The rules that read a provider's answer are in [`verdict`], apart from reqwest, for any other
-//! client layer.
+//! The same behaviour for hyper and other tower-based clients is the [`tower`] module's
+//! [`ManagedAuthLayer`](tower::ManagedAuthLayer): both layers share one set of decisions (what to
+//! report, when to resend, when to mark a grant revoked); they differ only in how they send and
+//! read. The rules that read a provider's answer are in [`verdict`].
 //!
 //! ```no_run
 //! # async fn run(manager: oauth_manager::TokenManager) -> Result<(), Box<dyn std::error::Error>> {
@@ -39,8 +41,10 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod decide;
 mod error;
 mod middleware;
+pub mod tower;
 pub mod verdict;
 
 pub use error::ClientError;

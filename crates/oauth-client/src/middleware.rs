@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::Extensions;
-use http::header::{AUTHORIZATION, HeaderValue};
+use http::header::AUTHORIZATION;
 use oauth_core::{AccessToken, TokenKey};
 use oauth_manager::TokenManager;
 use reqwest::{Request, Response, ResponseBuilderExt as _};
 use reqwest_middleware::{Middleware, Next};
 
+use crate::decide::{After, Decider};
 use crate::error::ClientError;
 use crate::verdict::{TokenVerdict, needs_body, verdict};
 
@@ -65,14 +66,14 @@ type Lookup = dyn Fn(&Request, &Extensions) -> Option<TokenKey> + Send + Sync;
 /// ```
 #[derive(Clone)]
 pub struct ManagedAuth {
-    manager: TokenManager,
+    decider: Decider,
     lookup: Arc<Lookup>,
 }
 
 impl fmt::Debug for ManagedAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ManagedAuth")
-            .field("manager", &self.manager)
+            .field("manager", self.decider.manager())
             .finish_non_exhaustive()
     }
 }
@@ -99,18 +100,9 @@ impl ManagedAuth {
         lookup: impl Fn(&Request, &Extensions) -> Option<TokenKey> + Send + Sync + 'static,
     ) -> Self {
         Self {
-            manager,
+            decider: Decider::new(manager),
             lookup: Arc::new(lookup),
         }
-    }
-
-    async fn token(&self, key: &TokenKey) -> reqwest_middleware::Result<AccessToken> {
-        self.manager.access_token(key).await.map_err(|source| {
-            reqwest_middleware::Error::middleware(ClientError::Token {
-                key: key.clone(),
-                source,
-            })
-        })
     }
 
     /// Sends `request` with `token`, and reads what the provider says about the token.
@@ -122,19 +114,10 @@ impl ManagedAuth {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<(Response, TokenVerdict)> {
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-            .map_err(|_| {
-                reqwest_middleware::Error::middleware(ClientError::Token {
-                    key: key.clone(),
-                    source: oauth_core::Error::Internal(
-                        "the stored access token is not a valid header value".into(),
-                    ),
-                })
-            })?;
-        value.set_sensitive(true);
+        let value = Decider::bearer(key, token).map_err(reqwest_middleware::Error::middleware)?;
         request.headers_mut().insert(AUTHORIZATION, value);
         let response = next.run(request, extensions).await?;
-        let provider = self.manager.provider().provider_id();
+        let provider = self.decider.manager().provider().provider_id();
         if !needs_body(&provider, response.status(), response.headers()) {
             let verdict = verdict(&provider, response.status(), None);
             return Ok((response, verdict));
@@ -155,31 +138,6 @@ impl ManagedAuth {
         *rebuilt.headers_mut() = headers;
         Ok((Response::from(rebuilt), verdict))
     }
-
-    /// Marks `key` for re-authorization after the provider said `code`, and the error to return.
-    async fn revoked(&self, key: &TokenKey, token: &AccessToken, code: String) -> ClientError {
-        self.manager.report_rejected_token(key, token);
-        let store = self.manager.store();
-        match store.get(key).await {
-            Ok(Some(stored)) if stored.tokens.access_token == *token => {
-                if let Err(error) = store
-                    .mark_needs_reauthorization(key, stored.version, &code)
-                    .await
-                {
-                    tracing::warn!(token_set = %key, kind = ?error.kind(), "could not mark the token set for re-authorization");
-                }
-            }
-            Ok(_) => {}
-            Err(error) => {
-                tracing::warn!(token_set = %key, kind = ?error.kind(), "could not read the token set to mark it")
-            }
-        }
-        tracing::info!(token_set = %key, code = %code, "the provider revoked the token");
-        ClientError::Revoked {
-            key: key.clone(),
-            code,
-        }
-    }
 }
 
 /// An answer that could not be put back together (never expected: its parts came from reqwest).
@@ -195,9 +153,10 @@ impl Middleware for ManagedAuth {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        let key = (self.lookup)(&request, extensions)
-            .ok_or_else(|| reqwest_middleware::Error::middleware(ClientError::NoTokenSet))?;
-        let token = self.token(&key).await?;
+        let fail = reqwest_middleware::Error::middleware;
+        let key =
+            (self.lookup)(&request, extensions).ok_or_else(|| fail(ClientError::NoTokenSet))?;
+        let token = self.decider.token(&key).await.map_err(fail)?;
         let again = if extensions.get::<NotIdempotent>().is_some() {
             None
         } else {
@@ -206,34 +165,22 @@ impl Middleware for ManagedAuth {
         let (response, verdict) = self
             .send(&key, request, &token, extensions, next.clone())
             .await?;
-        match verdict {
-            TokenVerdict::Accepted => Ok(response),
-            TokenVerdict::Revoked(code) => Err(reqwest_middleware::Error::middleware(
-                self.revoked(&key, &token, code).await,
-            )),
-            TokenVerdict::Rejected(code) => {
-                tracing::debug!(token_set = %key, code = %code, "the provider refused the token; refreshing");
-                self.manager.report_rejected_token(&key, &token);
-                let Some(again) = again else {
-                    // Not resendable: the next call carries a fresh token.
-                    return Ok(response);
-                };
-                let fresh = self.token(&key).await?;
-                if fresh == token {
-                    return Ok(response);
-                }
-                let (response, verdict) = self.send(&key, again, &fresh, extensions, next).await?;
-                match verdict {
-                    TokenVerdict::Revoked(code) => Err(reqwest_middleware::Error::middleware(
-                        self.revoked(&key, &fresh, code).await,
-                    )),
-                    TokenVerdict::Rejected(_) => {
-                        self.manager.report_rejected_token(&key, &fresh);
-                        Ok(response)
-                    }
-                    TokenVerdict::Accepted => Ok(response),
-                }
-            }
+        let fresh = match self
+            .decider
+            .first(&key, &token, verdict, again.is_some())
+            .await
+        {
+            After::Answer => return Ok(response),
+            After::Fail(error) => return Err(fail(error)),
+            After::Resend(fresh) => fresh,
+        };
+        let Some(again) = again else {
+            return Ok(response);
+        };
+        let (response, verdict) = self.send(&key, again, &fresh, extensions, next).await?;
+        match self.decider.last(&key, &fresh, verdict).await {
+            After::Fail(error) => Err(fail(error)),
+            After::Answer | After::Resend(_) => Ok(response),
         }
     }
 }

@@ -2,85 +2,16 @@
 //! tokens, the refusals it recovers from (once), and those it must not retry.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use oauth_client::{ClientError, ManagedAuth, NotIdempotent, reqwest_middleware};
-use oauth_core::{
-    AuthorizationCode, AuthorizationRequest, CodeExchange, ErrorKind, MemoryTokenStore, Principal,
-    Scopes, TokenKey, TokenProvider, TokenStore,
-};
-use oauth_manager::TokenManager;
-use oauth_sandbox::{Fault, FaultKind, Sandbox, SandboxHandle};
+use oauth_core::{ErrorKind, TokenStore};
+use oauth_sandbox::{Fault, FaultKind, Sandbox};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
-
-struct App {
-    store: Arc<MemoryTokenStore>,
-    manager: TokenManager,
-    key: TokenKey,
-    api: String,
-}
-
-/// The default Slack app installed with a bot scope; its bot token set's key.
-async fn slack_app(sandbox: &SandboxHandle) -> App {
-    let base = sandbox.base_url().trim_end_matches('/').to_owned();
-    let slack: Arc<dyn TokenProvider> = Arc::new(
-        oauth_slack::SlackClient::builder(oauth_sandbox::DEFAULT_SLACK_CLIENT_ID)
-            .client_secret(oauth_sandbox::DEFAULT_SLACK_CLIENT_SECRET)
-            .redirect_uri(oauth_sandbox::DEFAULT_SLACK_REDIRECT_URIS[0])
-            .base_url(format!("{base}/api/"))
-            .authorize_base_url(format!("{base}/"))
-            .retry_policy(oauth_testkit::fast_retry_policy!())
-            .build()
-            .unwrap(),
-    );
-    let request = AuthorizationRequest::new()
-        .unwrap()
-        .scopes(Scopes::parse("chat:write"));
-    install(sandbox, slack, request, format!("{base}/api/")).await
-}
-
-/// The default Notion integration, installed.
-async fn notion_app(sandbox: &SandboxHandle) -> App {
-    let base = sandbox.base_url().trim_end_matches('/').to_owned();
-    let notion: Arc<dyn TokenProvider> = Arc::new(
-        oauth_notion::NotionClient::builder(
-            oauth_sandbox::DEFAULT_NOTION_CLIENT_ID,
-            oauth_sandbox::DEFAULT_NOTION_CLIENT_SECRET,
-        )
-        .base_url(sandbox.base_url())
-        .redirect_uri(oauth_sandbox::DEFAULT_NOTION_REDIRECT_URIS[0])
-        .build()
-        .unwrap(),
-    );
-    let request = AuthorizationRequest::new().unwrap();
-    install(sandbox, notion, request, format!("{base}/v1/")).await
-}
-
-async fn install(
-    sandbox: &SandboxHandle,
-    provider: Arc<dyn TokenProvider>,
-    request: AuthorizationRequest,
-    api: String,
-) -> App {
-    let store = Arc::new(MemoryTokenStore::new());
-    let manager = TokenManager::builder(provider.clone(), store.clone())
-        .build()
-        .unwrap();
-    let url = provider.authorization_url(&request).unwrap();
-    let code = sandbox.control().authorize_code(url.as_str()).unwrap();
-    let grant = manager
-        .exchange_and_save(CodeExchange::new(AuthorizationCode::new(code)))
-        .await
-        .unwrap();
-    let key = grant.token_key(Principal::Bot);
-    App {
-        store,
-        manager,
-        key,
-        api,
-    }
-}
+use support::{App, SLACK_REFRESH, notion_app, op, slack_app};
 
 fn client(app: &App) -> ClientWithMiddleware {
     ClientBuilder::new(reqwest::Client::new())
@@ -99,12 +30,6 @@ async fn post_message(client: &ClientWithMiddleware, app: &App) -> serde_json::V
         .await
         .unwrap()
 }
-
-fn op(sandbox: &SandboxHandle, name: &str) -> u64 {
-    sandbox.control().counters().op(name)
-}
-
-const SLACK_REFRESH: &str = "slack.oauth.v2.access.refresh_token";
 
 #[tokio::test]
 async fn a_call_after_slack_expired_the_token_refreshes_once_and_succeeds() {

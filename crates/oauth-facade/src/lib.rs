@@ -11,7 +11,7 @@
 //! | `sandbox` | the offline emulator, for tests and demos | [`sandbox`] |
 //! | `mock` | mockall mocks of the traits, and `FaultyStore` (a token store that fails, delays or blocks chosen calls) | [`mock`] |
 //! | `axum` | an install flow to mount in an axum app; with `slack`, the Events API endpoint (signatures verified, retries deduplicated, revocations applied) | [`install`], `slack::events` |
-//! | `client` | an HTTP client (reqwest middleware) whose requests carry managed tokens (`oauth-client`) | [`client`] |
+//! | `client` | HTTP clients whose requests carry managed tokens (`oauth-client`): a reqwest middleware, and a tower layer for hyper and tower-based clients | [`client`] |
 //!
 //! No feature pulls in what it does not need: a build with only `slack` compiles neither Notion,
 //! nor sqlx, nor axum.
@@ -123,7 +123,8 @@ pub mod mock {
 }
 
 /// Calling the providers' APIs with managed tokens (feature `client`): [`ManagedAuth`](client::ManagedAuth),
-/// a reqwest-middleware layer that injects a valid token and recovers from a refused one.
+/// a reqwest-middleware layer that injects a valid token and recovers from a refused one, and
+/// [`ManagedAuthLayer`](client::tower::ManagedAuthLayer), the same as a tower layer.
 ///
 /// ```no_run
 /// # async fn run(manager: oauth_facade::TokenManager, key: oauth_facade::TokenKey) -> Result<(), Box<dyn std::error::Error>> {
