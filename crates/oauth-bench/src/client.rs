@@ -1,10 +1,16 @@
 //! Calls through `oauth-client`'s `ManagedAuth` against a bare `reqwest` call carrying a fixed
-//! token, same sandbox, same method (`chat.postMessage`, which the sandbox answers after checking
-//! the token), at concurrency 1 and 64, measured in the same run.
+//! token, and through its tower layer around hyper-util's client against the bare hyper client;
+//! same sandbox, same method (`chat.postMessage`, which the sandbox answers after checking the
+//! token), at concurrency 1 and 64, measured in the same run.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::client::legacy::Client as Hyper;
+use hyper_util::rt::TokioExecutor;
+use oauth_client::tower::ManagedAuthLayer;
 use oauth_client::{ManagedAuth, reqwest_middleware::ClientBuilder};
 use oauth_core::{
     AuthorizationCode, AuthorizationRequest, CodeExchange, MemoryTokenStore, Principal, Scopes,
@@ -12,6 +18,7 @@ use oauth_core::{
 };
 use oauth_manager::TokenManager;
 use oauth_sandbox::Sandbox;
+use tower::{Layer as _, Service as _, ServiceExt as _};
 
 use crate::report::{Report, median, ops};
 
@@ -96,8 +103,10 @@ pub(crate) async fn run(report: &mut Report) {
     let bearer = format!("Bearer {}", token.expose_secret());
     let http = reqwest::Client::new();
     let managed = ClientBuilder::new(http.clone())
-        .with(ManagedAuth::new(manager.clone(), key))
+        .with(ManagedAuth::new(manager.clone(), key.clone()))
         .build();
+    let hyper = Hyper::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let layered = ManagedAuthLayer::new(manager.clone(), key).layer(hyper.clone());
     let mut rows = Vec::new();
     for concurrency in [1, 64] {
         let (mut bare, mut through) = (Vec::new(), Vec::new());
@@ -143,7 +152,77 @@ pub(crate) async fn run(report: &mut Report) {
         }
         let (bare, through) = (median(&mut bare), median(&mut through));
         rows.push(format!(
-            "| {concurrency} | {} | {} | {:.2}× |",
+            "| {concurrency} | reqwest | {} | {} | {:.2}× |",
+            ops(bare),
+            ops(through),
+            through / bare
+        ));
+    }
+    for concurrency in [1, 64] {
+        let (mut bare, mut through) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            let request = {
+                let (api, bearer) = (api.clone(), bearer.clone());
+                move |with_token: bool| {
+                    let mut request = http::Request::post(api.as_str());
+                    if with_token {
+                        request = request.header("authorization", bearer.as_str());
+                    }
+                    request.body(Full::new(Bytes::new()))
+                }
+            };
+            let (hyper, bare_request) = (hyper.clone(), request.clone());
+            let Some(b) = rate(concurrency, move || {
+                let (mut hyper, request) = (hyper.clone(), bare_request(true));
+                async move {
+                    let Ok(request) = request else { return false };
+                    match hyper.ready().await {
+                        Ok(ready) => match ready.call(request).await {
+                            Ok(r) => r
+                                .into_body()
+                                .collect()
+                                .await
+                                .is_ok_and(|b| b.to_bytes().starts_with(b"{\"ok\":true")),
+                            Err(_) => false,
+                        },
+                        Err(_) => false,
+                    }
+                }
+            })
+            .await
+            else {
+                eprintln!("client benchmark invalid: a bare hyper call failed");
+                return;
+            };
+            let layered = layered.clone();
+            let Some(m) = rate(concurrency, move || {
+                let (mut layered, request) = (layered.clone(), request(false));
+                async move {
+                    let Ok(request) = request else { return false };
+                    match layered.ready().await {
+                        Ok(ready) => match ready.call(request).await {
+                            Ok(r) => r
+                                .into_body()
+                                .collect()
+                                .await
+                                .is_ok_and(|b| b.to_bytes().starts_with(b"{\"ok\":true")),
+                            Err(_) => false,
+                        },
+                        Err(_) => false,
+                    }
+                }
+            })
+            .await
+            else {
+                eprintln!("client benchmark invalid: a call through ManagedAuthLayer failed");
+                return;
+            };
+            bare.push(b);
+            through.push(m);
+        }
+        let (bare, through) = (median(&mut bare), median(&mut through));
+        rows.push(format!(
+            "| {concurrency} | hyper-util + tower | {} | {} | {:.2}× |",
             ops(bare),
             ops(through),
             through / bare
@@ -153,9 +232,10 @@ pub(crate) async fn run(report: &mut Report) {
         "## API calls with managed tokens\n\n`chat.postMessage` against oauth-sandbox (in process, loopback; the \
          sandbox checks the token and answers `{{\"ok\":true}}`), {CALLS} calls a round, {ROUNDS} rounds, medians: \
          through `oauth-client`'s `ManagedAuth` (the token from the `TokenManager`'s cache, the Slack body read to \
-         check for a refused token) against a bare `reqwest` call with a fixed `Authorization` header, in the same \
+         check for a refused token) against a bare `reqwest` call with a fixed `Authorization` header, and through \
+         its tower layer `ManagedAuthLayer` around hyper-util's client against that client bare, in the same \
          run. Target: at least 0.95× at concurrency 64.\n\n\
-         | concurrency | bare reqwest, fixed token | through ManagedAuth | ratio |\n| --- | --- | --- | --- |\n{}\n",
+         | concurrency | client | bare, fixed token | through the managed layer | ratio |\n| --- | --- | --- | --- | --- |\n{}\n",
         rows.join("\n")
     ));
     sandbox.shutdown().await;
