@@ -282,6 +282,8 @@
 mod authorize;
 mod consent;
 mod control;
+mod control_events;
+mod events;
 mod grants;
 mod ids;
 mod installs;
@@ -303,12 +305,13 @@ use tokio::task::JoinHandle;
 
 pub use consent::{Consent, EnterpriseInfo, TeamInfo};
 pub use control::{Control, ControlError};
+pub use events::{DeliveryAttempt, DeliveryStatus, OutgoingEvent, Revocation};
 pub use installs::SlackInstallation;
 pub use limits::Limits;
 pub use model::{
     App, AuthorizeOutcome, Counters, DEFAULT_NOTION_CLIENT_ID, DEFAULT_NOTION_CLIENT_SECRET,
     DEFAULT_NOTION_REDIRECT_URIS, DEFAULT_SLACK_APP_ID, DEFAULT_SLACK_CLIENT_ID,
-    DEFAULT_SLACK_CLIENT_SECRET, DEFAULT_SLACK_REDIRECT_URIS, DEFAULT_SLACK_REFRESH_GRACE_SECS,
+    DEFAULT_SLACK_CLIENT_SECRET, DEFAULT_SLACK_REDIRECT_URIS, DEFAULT_SLACK_REFRESH_GRACE_SECS, DEFAULT_SLACK_SIGNING_SECRET,
     ExternalToken, Fault, FaultKind, OpCount, Provider, RecordedRequest, Stats, default_apps,
 };
 pub use notion::NOTION_VERSIONS;
@@ -420,7 +423,12 @@ impl SandboxBuilder {
             addr: self.addr,
             source,
         })?;
+        let events = Arc::new(events::Events::new(
+            &self.limits,
+            tokio::runtime::Handle::current(),
+        ));
         let shared = Arc::new(state::Shared {
+            events,
             inner: Mutex::new(state::Inner::new(self.apps, self.limits)),
             base_url: format!("http://{addr}"),
             jwt_key: oidc::encoding_key()?,
@@ -466,7 +474,9 @@ impl SandboxHandle {
     }
 
     /// Stops accepting, lets in-flight requests finish (at most 5 s) and waits for the server.
+    /// Event deliveries under way end (logged `cancelled`).
     pub async fn shutdown(mut self) {
+        self.control.shared.events.close();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -478,6 +488,7 @@ impl SandboxHandle {
 
 impl Drop for SandboxHandle {
     fn drop(&mut self) {
+        self.control.shared.events.close();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
