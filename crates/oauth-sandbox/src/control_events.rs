@@ -25,8 +25,8 @@ impl Control {
         signing_secret: Option<&str>,
     ) -> Result<(), ControlError> {
         if let Some(url) = request_url {
-            let parsed = url::Url::parse(url)
-                .map_err(|_| ControlError::BadRequestUrl(url.to_owned()))?;
+            let parsed =
+                url::Url::parse(url).map_err(|_| ControlError::BadRequestUrl(url.to_owned()))?;
             if !matches!(parsed.scheme(), "http" | "https") || !parsed.has_host() {
                 return Err(ControlError::BadRequestUrl(url.to_owned()));
             }
@@ -177,7 +177,9 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
             post(|State(s): St, Json(b): Json<RevokeBody>| async move {
                 let c = ctl(&s);
                 answer(revocation(match (&b.user_id, b.bot) {
-                    (Some(user), false) => c.revoke_user_tokens(&b.client_id, &b.installation, user),
+                    (Some(user), false) => {
+                        c.revoke_user_tokens(&b.client_id, &b.installation, user)
+                    }
                     (None, true) => c.revoke_bot_token(&b.client_id, &b.installation),
                     _ => {
                         return (

@@ -311,8 +311,9 @@ pub use limits::Limits;
 pub use model::{
     App, AuthorizeOutcome, Counters, DEFAULT_NOTION_CLIENT_ID, DEFAULT_NOTION_CLIENT_SECRET,
     DEFAULT_NOTION_REDIRECT_URIS, DEFAULT_SLACK_APP_ID, DEFAULT_SLACK_CLIENT_ID,
-    DEFAULT_SLACK_CLIENT_SECRET, DEFAULT_SLACK_REDIRECT_URIS, DEFAULT_SLACK_REFRESH_GRACE_SECS, DEFAULT_SLACK_SIGNING_SECRET,
-    ExternalToken, Fault, FaultKind, OpCount, Provider, RecordedRequest, Stats, default_apps,
+    DEFAULT_SLACK_CLIENT_SECRET, DEFAULT_SLACK_REDIRECT_URIS, DEFAULT_SLACK_REFRESH_GRACE_SECS,
+    DEFAULT_SLACK_SIGNING_SECRET, ExternalToken, Fault, FaultKind, OpCount, Provider,
+    RecordedRequest, Stats, default_apps,
 };
 pub use notion::NOTION_VERSIONS;
 pub use oidc::{SANDBOX_KEY_ID, SANDBOX_TEST_KEY_PEM, jwks};

@@ -55,7 +55,12 @@ impl Inner {
     }
 
     /// Revokes the live grants of `whom` in the installation; the users and bot users revoked.
-    fn revoke_in(&mut self, client_id: &str, key: &str, whom: Whom<'_>) -> (Vec<String>, Vec<String>) {
+    fn revoke_in(
+        &mut self,
+        client_id: &str,
+        key: &str,
+        whom: Whom<'_>,
+    ) -> (Vec<String>, Vec<String>) {
         let mut oauth: Vec<String> = Vec::new();
         let mut bot: Vec<String> = Vec::new();
         let mut revoke = Vec::new();
@@ -102,7 +107,9 @@ impl Inner {
         };
         if !revocation.oauth.is_empty() || !revocation.bot.is_empty() {
             let event = tokens_revoked(&revocation.oauth, &revocation.bot);
-            revocation.event_ids.extend(self.queue_event(client_id, key, event));
+            revocation
+                .event_ids
+                .extend(self.queue_event(client_id, key, event));
         }
         Ok(revocation)
     }
@@ -110,7 +117,11 @@ impl Inner {
     /// Uninstalls the app from a workspace (`T…`) or an org (`E…`, org-wide install): revokes
     /// every token of the installation, forgets it, and queues `tokens_revoked` (when tokens
     /// were live) and `app_uninstalled`.
-    pub(crate) fn uninstall(&mut self, client_id: &str, key: &str) -> Result<Revocation, ControlError> {
+    pub(crate) fn uninstall(
+        &mut self,
+        client_id: &str,
+        key: &str,
+    ) -> Result<Revocation, ControlError> {
         self.install(client_id, key)?;
         let (oauth, bot) = self.revoke_in(client_id, key, Whom::Everyone);
         let mut revocation = Revocation {
@@ -120,10 +131,14 @@ impl Inner {
         };
         if !revocation.oauth.is_empty() || !revocation.bot.is_empty() {
             let event = tokens_revoked(&revocation.oauth, &revocation.bot);
-            revocation.event_ids.extend(self.queue_event(client_id, key, event));
+            revocation
+                .event_ids
+                .extend(self.queue_event(client_id, key, event));
         }
         let event = json!({"type": "app_uninstalled"});
-        revocation.event_ids.extend(self.queue_event(client_id, key, event));
+        revocation
+            .event_ids
+            .extend(self.queue_event(client_id, key, event));
         if let Some(index) = self.install_index(client_id, key) {
             self.installs.remove(index);
         }

@@ -151,7 +151,9 @@ impl Events {
             .timeout(limits.event_timeout)
             .user_agent("Slackbot 1.0 (+https://api.slack.com/robots)")
             .build()
-            .map_err(|e| tracing::warn!(error = %e, "the sandbox cannot send events: no HTTP client"))
+            .map_err(
+                |e| tracing::warn!(error = %e, "the sandbox cannot send events: no HTTP client"),
+            )
             .ok();
         Self {
             log: Mutex::default(),
