@@ -270,7 +270,7 @@ async fn a_user_revoking_their_token_ends_that_token_set_and_the_bot_keeps_worki
         event.envelope()["event"]["tokens"]["oauth"],
         serde_json::json!(["U1"])
     );
-    assert_eq!(*a.seen.handled.lock().unwrap(), [event.event_id.clone()]);
+    assert_eq!(*a.seen.handled.lock().unwrap(), [event.event_id.as_str()]);
 
     // Gone from the store and from the cache; the bot stays, and works.
     assert_eq!(
@@ -471,7 +471,7 @@ async fn a_retry_of_an_event_already_handled_is_answered_200_and_not_handled_aga
     assert_eq!(requests[1]["x-slack-retry-reason"], "http_error");
     // The handler ran once; the tokens went with the first delivery.
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(*a.seen.handled.lock().unwrap(), [event.event_id.clone()]);
+    assert_eq!(*a.seen.handled.lock().unwrap(), [event.event_id.as_str()]);
     assert_eq!(
         keys(store.token_keys(&t("T1")).await.unwrap()),
         ["slack/T1#bot"]
