@@ -11,8 +11,9 @@
 //! Slack methods: `oauth.v2.access` (code, PKCE public client, refresh grant),
 //! `oauth.v2.user.access` (user-only installs: code, PKCE, refresh grant), `oauth.v2.exchange`,
 //! `oauth.access`, `openid.connect.token` (RS256 `id_token`), `openid.connect.userInfo`,
-//! `auth.test` (with `x-oauth-scopes`), `auth.revoke` (with `test`; sends `tokens_revoked` to an app with an event request URL), `auth.teams.list` (cursor
-//! pagination), `apps.auth.external.get`, `apps.auth.external.delete`.
+//! `auth.test` (with `x-oauth-scopes`), `auth.revoke` (with `test`; sends `tokens_revoked` to an
+//! app with an event request URL), `auth.teams.list` (cursor pagination),
+//! `apps.auth.external.get`, `apps.auth.external.delete`.
 //!
 //! # Starting it in your tests
 //!
