@@ -17,7 +17,7 @@ use axum::response::IntoResponse;
 use hmac::{Hmac, Mac as _};
 use oauth_core::{
     AuthorizationCode, AuthorizationRequest, CodeExchange, Error, InstallationKey, Scopes,
-    TokenKey, TokenStore,
+    TokenKey, TokenStore, UsedStates,
 };
 use oauth_facade::slack::events::{EventDelivery, EventsEndpoint};
 use oauth_facade::slack::{SigningSecret, SlackContext, authorize};
@@ -104,6 +104,16 @@ async fn replica(
     holder: &str,
     secret: &str,
 ) -> Replica {
+    replica_sharing(slack, store, holder, secret, None).await
+}
+
+async fn replica_sharing(
+    slack: &Arc<SlackClient>,
+    store: Arc<dyn TokenStore>,
+    holder: &str,
+    secret: &str,
+    shared: Option<Arc<dyn UsedStates>>,
+) -> Replica {
     let manager = TokenManager::builder(slack.clone(), store)
         .config(ManagerConfig::default().revalidate_interval(REVALIDATE))
         .holder_id(holder)
@@ -111,7 +121,11 @@ async fn replica(
         .unwrap();
     let seen = Arc::new(Seen::default());
     let handled = seen.clone();
-    let endpoint = EventsEndpoint::builder(SigningSecret::new(secret))
+    let mut builder = EventsEndpoint::builder(SigningSecret::new(secret));
+    if let Some(shared) = shared {
+        builder = builder.shared_dedup(shared);
+    }
+    let endpoint = builder
         .token_manager(manager.clone())
         .handler(move |delivery: EventDelivery| {
             let handled = handled.clone();
@@ -529,4 +543,112 @@ async fn a_wrong_signing_secret_is_refused_401_and_changes_nothing() {
             .await
             .is_ok()
     );
+}
+
+/// A load balancer in front of the replicas' endpoints: request n goes to `targets[n % len]`.
+async fn balancer(targets: Vec<String>) -> String {
+    let next = Arc::new(AtomicUsize::new(0));
+    let http = reqwest::Client::new();
+    let forward = move |headers: HeaderMap, body: axum::body::Bytes| {
+        let (next, http, targets) = (next.clone(), http.clone(), targets.clone());
+        async move {
+            let target = &targets[next.fetch_add(1, Ordering::AcqRel) % targets.len()];
+            let mut request = http.post(target).body(body);
+            for (name, value) in &headers {
+                if name.as_str().starts_with("x-slack-") || name == "content-type" {
+                    request = request.header(name.as_str(), value.as_bytes());
+                }
+            }
+            let answer = request.send().await.unwrap();
+            StatusCode::from_u16(answer.status().as_u16()).unwrap()
+        }
+    };
+    let router = axum::Router::new().route("/slack/events", axum::routing::post(forward));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/slack/events", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    url
+}
+
+/// The first delivery reaches replica A, which handles it but whose answer is lost (500); the
+/// retry reaches replica B, which shares the store of handled events: B answers 200, and the
+/// app's handler ran once, on A.
+async fn a_retry_on_another_replica_is_not_handled_twice(
+    a_store: (Arc<dyn TokenStore>, Arc<dyn UsedStates>),
+    b_store: (Arc<dyn TokenStore>, Arc<dyn UsedStates>),
+) {
+    let sandbox = sandbox().await;
+    let slack = slack(&sandbox);
+    let a = replica_sharing(&slack, a_store.0.clone(), "a", SECRET, Some(a_store.1)).await;
+    let b = replica_sharing(&slack, b_store.0, "b", SECRET, Some(b_store.1)).await;
+    a.seen.fail_first.store(1, Ordering::Release);
+    let url = balancer(vec![a.url.clone(), b.url.clone()]).await;
+    sandbox
+        .control()
+        .set_event_subscription(ID, Some(&url), Some(SECRET))
+        .unwrap();
+    install(
+        &sandbox,
+        &slack,
+        &a.manager,
+        Consent::approve("T1", "One", "U1"),
+    )
+    .await;
+
+    sandbox
+        .control()
+        .revoke_user_tokens(ID, "T1", "U1")
+        .unwrap();
+    let event = delivered(&sandbox, "tokens_revoked").await;
+    assert_eq!(event.status, DeliveryStatus::Delivered, "{event:?}");
+    let attempts: Vec<_> = event
+        .attempts
+        .iter()
+        .map(|a| (a.retry_num, a.status))
+        .collect();
+    assert_eq!(attempts, [(0, Some(500)), (1, Some(200))]);
+    let b_requests = b.seen.requests.lock().unwrap().clone();
+    assert_eq!(b_requests.len(), 1);
+    assert_eq!(b_requests[0]["x-slack-retry-num"], "1");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(*a.seen.handled.lock().unwrap(), [event.event_id.as_str()]);
+    assert!(
+        b.seen.handled.lock().unwrap().is_empty(),
+        "B did not run the handler again"
+    );
+    assert_eq!(
+        keys(a_store.0.token_keys(&t("T1")).await.unwrap()),
+        ["slack/T1#bot"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_on_another_replica_sharing_sqlite_is_not_handled_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.db");
+    let open = || async {
+        Arc::new(
+            oauth_store::SqliteTokenStore::open(path.to_str().unwrap())
+                .await
+                .unwrap(),
+        )
+    };
+    let (a, b) = (open().await, open().await);
+    a_retry_on_another_replica_is_not_handled_twice((a.clone(), a), (b.clone(), b)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_on_another_replica_sharing_postgresql_is_not_handled_twice() {
+    let Some(pool) = oauth_itest::postgres_schema("sbx_dedup").await else {
+        return;
+    };
+    let open = || async {
+        Arc::new(
+            oauth_store::PostgresTokenStore::from_pool(pool.clone(), None)
+                .await
+                .unwrap(),
+        )
+    };
+    let (a, b) = (open().await, open().await);
+    a_retry_on_another_replica_is_not_handled_twice((a.clone(), a), (b.clone(), b)).await;
 }
