@@ -114,6 +114,19 @@ async fn replica_sharing(
     secret: &str,
     shared: Option<Arc<dyn UsedStates>>,
 ) -> Replica {
+    replica_with(slack, store, holder, (secret, None), shared, SECRET).await
+}
+
+/// A replica verifying with `secrets` (the current one, and a previous one while rotating),
+/// behind a check that the sandbox signed with `signed_by`.
+async fn replica_with(
+    slack: &Arc<SlackClient>,
+    store: Arc<dyn TokenStore>,
+    holder: &str,
+    (secret, previous): (&str, Option<&str>),
+    shared: Option<Arc<dyn UsedStates>>,
+    signed_by: &'static str,
+) -> Replica {
     let manager = TokenManager::builder(slack.clone(), store)
         .config(ManagerConfig::default().revalidate_interval(REVALIDATE))
         .holder_id(holder)
@@ -122,6 +135,9 @@ async fn replica_sharing(
     let seen = Arc::new(Seen::default());
     let handled = seen.clone();
     let mut builder = EventsEndpoint::builder(SigningSecret::new(secret));
+    if let Some(previous) = previous {
+        builder = builder.previous_secret(SigningSecret::new(previous));
+    }
     if let Some(shared) = shared {
         builder = builder.shared_dedup(shared);
     }
@@ -148,10 +164,9 @@ async fn replica_sharing(
                 async move {
                     let (parts, body) = request.into_parts();
                     let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
-                    // The sandbox signs with the default app's secret as registered (SECRET).
                     assert!(
-                        signed_with(&parts.headers, &body, SECRET),
-                        "not signed with SECRET"
+                        signed_with(&parts.headers, &body, signed_by),
+                        "not signed as registered"
                     );
                     seen.requests.lock().unwrap().push(parts.headers.clone());
                     let answer = next.run(Request::from_parts(parts, Body::from(body))).await;
@@ -651,4 +666,96 @@ async fn a_retry_on_another_replica_sharing_postgresql_is_not_handled_twice() {
     };
     let (a, b) = (open().await, open().await);
     a_retry_on_another_replica_is_not_handled_twice((a.clone(), a), (b.clone(), b)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_signing_secret_rotates_both_secrets_are_accepted_and_no_other() {
+    const NEW: &str = "9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+    const OTHER: &str = "00112233445566778899aabbccddeeff";
+    let sandbox = sandbox().await;
+    let slack = slack(&sandbox);
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(&dir).await;
+    // The app verifies with the new secret and, until the rotation ends, the previous one; the
+    // sandbox still signs with the previous one (SECRET).
+    let a = replica_with(
+        &slack,
+        store.clone(),
+        "a",
+        (NEW, Some(SECRET)),
+        None,
+        SECRET,
+    )
+    .await;
+    sandbox
+        .control()
+        .set_event_subscription(ID, Some(&a.url), Some(SECRET))
+        .unwrap();
+    install(
+        &sandbox,
+        &slack,
+        &a.manager,
+        Consent::approve("T1", "One", "U1"),
+    )
+    .await;
+    install(
+        &sandbox,
+        &slack,
+        &a.manager,
+        Consent::approve("T2", "Two", "U2"),
+    )
+    .await;
+    sandbox
+        .control()
+        .revoke_user_tokens(ID, "T1", "U1")
+        .unwrap();
+    let old = delivered(&sandbox, "tokens_revoked").await;
+    assert_eq!(
+        old.status,
+        DeliveryStatus::Delivered,
+        "the previous secret: {old:?}"
+    );
+    assert_eq!(
+        keys(store.token_keys(&t("T1")).await.unwrap()),
+        ["slack/T1#bot"]
+    );
+
+    // Slack now signs with the new secret: accepted too.
+    let b = replica_with(&slack, store.clone(), "b", (NEW, Some(SECRET)), None, NEW).await;
+    sandbox
+        .control()
+        .set_event_subscription(ID, Some(&b.url), Some(NEW))
+        .unwrap();
+    sandbox.control().clear_events();
+    sandbox
+        .control()
+        .revoke_user_tokens(ID, "T2", "U2")
+        .unwrap();
+    let new = delivered(&sandbox, "tokens_revoked").await;
+    assert_eq!(
+        new.status,
+        DeliveryStatus::Delivered,
+        "the new secret: {new:?}"
+    );
+    assert_eq!(
+        keys(store.token_keys(&t("T2")).await.unwrap()),
+        ["slack/T2#bot"]
+    );
+
+    // A third secret is refused, and changes nothing.
+    let c = replica_with(&slack, store.clone(), "c", (NEW, Some(SECRET)), None, OTHER).await;
+    sandbox
+        .control()
+        .set_event_subscription(ID, Some(&c.url), Some(OTHER))
+        .unwrap();
+    sandbox.control().clear_events();
+    sandbox.control().uninstall(ID, "T2").unwrap();
+    let refused = delivered(&sandbox, "app_uninstalled").await;
+    assert_eq!(refused.status, DeliveryStatus::Failed, "{refused:?}");
+    assert!(refused.attempts.iter().all(|a| a.status == Some(401)));
+    assert_eq!(
+        keys(store.token_keys(&t("T2")).await.unwrap()),
+        ["slack/T2#bot"]
+    );
+    assert!(c.seen.handled.lock().unwrap().is_empty());
 }

@@ -210,6 +210,7 @@ pub struct EventsEndpointBuilder {
     dedup_capacity: usize,
     dedup_ttl: Duration,
     shared: Option<Arc<dyn UsedStates>>,
+    previous: Vec<SigningSecret>,
 }
 
 impl std::fmt::Debug for EventsEndpointBuilder {
@@ -263,6 +264,14 @@ impl EventsEndpointBuilder {
         self
     }
 
+    /// Also accepts requests signed with `secret`, the app's previous signing secret, while it is
+    /// rotated ([`SlackVerifier::also_accept`]); may be given more than once. Remove it once the
+    /// rotation is over.
+    pub fn previous_secret(mut self, secret: SigningSecret) -> Self {
+        self.previous.push(secret);
+        self
+    }
+
     /// Records each handled event in `handled`, shared by the replicas (the SQLite and
     /// PostgreSQL token stores implement [`UsedStates`]; each record lives the dedup `ttl`), so
     /// that the app's handler runs once per `event_id` across replicas: a retry that reaches
@@ -280,10 +289,10 @@ impl EventsEndpointBuilder {
     /// would be refused), when the token manager is not Slack's, or when the body limit or the
     /// dedup capacity is zero.
     pub fn build(self) -> Result<EventsEndpoint> {
-        if self.secret.is_empty() {
+        if self.secret.is_empty() || self.previous.iter().any(SigningSecret::is_empty) {
             return Err(Error::configuration(
-                "the Slack signing secret is empty: set it from the app's Basic Information page \
-                 (\"Signing Secret\")",
+                "the Slack signing secret is empty (or a `previous_secret` is): set it from the app's \
+                 Basic Information page (\"Signing Secret\")",
             ));
         }
         if let Some(manager) = &self.manager {
@@ -300,6 +309,12 @@ impl EventsEndpointBuilder {
                 "the events endpoint's body limit and dedup capacity must be positive",
             ));
         }
+        let mut verifier = SlackVerifier::new(self.secret)
+            .clock(self.clock.clone())
+            .body_limit(self.body_limit);
+        for previous in self.previous {
+            verifier = verifier.also_accept(previous);
+        }
         let shared = self.shared.map(|used| SharedDedup {
             used,
             ttl: self.dedup_ttl,
@@ -308,9 +323,7 @@ impl EventsEndpointBuilder {
         Ok(EventsEndpoint {
             endpoint: Arc::new(Endpoint {
                 shared,
-                verifier: SlackVerifier::new(self.secret)
-                    .clock(self.clock)
-                    .body_limit(self.body_limit),
+                verifier,
                 handler: self.handler,
                 revocation: self.manager.filter(|_| self.revocation),
                 recent: RecentEvents::new(self.dedup_capacity, self.dedup_ttl),
@@ -332,6 +345,7 @@ impl EventsEndpoint {
             dedup_capacity: DEFAULT_DEDUP_CAPACITY,
             dedup_ttl: DEFAULT_DEDUP_TTL,
             shared: None,
+            previous: Vec::new(),
         }
     }
 
