@@ -252,3 +252,23 @@ impl Events {
         self.closed.send_replace(true);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::PendingEvent;
+
+    #[test]
+    fn a_pending_event_does_not_show_its_signing_secret() {
+        let event = PendingEvent {
+            event_id: "Ev1".into(),
+            event_type: "app_uninstalled".into(),
+            client_id: "c".into(),
+            request_url: "http://127.0.0.1:1/".into(),
+            signing_secret: "the-signing-secret-value".into(),
+            body: "{}".into(),
+            event_time: 0,
+        };
+        let debug = format!("{event:?}");
+        assert!(!debug.contains("the-signing-secret-value"), "{debug}");
+    }
+}
