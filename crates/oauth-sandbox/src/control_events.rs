@@ -18,6 +18,47 @@ use crate::state::Shared;
 impl Control {
     /// Sets the app's Events API request URL (`None`: send no events) and, when given, its
     /// signing secret. Events are POSTed there from now on, signed with the secret.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use oauth_sandbox::{
+    ///     DEFAULT_SLACK_CLIENT_ID as ID, DEFAULT_SLACK_CLIENT_SECRET, DeliveryStatus, Limits,
+    ///     Sandbox,
+    /// };
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut limits = Limits::default();
+    /// limits.event_retry_delays = vec![Duration::from_millis(10)]; // one retry, soon
+    /// let sandbox = Sandbox::builder().limits(limits).start().await?;
+    /// let control = sandbox.control();
+    /// // Your app's events endpoint; here nothing listens there.
+    /// control.set_event_subscription(ID, Some("http://127.0.0.1:9/slack/events"), Some("s3cr3t"))?;
+    ///
+    /// // Install in the default workspace T0SANDBOX1, then uninstall from it.
+    /// let code = control
+    ///     .authorize_code(&format!("/oauth/v2/authorize?client_id={ID}&scope=chat:write"))
+    ///     .ok_or("no code")?;
+    /// reqwest::Client::new()
+    ///     .post(format!("{}/api/oauth.v2.access", sandbox.base_url()))
+    ///     .header("content-type", "application/x-www-form-urlencoded")
+    ///     .body(format!("client_id={ID}&client_secret={DEFAULT_SLACK_CLIENT_SECRET}&code={code}"))
+    ///     .send()
+    ///     .await?;
+    /// let uninstall = control.uninstall(ID, "T0SANDBOX1")?; // tokens_revoked, app_uninstalled
+    ///
+    /// // Delivery runs in the background: wait on the log.
+    /// let id = &uninstall.event_ids[1];
+    /// while control.event(id).ok_or("not logged")?.status == DeliveryStatus::Pending {
+    ///     tokio::time::sleep(Duration::from_millis(5)).await;
+    /// }
+    /// let event = control.event(id).ok_or("not logged")?;
+    /// assert_eq!(event.envelope()["event"]["type"], "app_uninstalled");
+    /// assert_eq!(event.status, DeliveryStatus::Failed); // nobody answered
+    /// assert_eq!(event.attempts[1].retry_reason.as_deref(), Some("connection_failed"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn set_event_subscription(
         &self,
         client_id: &str,

@@ -44,7 +44,7 @@ struct Outcome {
 impl Events {
     /// Delivers `event` (logged as `seq`) with its retries; returns when it is settled.
     pub(super) async fn deliver(&self, seq: u64, event: PendingEvent) {
-        let Some(http) = &self.http else {
+        let Some(http) = self.http() else {
             return;
         };
         let mut closed = self.closed.subscribe();

@@ -8,7 +8,7 @@ mod deliver;
 mod envelope;
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -119,6 +119,7 @@ impl std::fmt::Debug for PendingEvent {
 #[derive(Debug, Clone)]
 pub(crate) struct Policy {
     pub(crate) log_capacity: usize,
+    pub(crate) timeout: Duration,
     pub(crate) retry_delays: Vec<Duration>,
 }
 
@@ -129,7 +130,8 @@ pub(crate) struct Events {
     permits: Arc<Semaphore>,
     max_pending: usize,
     policy: Policy,
-    http: Option<reqwest::Client>,
+    /// Made at the first event (a sandbox that sends none never pays for a TLS set-up).
+    http: OnceLock<Option<reqwest::Client>>,
     runtime: tokio::runtime::Handle,
     closed: watch::Sender<bool>,
 }
@@ -143,30 +145,39 @@ struct Log {
 impl Events {
     /// Delivery in the background of `runtime`, bounded by `limits`.
     pub(crate) fn new(limits: &Limits, runtime: tokio::runtime::Handle) -> Self {
-        // No redirects (Slack counts them as failures), no proxy from the environment: the
-        // request URL is reached as given.
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .timeout(limits.event_timeout)
-            .user_agent("Slackbot 1.0 (+https://api.slack.com/robots)")
-            .build()
-            .map_err(
-                |e| tracing::warn!(error = %e, "the sandbox cannot send events: no HTTP client"),
-            )
-            .ok();
         Self {
             log: Mutex::default(),
             permits: Arc::new(Semaphore::new(limits.max_pending_events)),
             max_pending: limits.max_pending_events,
             policy: Policy {
                 log_capacity: limits.event_log_capacity,
+                timeout: limits.event_timeout,
                 retry_delays: limits.event_retry_delays.clone(),
             },
-            http,
+            http: OnceLock::new(),
             runtime,
             closed: watch::Sender::new(false),
         }
+    }
+
+    /// The HTTP client of deliveries, made on first use; `None` if it cannot be made.
+    pub(super) fn http(&self) -> Option<&reqwest::Client> {
+        self.http
+            .get_or_init(|| {
+                // No redirects (Slack counts them as failures), no proxy from the environment:
+                // the request URL is reached as given.
+                reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .no_proxy()
+                    .timeout(self.policy.timeout)
+                    .user_agent("Slackbot 1.0 (+https://api.slack.com/robots)")
+                    .build()
+                    .map_err(|e| {
+                        tracing::warn!(error = %e, "the sandbox cannot send events: no HTTP client");
+                    })
+                    .ok()
+            })
+            .as_ref()
     }
 
     fn log(&self) -> MutexGuard<'_, Log> {
@@ -179,7 +190,7 @@ impl Events {
     pub(crate) fn send(self: &Arc<Self>, events: Vec<PendingEvent>) {
         for event in events {
             let permit = Arc::clone(&self.permits).try_acquire_owned().ok();
-            let status = match (&permit, &self.http, *self.closed.borrow()) {
+            let status = match (&permit, self.http(), *self.closed.borrow()) {
                 (Some(_), Some(_), false) => DeliveryStatus::Pending,
                 (_, _, true) => DeliveryStatus::Cancelled,
                 _ => DeliveryStatus::Dropped,
