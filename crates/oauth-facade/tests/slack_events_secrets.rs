@@ -15,7 +15,8 @@ async fn the_signing_secret_never_reaches_debug_answers_errors_or_logs() {
     let logs = LogCapture::install();
     let app = app().await;
     app.install(None, "T1", "U1").await;
-    let secrets = vec![SECRET.to_owned()];
+    const PREVIOUS: &str = "the-previous-signing-secret-0001";
+    let secrets = vec![SECRET.to_owned(), PREVIOUS.to_owned()];
     let mut seen = String::new();
 
     let secret = SigningSecret::new(SECRET);
@@ -23,6 +24,14 @@ async fn the_signing_secret_never_reaches_debug_answers_errors_or_logs() {
     seen.push_str(&format!("{secret:?} {builder:?}"));
     seen.push_str(&format!("{:?}", builder.build().unwrap()));
     seen.push_str(&format!("{:?}", SlackVerifier::new(secret.clone())));
+    let rotating =
+        EventsEndpoint::builder(secret.clone()).previous_secret(SigningSecret::new(PREVIOUS));
+    seen.push_str(&format!("{rotating:?}"));
+    seen.push_str(&format!("{:?}", rotating.build().unwrap()));
+    seen.push_str(&format!(
+        "{:?}",
+        SlackVerifier::new(secret.clone()).also_accept(SigningSecret::new(PREVIOUS))
+    ));
 
     let body = callback(
         "Ev1SECRET",

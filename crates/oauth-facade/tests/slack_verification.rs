@@ -182,6 +182,11 @@ async fn the_builder_refuses_what_cannot_work() {
         error.to_string().contains("signing secret is empty"),
         "{error}"
     );
+    let error = EventsEndpoint::builder(SigningSecret::new(SECRET))
+        .previous_secret(SigningSecret::new(""))
+        .build()
+        .unwrap_err();
+    assert!(error.to_string().contains("previous_secret"), "{error}");
     let notion = oauth_facade::ProviderConfig::sandbox(
         oauth_facade::ProviderKind::Notion,
         "http://127.0.0.1:9",

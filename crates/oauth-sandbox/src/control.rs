@@ -23,6 +23,20 @@ pub enum ControlError {
     /// The URL given to [`Control::authorize`] is not an authorize URL of the sandbox.
     #[error("not an authorize URL: {0}")]
     NotAnAuthorizeUrl(String),
+    /// The app is not installed there ([`Control::installations`] lists the installations).
+    #[error(
+        "app {client_id} has no installation {installation} (a team id T… for a workspace \
+         install, an enterprise id E… for an org-wide one)"
+    )]
+    UnknownInstallation {
+        /// The app's client id.
+        client_id: String,
+        /// The team or enterprise id given.
+        installation: String,
+    },
+    /// The event request URL is not an absolute `http`/`https` URL.
+    #[error("the event request URL {0} is not an absolute http or https URL")]
+    BadRequestUrl(String),
 }
 
 /// Handle on the sandbox's control API (cheap to clone; all methods are synchronous and fast).
@@ -144,7 +158,9 @@ impl Control {
     /// What the sandbox holds now (codes, tokens, grants, log) and its connection gauges, to
     /// check it against its [`Limits`](crate::Limits).
     pub fn stats(&self) -> Stats {
-        self.shared.lock().stats(&self.shared.connections)
+        let mut stats = self.shared.lock().stats(&self.shared.connections);
+        (stats.event_log_entries, stats.events_pending) = self.shared.events.gauges();
+        stats
     }
 
     /// The Slack installations (no tokens or secrets), in the order they were made: one per
@@ -171,8 +187,9 @@ impl Control {
         self.shared.lock().log.clear();
     }
 
-    /// Forgets every code, grant, token, installation, queued consent, fault, logged request and
-    /// counter, and resets the clock; registered apps and external tokens stay.
+    /// Forgets every code, grant, token, installation, queued consent, fault, logged request,
+    /// logged event and counter, and resets the clock; registered apps and external tokens stay
+    /// (deliveries under way go on).
     pub fn reset(&self) {
         let mut inner = self.shared.lock();
         inner.codes.clear();
@@ -184,6 +201,8 @@ impl Control {
         inner.log.clear();
         inner.counters = Counters::default();
         inner.clock_offset = 0;
+        inner.outbox.clear();
+        self.shared.events.clear();
     }
 
     /// Stores an external token for `apps.auth.external.*`.
@@ -243,9 +262,9 @@ impl Control {
     }
 }
 
-type St = State<Arc<Shared>>;
+pub(crate) type St = State<Arc<Shared>>;
 
-fn ctl(s: &Arc<Shared>) -> Control {
+pub(crate) fn ctl(s: &Arc<Shared>) -> Control {
     Control {
         shared: Arc::clone(s),
     }
@@ -262,7 +281,7 @@ struct AuthorizeBody {
 }
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
-    Router::new()
+    crate::control_events::routes()
         .route(
             "/_sandbox/health",
             get(|State(s): St| async move { Json(json!({"ok": true, "base_url": s.base_url})) }),

@@ -50,23 +50,23 @@ pub struct SlackInstallation {
 pub(crate) struct InstallRec {
     pub(crate) client_id: String,
     /// `T…` for a workspace install, `E…` for an org-wide one.
-    key: String,
-    team: Option<TeamInfo>,
-    enterprise: Option<EnterpriseInfo>,
-    org_wide: bool,
+    pub(crate) key: String,
+    pub(crate) team: Option<TeamInfo>,
+    pub(crate) enterprise: Option<EnterpriseInfo>,
+    pub(crate) org_wide: bool,
     /// (bot user id, bot id).
-    bot: Option<(String, String)>,
-    bot_scopes: Vec<String>,
-    installers: Vec<String>,
-    latest_installer: String,
-    workspaces: Vec<TeamInfo>,
-    installed_at: i64,
-    updated_at: i64,
+    pub(crate) bot: Option<(String, String)>,
+    pub(crate) bot_scopes: Vec<String>,
+    pub(crate) installers: Vec<String>,
+    pub(crate) latest_installer: String,
+    pub(crate) workspaces: Vec<TeamInfo>,
+    pub(crate) installed_at: i64,
+    pub(crate) updated_at: i64,
 }
 
 /// The installation key of an identity: the team for a workspace install, the enterprise for an
 /// org-wide one.
-fn key_of(identity: &Identity) -> &str {
+pub(crate) fn key_of(identity: &Identity) -> &str {
     match (&identity.enterprise, identity.org_wide) {
         (Some((enterprise, _)), true) => enterprise,
         _ => &identity.team_id,
@@ -74,7 +74,7 @@ fn key_of(identity: &Identity) -> &str {
 }
 
 impl Inner {
-    fn install_index(&self, client_id: &str, key: &str) -> Option<usize> {
+    pub(crate) fn install_index(&self, client_id: &str, key: &str) -> Option<usize> {
         self.installs
             .iter()
             .position(|i| i.client_id == client_id && i.key == key)

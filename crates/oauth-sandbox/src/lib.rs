@@ -11,8 +11,9 @@
 //! Slack methods: `oauth.v2.access` (code, PKCE public client, refresh grant),
 //! `oauth.v2.user.access` (user-only installs: code, PKCE, refresh grant), `oauth.v2.exchange`,
 //! `oauth.access`, `openid.connect.token` (RS256 `id_token`), `openid.connect.userInfo`,
-//! `auth.test` (with `x-oauth-scopes`), `auth.revoke` (with `test`), `auth.teams.list` (cursor
-//! pagination), `apps.auth.external.get`, `apps.auth.external.delete`.
+//! `auth.test` (with `x-oauth-scopes`), `auth.revoke` (with `test`; sends `tokens_revoked` to an
+//! app with an event request URL), `auth.teams.list` (cursor pagination),
+//! `apps.auth.external.get`, `apps.auth.external.delete`.
 //!
 //! # Starting it in your tests
 //!
@@ -103,6 +104,10 @@
 //! | `GET /_sandbox/stats` | codes, tokens, grants, installations and log held, connections open, peak, refused ([`Stats`]) | [`Control::stats`] |
 //! | `POST /_sandbox/reset` | forget codes, tokens, installations, consents, faults, log, counters, clock offset (apps stay) | [`Control::reset`] |
 //! | `GET`/`POST /_sandbox/external-tokens` | [`ExternalToken`]s for `apps.auth.external.*` | [`Control::add_external_token`] |
+//! | `POST /_sandbox/events/subscription` `{"client_id","request_url","signing_secret"}` | an app's Events API request URL (`null`: none) and signing secret | [`Control::set_event_subscription`] |
+//! | `POST /_sandbox/revoke` `{"client_id","installation":"T…"/"E…","user_id":"U…"}` or `…,"bot":true}` | revoke a user's or the bot's tokens there; sends `tokens_revoked` ([`Revocation`]) | [`Control::revoke_user_tokens`], [`Control::revoke_bot_token`] |
+//! | `POST /_sandbox/uninstall` `{"client_id","installation":"T…"/"E…"}` | uninstall from a workspace or an org; sends `tokens_revoked` and `app_uninstalled` (404: not installed) | [`Control::uninstall`] |
+//! | `GET`/`DELETE /_sandbox/events` | the delivery log ([`OutgoingEvent`]: envelope, status, attempts) / clear | [`Control::events`], [`Control::event`] |
 //!
 //! Every request to a non-control path is logged (method, path, query, all headers, raw
 //! `Authorization`, content type, raw body (its first 4 KiB by default, and its length), app,
@@ -209,6 +214,43 @@
 //! `invalid_code_verifier`, `bad_redirect_uri`, `invalid_grant_type`, `bad_client_secret`, …).
 //! A user token of either flow refreshes at either method, each answering in its own shape.
 //!
+//! # Events API (Slack)
+//!
+//! An app with a request URL ([`App::event_request_url`], [`Control::set_event_subscription`])
+//! is sent Slack's `event_callback` requests when its tokens end:
+//!
+//! | Cause | Events |
+//! | --- | --- |
+//! | `auth.revoke` (not `test`) with a user token / a bot token | `tokens_revoked`, `tokens: {"oauth": ["U…"], "bot": []}` / `{"oauth": [], "bot": ["U…" (the bot user)]}` |
+//! | [`Control::revoke_user_tokens`] / [`Control::revoke_bot_token`] (every live token of that user / the bot, in that installation) | the same |
+//! | [`Control::uninstall`] of a workspace install (`T…`) or an org-wide one (`E…`) | `tokens_revoked` (every user and bot whose tokens were live), then `app_uninstalled`; the installation is forgotten |
+//!
+//! The envelope: `token` (the deprecated verification token, a fixed value), `team_id`,
+//! `enterprise_id` (only in a Grid org), `api_app_id`, `event`, `type: "event_callback"`,
+//! `event_id` (`Ev…`, the same in every retry), `event_time` (sandbox clock), `authorizations`
+//! (one: the bot user, or the latest installer without a bot, with `enterprise_id`, `team_id`,
+//! `is_bot`, `is_enterprise_install`), `is_ext_shared_channel: false`. For an org-wide install
+//! there is one `app_uninstalled` for the org, with `enterprise_id` and no `team_id`, and
+//! `authorizations[0]` `{"team_id": null, "is_enterprise_install": true}`, as in Bolt's org-app
+//! tests; Slack's per-workspace `app_uninstalled_team` / `team_access_revoked` are not sent.
+//!
+//! Each request is `POST`, `Content-Type: application/json`, signed with the app's signing
+//! secret ([`App::signing_secret`]; [`DEFAULT_SLACK_SIGNING_SECRET`] for the default app and
+//! every [`App::slack`]): `X-Slack-Request-Timestamp` is **real time** at each attempt (not the
+//! sandbox clock, so that an app's 5-minute check passes after
+//! [`Control::advance_clock`]), `X-Slack-Signature: v0=` hex HMAC-SHA256 of
+//! `v0:{timestamp}:{body}`. Deliveries run in the background (no API answer waits for them). A
+//! delivery fails on a non-2xx answer (`http_error`; redirects are not followed), no answer
+//! within [`Limits::event_timeout`] (`http_timeout`, Slack's 3 s), or no connection
+//! (`connection_failed`; anything else `unknown_error`); it is then retried after each of
+//! [`Limits::event_retry_delays`] (Slack's: about at once, 1 min, 5 min) with
+//! `X-Slack-Retry-Num: 1…` and `X-Slack-Retry-Reason` (the previous attempt's failure), unless
+//! the app answered `X-Slack-No-Retry: 1`. [`Control::events`] shows each event's envelope,
+//! [`DeliveryStatus`] and [`DeliveryAttempt`]s (the signature is not kept), to wait on in tests;
+//! it keeps the last [`Limits::event_log_capacity`], and at most [`Limits::max_pending_events`]
+//! deliveries run at once (one more is logged `dropped`, not queued). Shutting the sandbox down
+//! cancels the deliveries under way.
+//!
 //! # Unconfirmed items and the sandbox's choices
 //!
 //! | Unconfirmed item (wire-spec §6) | Sandbox behaviour |
@@ -254,6 +296,10 @@
 //! | Slack `auth.test` with an org-wide token | `team_id` = enterprise id, `team` = its name, `url` `https://<name>.enterprise.slack.com/`; `team_id` argument picks one of the org's workspaces (`team_access_not_granted` for others) |
 //! | Slack `auth.teams.list` with a workspace token | the workspace (or the consent's `teams`) |
 //! | Slack org-wide consent without enterprise | `E0SANDBOX1` "Sandbox Enterprise" |
+//! | Slack `tokens_revoked` for the app's own `auth.revoke` (slack-apps §7) | sent, like a revocation by the user |
+//! | Slack events on uninstall | `tokens_revoked` (the tokens that were live) then `app_uninstalled`, each delivered on its own (order not guaranteed, as Slack's) |
+//! | Slack org-wide `app_uninstalled` | one, for the org: `enterprise_id`, no `team_id`, `authorizations[0].is_enterprise_install` |
+//! | Slack `X-Slack-Request-Timestamp` | real time, even when the sandbox clock was advanced |
 //! | OIDC `iss` | the sandbox base URL (also the discovery `issuer`) |
 //! | Authorize errors | unknown client or unregistered redirect URI: 400 HTML page with `x-sandbox-error: <code>`; other errors: redirect with `error=` (`invalid_scope`, `invalid_request` for PKCE problems or a custom scheme without PKCE, `unsupported_response_type`, `access_denied`) |
 //!
@@ -261,8 +307,8 @@
 //!
 //! Notion's REST API beyond OAuth and `GET /v1/users/me`; real rate limits (only injected faults); `multipart/form-data`
 //! bodies; the `assertion` grant, GovSlack; `incoming_webhook` blocks; adding workspaces to an
-//! org-wide install after it (`team_access_granted`): reinstall with a longer list; uninstalls
-//! and the Events API; Grid `W…` user ids (any id is taken as given); the rule that PKCE
+//! org-wide install after it (`team_access_granted`): reinstall with a longer list; events other
+//! than `tokens_revoked` and `app_uninstalled`, `url_verification` of a request URL; Grid `W…` user ids (any id is taken as given); the rule that PKCE
 //! desktop redirects may not request bot scopes.
 //!
 //! # Bounds
@@ -270,7 +316,8 @@
 //! The sandbox is a server you may leave running in CI, so what it keeps and serves is bounded:
 //! the request log (entries, and bytes of each body), the request body size, connections at once
 //! (one more is answered 503), the time to send a request's head (also the idle time of a
-//! kept-alive connection) and its body, and how long dead codes and tokens are remembered. Each
+//! kept-alive connection) and its body, how long dead codes and tokens are remembered, and the
+//! event delivery log and the deliveries under way. Each
 //! bound has a default and is overridable ([`Limits`], [`SandboxBuilder::limits`], the binary's
 //! `--limit NAME=VALUE`); [`Control::stats`] (`GET /_sandbox/stats`) shows what it holds.
 //!
@@ -282,6 +329,8 @@
 mod authorize;
 mod consent;
 mod control;
+mod control_events;
+mod events;
 mod grants;
 mod ids;
 mod installs;
@@ -303,13 +352,15 @@ use tokio::task::JoinHandle;
 
 pub use consent::{Consent, EnterpriseInfo, TeamInfo};
 pub use control::{Control, ControlError};
+pub use events::{DeliveryAttempt, DeliveryStatus, OutgoingEvent, Revocation};
 pub use installs::SlackInstallation;
 pub use limits::Limits;
 pub use model::{
     App, AuthorizeOutcome, Counters, DEFAULT_NOTION_CLIENT_ID, DEFAULT_NOTION_CLIENT_SECRET,
     DEFAULT_NOTION_REDIRECT_URIS, DEFAULT_SLACK_APP_ID, DEFAULT_SLACK_CLIENT_ID,
     DEFAULT_SLACK_CLIENT_SECRET, DEFAULT_SLACK_REDIRECT_URIS, DEFAULT_SLACK_REFRESH_GRACE_SECS,
-    ExternalToken, Fault, FaultKind, OpCount, Provider, RecordedRequest, Stats, default_apps,
+    DEFAULT_SLACK_SIGNING_SECRET, ExternalToken, Fault, FaultKind, OpCount, Provider,
+    RecordedRequest, Stats, default_apps,
 };
 pub use notion::NOTION_VERSIONS;
 pub use oidc::{SANDBOX_KEY_ID, SANDBOX_TEST_KEY_PEM, jwks};
@@ -420,7 +471,12 @@ impl SandboxBuilder {
             addr: self.addr,
             source,
         })?;
+        let events = Arc::new(events::Events::new(
+            &self.limits,
+            tokio::runtime::Handle::current(),
+        ));
         let shared = Arc::new(state::Shared {
+            events,
             inner: Mutex::new(state::Inner::new(self.apps, self.limits)),
             base_url: format!("http://{addr}"),
             jwt_key: oidc::encoding_key()?,
@@ -466,7 +522,9 @@ impl SandboxHandle {
     }
 
     /// Stops accepting, lets in-flight requests finish (at most 5 s) and waits for the server.
+    /// Event deliveries under way end (logged `cancelled`).
     pub async fn shutdown(mut self) {
+        self.control.shared.events.close();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -478,6 +536,7 @@ impl SandboxHandle {
 
 impl Drop for SandboxHandle {
     fn drop(&mut self) {
+        self.control.shared.events.close();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

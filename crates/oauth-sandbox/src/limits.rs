@@ -16,10 +16,15 @@ use std::time::Duration;
 /// | `idle_timeout_secs` | 30 | time to send a request's head, on a new or a kept-alive connection; then the connection is closed |
 /// | `body_timeout_secs` | 10 | time to send a request's body once its head is in; then 408 and the connection is closed |
 /// | `state_retention_secs` | 60 | real time (not the sandbox clock) a dead code or token (used, expired or revoked) is remembered; then it is forgotten, and a token reads as unknown |
+/// | `event_log_capacity` | 1 000 | events kept in the delivery log ([`Control::events`](crate::Control::events); the oldest go first) |
+/// | `max_pending_events` | 256 | events being delivered at once, retries included; one more is not sent and is logged `dropped` |
+/// | `event_timeout_secs` | 3 | time the app has to answer one delivery (Slack's 3 s); then it counts as `http_timeout` |
+/// | `event_retry_delays_secs` | `0,60,300` | the waits before each retry (Slack's: about at once, 1 min, 5 min); their number is the number of retries (Slack's 3) |
 ///
 /// With the defaults, the log holds at most about 10 000 × (4 KiB + the headers) ≈ 50 MiB; the
 /// state holds the live codes (each lives 10 minutes of the sandbox clock) and tokens, plus the
-/// dead ones of the last minute.
+/// dead ones of the last minute; the event log at most 1 000 × (the envelope, under 2 KiB, and
+/// its attempts).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
@@ -37,6 +42,14 @@ pub struct Limits {
     pub body_timeout: Duration,
     /// Real time a dead code or token is remembered.
     pub state_retention: Duration,
+    /// Events kept in the delivery log.
+    pub event_log_capacity: usize,
+    /// Events being delivered at once (with their retries).
+    pub max_pending_events: usize,
+    /// Time the app has to answer one delivery of an event.
+    pub event_timeout: Duration,
+    /// The waits before each retry of an event's delivery (as many retries as entries).
+    pub event_retry_delays: Vec<Duration>,
 }
 
 impl Default for Limits {
@@ -49,13 +62,21 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(10),
             state_retention: Duration::from_secs(60),
+            event_log_capacity: 1_000,
+            max_pending_events: 256,
+            event_timeout: Duration::from_secs(3),
+            event_retry_delays: vec![
+                Duration::ZERO,
+                Duration::from_secs(60),
+                Duration::from_secs(300),
+            ],
         }
     }
 }
 
 impl Limits {
     /// Sets one limit by its `--limit` name (counts and bytes as integers, `_secs` as seconds,
-    /// fractions allowed).
+    /// fractions allowed; `event_retry_delays_secs` a comma-separated list, empty for no retry).
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
         let count = || {
             value
@@ -77,11 +98,30 @@ impl Limits {
             "idle_timeout_secs" => self.idle_timeout = seconds()?,
             "body_timeout_secs" => self.body_timeout = seconds()?,
             "state_retention_secs" => self.state_retention = seconds()?,
+            "event_log_capacity" => self.event_log_capacity = count()?,
+            "max_pending_events" => self.max_pending_events = count()?,
+            "event_timeout_secs" => self.event_timeout = seconds()?,
+            "event_retry_delays_secs" => {
+                self.event_retry_delays = value
+                    .split(',')
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|s| {
+                        s.trim()
+                            .parse::<f64>()
+                            .ok()
+                            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                            .ok_or_else(|| {
+                                format!("--limit {name}={value}: `{s}` is not a number of seconds")
+                            })
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
             _ => {
                 return Err(format!(
                     "unknown limit `{name}` (known: request_log_capacity, request_log_body_bytes, \
                      max_request_body_bytes, max_connections, idle_timeout_secs, \
-                     body_timeout_secs, state_retention_secs)"
+                     body_timeout_secs, state_retention_secs, event_log_capacity, \
+                     max_pending_events, event_timeout_secs, event_retry_delays_secs)"
                 ));
             }
         }

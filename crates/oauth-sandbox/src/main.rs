@@ -13,7 +13,11 @@ use oauth_sandbox::{Limits, Sandbox, SandboxHandle};
 const USAGE: &str = "usage: oauth-sandbox [--addr 127.0.0.1:8787] [--limit NAME=VALUE]...
 limits (defaults): request_log_capacity (10000), request_log_body_bytes (4096),
   max_request_body_bytes (1048576), max_connections (512), idle_timeout_secs (30),
-  body_timeout_secs (10), state_retention_secs (60)";
+  body_timeout_secs (10), state_retention_secs (60), event_log_capacity (1000),
+  max_pending_events (256), event_timeout_secs (3), event_retry_delays_secs (0,60,300)
+Slack events: POST /_sandbox/events/subscription {\"client_id\",\"request_url\",\"signing_secret\"}
+  makes the sandbox POST signed tokens_revoked/app_uninstalled there; GET /_sandbox/events is the
+  delivery log";
 
 fn parse_args() -> Result<(SocketAddr, Limits), String> {
     let mut args = std::env::args().skip(1);
@@ -53,12 +57,13 @@ fn announce(handle: &SandboxHandle) {
     println!("listening on {}", handle.base_url());
     for app in handle.control().apps() {
         println!(
-            "app provider={:?} client_id={} client_secret={} redirect_uris={} rotation={}",
+            "app provider={:?} client_id={} client_secret={} redirect_uris={} rotation={} signing_secret={}",
             app.provider,
             app.client_id,
             app.client_secret.as_deref().unwrap_or("-"),
             app.redirect_uris.join(","),
             app.token_rotation_enabled,
+            app.signing_secret.as_deref().unwrap_or("-"),
         );
     }
     let _ = std::io::stdout().flush();

@@ -18,8 +18,8 @@ pub enum Provider {
 ///
 /// Construct it with [`App::notion`] or [`App::slack`] and adjust with the `with_*` methods; over
 /// HTTP it is the JSON form of this struct (every field but `provider`, `client_id` and
-/// `redirect_uris` has a default).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `redirect_uris` has a default). Its `Debug` shows neither secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct App {
     /// Provider this app belongs to.
     pub provider: Provider,
@@ -55,6 +55,35 @@ pub struct App {
     /// 43,200). Short lifetimes let tests go through many expiry cycles in real time.
     #[serde(default)]
     pub access_token_ttl_secs: Option<u64>,
+    /// Slack: the signing secret the sandbox signs the app's events with (`X-Slack-Signature`);
+    /// [`App::slack`] gives [`DEFAULT_SLACK_SIGNING_SECRET`].
+    #[serde(default)]
+    pub signing_secret: Option<String>,
+    /// Slack: the Events API request URL the sandbox POSTs the app's events to
+    /// (`tokens_revoked`, `app_uninstalled`); `None`: no events are sent.
+    #[serde(default)]
+    pub event_request_url: Option<String>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |s: &Option<String>| s.as_ref().map(|_| "[redacted]");
+        f.debug_struct("App")
+            .field("provider", &self.provider)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &redacted(&self.client_secret))
+            .field("redirect_uris", &self.redirect_uris)
+            .field("scopes", &self.scopes)
+            .field("user_scopes", &self.user_scopes)
+            .field("token_rotation_enabled", &self.token_rotation_enabled)
+            .field("pkce_enabled", &self.pkce_enabled)
+            .field("refresh_grace_secs", &self.refresh_grace_secs)
+            .field("app_id", &self.app_id)
+            .field("access_token_ttl_secs", &self.access_token_ttl_secs)
+            .field("signing_secret", &redacted(&self.signing_secret))
+            .field("event_request_url", &self.event_request_url)
+            .finish()
+    }
 }
 
 impl App {
@@ -81,11 +110,14 @@ impl App {
             refresh_grace_secs: 0,
             app_id: String::from("Sandbox Notion integration"),
             access_token_ttl_secs: None,
+            signing_secret: None,
+            event_request_url: None,
         }
     }
 
-    /// A Slack app without token rotation and with the default grace period
-    /// ([`DEFAULT_SLACK_REFRESH_GRACE_SECS`]) for when rotation gets enabled.
+    /// A Slack app without token rotation, with the default grace period
+    /// ([`DEFAULT_SLACK_REFRESH_GRACE_SECS`]) for when rotation gets enabled, the default signing
+    /// secret ([`DEFAULT_SLACK_SIGNING_SECRET`]) and no event request URL.
     pub fn slack(
         client_id: impl Into<String>,
         client_secret: impl Into<String>,
@@ -104,6 +136,8 @@ impl App {
             refresh_grace_secs: DEFAULT_SLACK_REFRESH_GRACE_SECS,
             app_id: app_id.into(),
             access_token_ttl_secs: None,
+            signing_secret: Some(DEFAULT_SLACK_SIGNING_SECRET.to_owned()),
+            event_request_url: None,
         }
     }
 
@@ -149,6 +183,20 @@ impl App {
         self
     }
 
+    /// Sets the signing secret the app's events are signed with (Slack).
+    #[must_use]
+    pub fn with_signing_secret(mut self, secret: impl Into<String>) -> Self {
+        self.signing_secret = Some(secret.into());
+        self
+    }
+
+    /// Sets the Events API request URL the app's events are POSTed to (Slack).
+    #[must_use]
+    pub fn with_event_request_url(mut self, url: impl Into<String>) -> Self {
+        self.event_request_url = Some(url.into());
+        self
+    }
+
     /// Sets the lifetime of the rotating access tokens (Slack), in seconds.
     #[must_use]
     pub fn with_access_token_ttl_secs(mut self, secs: u64) -> Self {
@@ -173,6 +221,9 @@ pub const DEFAULT_NOTION_REDIRECT_URIS: &[&str] = &[
 pub const DEFAULT_SLACK_CLIENT_ID: &str = "2141029472.691202649728";
 /// Client secret of the default Slack app.
 pub const DEFAULT_SLACK_CLIENT_SECRET: &str = "3a6f5e1c9b2d4e7f8a0b1c2d3e4f5a6b";
+/// Signing secret of the default Slack app (and of every [`App::slack`] until changed): the
+/// key of its events' `X-Slack-Signature`.
+pub const DEFAULT_SLACK_SIGNING_SECRET: &str = "5b1e7c3d9a2f4e6b8c0d1e2f3a4b5c6d";
 /// Slack app id of the default Slack app.
 pub const DEFAULT_SLACK_APP_ID: &str = "A0SANDBOX01";
 /// Redirect URIs of the default Slack app (the loopback one matches any port).
@@ -494,4 +545,10 @@ pub struct Stats {
     pub connections_peak: usize,
     /// Connections refused (503) because `max_connections` were open.
     pub connections_refused: u64,
+    /// Events in the delivery log.
+    #[serde(default)]
+    pub event_log_entries: usize,
+    /// Events being delivered now (their retries included).
+    #[serde(default)]
+    pub events_pending: usize,
 }

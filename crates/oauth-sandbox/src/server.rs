@@ -317,6 +317,7 @@ async fn provider_handler(State(shared): State<Arc<Shared>>, req: Request) -> Re
         rec.operation.clone_from(&reply.op);
         rec.status = (!drop_after).then_some(reply.status.as_u16());
         inner.record(rec);
+        shared.flush_events(&mut inner);
         reply
     });
     let Ok(mut reply) = processing.await else {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use jsonwebtoken::EncodingKey;
 
 use crate::consent::{Consent, TeamInfo, default_team_name};
+use crate::events::{Events, PendingEvent};
 use crate::installs::InstallRec;
 use crate::limits::{Connections, Limits};
 use crate::model::{App, Counters, ExternalToken, Fault, FaultKind, RecordedRequest, Stats};
@@ -146,6 +147,9 @@ pub(crate) struct Inner {
     pub(crate) clock_offset: i64,
     pub(crate) external: Vec<ExternalToken>,
     pub(crate) rng: u64,
+    /// Events built by the request (or control call) being processed, handed to
+    /// [`Shared::events`] once it is done.
+    pub(crate) outbox: Vec<PendingEvent>,
 }
 
 /// State shared by the server tasks and the control API.
@@ -156,6 +160,8 @@ pub(crate) struct Shared {
     pub(crate) jwt_key: EncodingKey,
     pub(crate) notion_grant_style: NotionGrantErrorStyle,
     pub(crate) connections: Arc<Connections>,
+    /// Event delivery to the apps' request URLs.
+    pub(crate) events: Arc<Events>,
 }
 
 impl Shared {
@@ -164,6 +170,13 @@ impl Shared {
         self.inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Sends the events `inner`'s last operation built (in the background).
+    pub(crate) fn flush_events(&self, inner: &mut Inner) {
+        if !inner.outbox.is_empty() {
+            self.events.send(std::mem::take(&mut inner.outbox));
+        }
     }
 }
 
@@ -196,6 +209,7 @@ impl Inner {
             clock_offset: 0,
             external: Vec::new(),
             rng: u64::from_le_bytes(seed) | 1,
+            outbox: Vec::new(),
         };
         for app in apps {
             if app.provider == crate::model::Provider::Slack {
@@ -521,6 +535,8 @@ impl Inner {
             connections_open: open,
             connections_peak: peak,
             connections_refused: refused,
+            event_log_entries: 0,
+            events_pending: 0,
         }
     }
 }

@@ -92,6 +92,7 @@ pub(super) fn auth_revoke(inner: &mut Inner, req: &Req, args: &Args) -> Reply {
     } else {
         inner.revoke_grant(g);
     }
+    inner.token_revoked_by_app(g);
     ok(&json!({"ok": true, "revoked": true})).classify(Some(&cid), "")
 }
 

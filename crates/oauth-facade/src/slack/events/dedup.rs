@@ -1,10 +1,15 @@
 //! The event ids seen recently, to answer Slack's retries of an event already handled without
 //! handling it again (and a retry that arrives while the first delivery is still at work with a
-//! failure, so that Slack tries once more): bounded in number and in age.
+//! failure, so that Slack tries once more): bounded in number and in age. And, when the replicas
+//! share one, the store of handled events ([`SharedDedup`]), so that a retry reaching another
+//! replica is not handed to the app again.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use oauth_core::{Clock, Result, StateId, StateUse, UsedStates};
+use oauth_slack::EventCallback;
 
 /// Event ids seen within `ttl`, at most `capacity` of them (the oldest forgotten first).
 #[derive(Debug)]
@@ -106,6 +111,39 @@ impl Seen {
             && self.at.get(&id).map(|(seen, _)| *seen) == Some(at)
         {
             self.at.remove(&id);
+        }
+    }
+}
+
+/// The handled events, shared by the replicas.
+pub(super) struct SharedDedup {
+    pub(super) used: Arc<dyn UsedStates>,
+    pub(super) ttl: Duration,
+    pub(super) clock: Arc<dyn Clock>,
+}
+
+impl SharedDedup {
+    /// Whether this is the first record of the event, by any replica.
+    pub(super) async fn first(&self, callback: &EventCallback) -> Result<bool> {
+        // Namespaced, so that an event id never meets an install flow's state in the same table.
+        let id = StateId::of(&format!(
+            "slack-event:{}:{}",
+            callback.api_app_id.as_deref().unwrap_or_default(),
+            callback.event_id
+        ));
+        match self
+            .used
+            .record_use(&id, self.clock.now() + self.ttl)
+            .await?
+        {
+            StateUse::First => Ok(true),
+            StateUse::Replayed => Ok(false),
+            StateUse::Expired => {
+                // Only when the store's clock is a dedup TTL ahead of ours: not recorded, so
+                // handing it over may run the handler twice; losing the event would be worse.
+                tracing::warn!(event_id = %callback.event_id, "the shared dedup store's clock is far ahead of this replica's: check NTP");
+                Ok(true)
+            }
         }
     }
 }

@@ -26,7 +26,11 @@
 //! accepted (by default the last 10,000, for an hour; [`EventsEndpointBuilder::dedup`]) and
 //! answers their retries 200 without handling them again. Memory is bounded by both limits; the
 //! set is per process, so a retry that reaches another replica is handled there (Slack's
-//! retries are rare: the acknowledgement does not wait for the handler).
+//! retries are rare: the acknowledgement does not wait for the handler) unless the replicas
+//! share a store of handled events ([`EventsEndpointBuilder::shared_dedup`]: the SQLite and
+//! PostgreSQL token stores are one). Then the first replica to record an event runs the
+//! handler, and a retry elsewhere is answered 200 without it (its token removal, idempotent,
+//! still runs).
 //!
 //! # Token revocation
 //!
@@ -104,11 +108,11 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use oauth_core::{Clock, Error, Result, SystemClock, TokenKey};
+use oauth_core::{Clock, Error, Result, SystemClock, TokenKey, UsedStates};
 use oauth_manager::TokenManager;
 use oauth_slack::{EventCallback, EventRequest, SigningSecret};
 
-use dedup::{Arrival, RecentEvents};
+use dedup::{Arrival, RecentEvents, SharedDedup};
 use verify::plain;
 pub use verify::{
     DEFAULT_BODY_LIMIT, Rejection, SlackVerifier, VerifiedBody, verify_slack_request,
@@ -175,6 +179,7 @@ struct Endpoint {
     handler: Option<Arc<dyn EventHandler>>,
     revocation: Option<TokenManager>,
     recent: RecentEvents,
+    shared: Option<SharedDedup>,
 }
 
 /// The Events API endpoint. Build it with [`EventsEndpoint::builder`], mount
@@ -204,6 +209,8 @@ pub struct EventsEndpointBuilder {
     handler: Option<Arc<dyn EventHandler>>,
     dedup_capacity: usize,
     dedup_ttl: Duration,
+    shared: Option<Arc<dyn UsedStates>>,
+    previous: Vec<SigningSecret>,
 }
 
 impl std::fmt::Debug for EventsEndpointBuilder {
@@ -257,16 +264,35 @@ impl EventsEndpointBuilder {
         self
     }
 
+    /// Also accepts requests signed with `secret`, the app's previous signing secret, while it is
+    /// rotated ([`SlackVerifier::also_accept`]); may be given more than once. Remove it once the
+    /// rotation is over.
+    pub fn previous_secret(mut self, secret: SigningSecret) -> Self {
+        self.previous.push(secret);
+        self
+    }
+
+    /// Records each handled event in `handled`, shared by the replicas (the SQLite and
+    /// PostgreSQL token stores implement [`UsedStates`]; each record lives the dedup `ttl`), so
+    /// that the app's handler runs once per `event_id` across replicas: a retry that reaches
+    /// another replica is answered 200 without handing it over (the token removal, idempotent,
+    /// runs on every delivery). A store failure while recording is answered 500, and the handler
+    /// does not run (Slack delivers the event again). Default: none, each replica dedups alone.
+    pub fn shared_dedup(mut self, handled: Arc<dyn UsedStates>) -> Self {
+        self.shared = Some(handled);
+        self
+    }
+
     /// Checks the configuration and builds the endpoint.
     ///
     /// Fails with [`Error::Configuration`] when the signing secret is empty (every request
     /// would be refused), when the token manager is not Slack's, or when the body limit or the
     /// dedup capacity is zero.
     pub fn build(self) -> Result<EventsEndpoint> {
-        if self.secret.is_empty() {
+        if self.secret.is_empty() || self.previous.iter().any(SigningSecret::is_empty) {
             return Err(Error::configuration(
-                "the Slack signing secret is empty: set it from the app's Basic Information page \
-                 (\"Signing Secret\")",
+                "the Slack signing secret is empty (or a `previous_secret` is): set it from the app's \
+                 Basic Information page (\"Signing Secret\")",
             ));
         }
         if let Some(manager) = &self.manager {
@@ -283,11 +309,21 @@ impl EventsEndpointBuilder {
                 "the events endpoint's body limit and dedup capacity must be positive",
             ));
         }
+        let mut verifier = SlackVerifier::new(self.secret)
+            .clock(self.clock.clone())
+            .body_limit(self.body_limit);
+        for previous in self.previous {
+            verifier = verifier.also_accept(previous);
+        }
+        let shared = self.shared.map(|used| SharedDedup {
+            used,
+            ttl: self.dedup_ttl,
+            clock: self.clock.clone(),
+        });
         Ok(EventsEndpoint {
             endpoint: Arc::new(Endpoint {
-                verifier: SlackVerifier::new(self.secret)
-                    .clock(self.clock)
-                    .body_limit(self.body_limit),
+                shared,
+                verifier,
                 handler: self.handler,
                 revocation: self.manager.filter(|_| self.revocation),
                 recent: RecentEvents::new(self.dedup_capacity, self.dedup_ttl),
@@ -308,6 +344,8 @@ impl EventsEndpoint {
             handler: None,
             dedup_capacity: DEFAULT_DEDUP_CAPACITY,
             dedup_ttl: DEFAULT_DEDUP_TTL,
+            shared: None,
+            previous: Vec::new(),
         }
     }
 
@@ -390,6 +428,27 @@ impl Endpoint {
             },
             None => Vec::new(),
         };
+        if let Some(shared) = &self.shared {
+            match shared.first(&callback).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.recent.done(&id);
+                    tracing::debug!(event_id = %id, retry = ?retry, "an event another replica handled: answered, not handled again");
+                    return StatusCode::OK.into_response();
+                }
+                Err(error) => {
+                    self.recent.forget(&id);
+                    tracing::error!(event_id = %id, %error, "could not record the event in the shared store; answering 500 so that Slack retries");
+                    return plain(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        format!(
+                            "could not record this event as handled ({error}); Slack will \
+                             deliver it again"
+                        ),
+                    );
+                }
+            }
+        }
         self.recent.done(&id);
         if let Some(handler) = &self.handler {
             let delivery = EventDelivery {

@@ -20,8 +20,11 @@ use oauth_slack::{SignatureError, SigningSecret, verify_request};
 /// smaller; a larger body is refused before it is read whole).
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
+#[derive(Clone)]
 struct Inner {
     secret: SigningSecret,
+    /// Secrets also accepted while a rotation is under way (the previous ones).
+    previous: Vec<SigningSecret>,
     clock: Arc<dyn Clock>,
     body_limit: usize,
 }
@@ -55,6 +58,7 @@ impl fmt::Debug for SlackVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SlackVerifier")
             .field("secret", &self.inner.secret)
+            .field("previous_secrets", &self.inner.previous.len())
             .field("body_limit", &self.inner.body_limit)
             .finish_non_exhaustive()
     }
@@ -64,27 +68,44 @@ impl SlackVerifier {
     /// A verifier of `secret`'s signatures, on the system clock, with bodies up to
     /// [`DEFAULT_BODY_LIMIT`].
     pub fn new(secret: SigningSecret) -> Self {
-        Self::with(secret, Arc::new(SystemClock), DEFAULT_BODY_LIMIT)
-    }
-
-    fn with(secret: SigningSecret, clock: Arc<dyn Clock>, body_limit: usize) -> Self {
         Self {
             inner: Arc::new(Inner {
                 secret,
-                clock,
-                body_limit,
+                previous: Vec::new(),
+                clock: Arc::new(SystemClock),
+                body_limit: DEFAULT_BODY_LIMIT,
             }),
+        }
+    }
+
+    fn change(self, change: impl FnOnce(&mut Inner)) -> Self {
+        let mut inner = Arc::unwrap_or_clone(self.inner);
+        change(&mut inner);
+        Self {
+            inner: Arc::new(inner),
         }
     }
 
     /// Refuses bodies over `bytes` (answered 413).
     pub fn body_limit(self, bytes: usize) -> Self {
-        Self::with(self.inner.secret.clone(), self.inner.clock.clone(), bytes)
+        self.change(|inner| inner.body_limit = bytes)
     }
 
     /// Takes "now" from `clock` (tests use a `ManualClock`).
     pub fn clock(self, clock: Arc<dyn Clock>) -> Self {
-        Self::with(self.inner.secret.clone(), clock, self.inner.body_limit)
+        self.change(|inner| inner.clock = clock)
+    }
+
+    /// Also accepts signatures made with `previous`, while the app's signing secret is rotated
+    /// (Slack signs with the new secret at once, but requests already signed with the old one may
+    /// still arrive, retries included). The secret given to [`new`](Self::new) is tried first;
+    /// an empty secret is ignored. Drop the previous secret once the rotation is over: each one
+    /// accepted is one more key that can sign.
+    pub fn also_accept(self, previous: SigningSecret) -> Self {
+        if previous.is_empty() {
+            return self;
+        }
+        self.change(|inner| inner.previous.push(previous))
     }
 
     /// The body limit.
@@ -102,8 +123,17 @@ impl SlackVerifier {
             }
             Err(_) => return Err(Rejection::UnreadableBody),
         };
-        verify_request(&self.inner.secret, headers, &bytes, self.inner.clock.now())
-            .map_err(Rejection::Signature)?;
+        let now = self.inner.clock.now();
+        let mut result = verify_request(&self.inner.secret, headers, &bytes, now);
+        for previous in &self.inner.previous {
+            // Only a signature that did not match is tried against the next secret: a missing,
+            // malformed or stale one is refused whatever the key.
+            if !matches!(result, Err(SignatureError::Mismatch)) {
+                break;
+            }
+            result = verify_request(previous, headers, &bytes, now);
+        }
+        result.map_err(Rejection::Signature)?;
         Ok(bytes)
     }
 }
