@@ -36,7 +36,7 @@ pub(crate) fn slack(sandbox: &SandboxHandle) -> Arc<SlackClient> {
         SlackClient::builder(ID)
             .client_secret(oauth_sandbox::DEFAULT_SLACK_CLIENT_SECRET)
             .redirect_uri(oauth_sandbox::DEFAULT_SLACK_REDIRECT_URIS[0])
-            .api_base_url(format!("{base}/api/"))
+            .base_url(format!("{base}/api/"))
             .authorize_base_url(format!("{base}/"))
             .http_client(oauth_itest::http_client().unwrap())
             .build()
