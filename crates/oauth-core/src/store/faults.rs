@@ -27,11 +27,11 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
-use super::{CasOutcome, Lease, StoredTokenSet, TokenStore};
+use super::{CasOutcome, DueToken, Lease, Page, StoredTokenSet, TokenStore};
 use crate::error::{Error, Result};
 use crate::installation::{Grant, Installation, InstallationKey, TokenKey};
 use crate::token::{ProviderId, TokenSet};
@@ -52,7 +52,7 @@ pub enum StoreOp {
     MarkNeedsReauthorization,
     /// [`TokenStore::delete`].
     Delete,
-    /// [`TokenStore::list`].
+    /// [`TokenStore::list_page`] (and so each page [`TokenStore::list`] reads).
     List,
     /// [`TokenStore::installation`].
     Installation,
@@ -70,11 +70,13 @@ pub enum StoreOp {
     RenewLease,
     /// [`TokenStore::release_lease`].
     ReleaseLease,
+    /// [`TokenStore::due_for_refresh`].
+    DueForRefresh,
 }
 
 impl StoreOp {
     /// Every operation.
-    pub const ALL: [StoreOp; 15] = [
+    pub const ALL: [StoreOp; 16] = [
         StoreOp::Get,
         StoreOp::Save,
         StoreOp::SaveGrant,
@@ -90,6 +92,7 @@ impl StoreOp {
         StoreOp::TryAcquireLease,
         StoreOp::RenewLease,
         StoreOp::ReleaseLease,
+        StoreOp::DueForRefresh,
     ];
 
     fn index(self) -> usize {
@@ -105,7 +108,7 @@ impl StoreOp {
             StoreOp::CompareAndSwap => "compare_and_swap",
             StoreOp::MarkNeedsReauthorization => "mark_needs_reauthorization",
             StoreOp::Delete => "delete",
-            StoreOp::List => "list",
+            StoreOp::List => "list_page",
             StoreOp::Installation => "installation",
             StoreOp::TokenKeys => "token_keys",
             StoreOp::DeleteInstallation => "delete_installation",
@@ -114,6 +117,7 @@ impl StoreOp {
             StoreOp::TryAcquireLease => "try_acquire_lease",
             StoreOp::RenewLease => "renew_lease",
             StoreOp::ReleaseLease => "release_lease",
+            StoreOp::DueForRefresh => "due_for_refresh",
         }
     }
 }
@@ -207,7 +211,7 @@ type Observer = Arc<dyn Fn(StoreOp, Option<&str>) + Send + Sync>;
 pub struct FaultyStore {
     inner: Arc<dyn TokenStore>,
     faults: Mutex<Vec<StoreFault>>,
-    calls: [AtomicU64; 15],
+    calls: [AtomicU64; StoreOp::ALL.len()],
     observer: Option<Observer>,
 }
 
@@ -379,9 +383,32 @@ impl TokenStore for FaultyStore {
             .await
     }
 
-    async fn list(&self, provider: Option<&ProviderId>) -> Result<Vec<TokenKey>> {
-        self.run(StoreOp::List, None, self.inner.list(provider))
-            .await
+    async fn list_page(
+        &self,
+        provider: Option<&ProviderId>,
+        after: Option<&TokenKey>,
+        limit: usize,
+    ) -> Result<Page> {
+        self.run(
+            StoreOp::List,
+            None,
+            self.inner.list_page(provider, after, limit),
+        )
+        .await
+    }
+
+    async fn due_for_refresh(
+        &self,
+        before: SystemTime,
+        after: Option<&DueToken>,
+        limit: usize,
+    ) -> Result<Vec<DueToken>> {
+        self.run(
+            StoreOp::DueForRefresh,
+            None,
+            self.inner.due_for_refresh(before, after, limit),
+        )
+        .await
     }
 
     async fn installation(&self, key: &InstallationKey) -> Result<Option<Installation>> {
