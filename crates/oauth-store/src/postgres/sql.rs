@@ -84,8 +84,8 @@ pub(crate) const LIST_PROVIDER_FIRST: &str = "SELECT provider, installation_key,
 /// A page of every provider's keys after a key.
 pub(crate) const LIST_AFTER: &str = "SELECT provider, installation_key, principal FROM oauth_token_sets WHERE (provider, installation_key, principal) > ($1, $2, $3) ORDER BY provider, installation_key, principal LIMIT $4";
 
-/// A page of one provider's keys after a key.
-pub(crate) const LIST_PROVIDER_AFTER: &str = "SELECT provider, installation_key, principal FROM oauth_token_sets WHERE provider = $1 AND (provider, installation_key, principal) > ($2, $3, $4) ORDER BY provider, installation_key, principal LIMIT $5";
+/// A page of one provider's keys after a key of the same provider.
+pub(crate) const LIST_PROVIDER_AFTER: &str = "SELECT provider, installation_key, principal FROM oauth_token_sets WHERE provider = $1 AND (installation_key, principal) > ($2, $3) ORDER BY provider, installation_key, principal LIMIT $4";
 
 /// The first page of refreshable token sets expiring by a time (index `oauth_token_sets_due`).
 pub(crate) const DUE_FIRST: &str = "SELECT expires_at_ms, provider, installation_key, principal FROM oauth_token_sets \

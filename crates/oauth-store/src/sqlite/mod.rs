@@ -1,6 +1,8 @@
 //! The embedded store: one SQLite file.
 
 mod files;
+#[cfg(test)]
+mod plans;
 mod sql;
 mod upgrade;
 mod used_states;
@@ -324,22 +326,30 @@ impl TokenStore for SqliteTokenStore {
         limit: usize,
     ) -> Result<Page> {
         let limit = page_limit(limit);
+        // After a key of another provider, one provider's page starts at its first key (the
+        // other provider sorts before it) or is empty (after it).
+        let after = match (provider, after) {
+            (Some(provider), Some(after)) if after.provider() != provider => {
+                if after.provider() > provider {
+                    return Ok(Page::new(Vec::new(), limit));
+                }
+                None
+            }
+            (_, after) => after,
+        };
         let query = match (provider, after) {
             (None, None) => sqlx::query_as(sql::LIST_FIRST),
-            (Some(_), None) => sqlx::query_as(sql::LIST_PROVIDER_FIRST),
-            (None, Some(_)) => sqlx::query_as(sql::LIST_AFTER),
-            (Some(_), Some(_)) => sqlx::query_as(sql::LIST_PROVIDER_AFTER),
-        };
-        let query = match provider {
-            Some(provider) => query.bind(provider.as_str()),
-            None => query,
-        };
-        let query = match after {
-            Some(after) => query
+            (Some(provider), None) => {
+                sqlx::query_as(sql::LIST_PROVIDER_FIRST).bind(provider.as_str())
+            }
+            (None, Some(after)) => sqlx::query_as(sql::LIST_AFTER)
                 .bind(after.provider().as_str())
                 .bind(after.installation().key())
                 .bind(after.principal().to_string()),
-            None => query,
+            (Some(provider), Some(after)) => sqlx::query_as(sql::LIST_PROVIDER_AFTER)
+                .bind(provider.as_str())
+                .bind(after.installation().key())
+                .bind(after.principal().to_string()),
         };
         let found: Vec<(String, String, String)> = query
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
