@@ -1,5 +1,6 @@
 //! The shared store: PostgreSQL, for many replicas.
 
+mod import;
 #[cfg(test)]
 mod plans;
 mod sql;

@@ -1,6 +1,7 @@
 //! The embedded store: one SQLite file.
 
 mod files;
+mod import;
 #[cfg(test)]
 mod plans;
 mod sql;
