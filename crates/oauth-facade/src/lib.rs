@@ -63,7 +63,10 @@ pub mod install;
 pub use config::StoreConfig;
 pub use config::{ProviderConfig, ProviderKind};
 pub use oauth_core::*;
-pub use oauth_manager::{EventHook, ManagerConfig, TokenEvent, TokenManager, TokenManagerBuilder};
+pub use oauth_manager::{
+    EventHook, ManagerConfig, Refresher, RefresherConfig, TokenEvent, TokenManager,
+    TokenManagerBuilder,
+};
 
 /// Calling the providers' APIs with managed tokens (feature `client`): [`ManagedAuth`](client::ManagedAuth),
 /// a reqwest-middleware layer that injects a valid token and recovers from a refused one.
