@@ -294,13 +294,6 @@ async fn sqlite() -> Option<(tempfile::TempDir, Arc<dyn TokenStore>)> {
     Some((dir, Arc::new(store)))
 }
 
-async fn postgres() -> Option<Arc<dyn TokenStore>> {
-    let url = std::env::var("OAUTH_TEST_POSTGRES_URL").ok()?;
-    Some(Arc::new(
-        oauth_store::PostgresTokenStore::connect(&url).await.ok()?,
-    ))
-}
-
 pub(crate) async fn run(report: &mut Report) {
     let sizes: Vec<usize> = std::env::var("OAUTH_BENCH_STORM_SIZES")
         .ok()
@@ -326,9 +319,10 @@ pub(crate) async fn run(report: &mut Report) {
     if let Some((_, store)) = &sqlite {
         stores.push(("SQLite", store.clone()));
     }
-    let pg_note = match postgres().await {
-        Some(store) => {
-            stores.push(("PostgreSQL", store));
+    let postgres = crate::store_scale::postgres("storm").await;
+    let pg_note = match &postgres {
+        Some((store, _)) => {
+            stores.push(("PostgreSQL", store.clone()));
             ""
         }
         None => " PostgreSQL was not measured (`OAUTH_TEST_POSTGRES_URL` unset).",
@@ -357,6 +351,9 @@ pub(crate) async fn run(report: &mut Report) {
         }
     }
     sandbox.shutdown().await;
+    if let Some((store, schema)) = &postgres {
+        crate::store_scale::drop_schema(store, schema).await;
+    }
     if rows.is_empty() {
         return;
     }
