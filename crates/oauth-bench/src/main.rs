@@ -26,6 +26,10 @@
 //! - stampede: 10,000 concurrent `access_token` calls on an expiring token (one refresh grant at
 //!   oauth-sandbox), against one plain refresh call and against 10,000 tasks woken by one
 //!   `watch` channel with no refresh at all;
+//! - refresh storm: 1,000 and 10,000 installations expiring together (`OAUTH_BENCH_STORM_SIZES`),
+//!   SQLite and PostgreSQL, against as many plain refresh calls, and with the background refresher;
+//! - store cost against the number of rows: `get` and `compare_and_swap` p50/p99 at 1,000 and
+//!   1,000,000 rows (`OAUTH_BENCH_STORE_ROWS`), SQLite and PostgreSQL;
 //! - Slack request verification: verified requests per second on one core against a bare
 //!   HMAC-SHA256 of the same bytes.
 #![allow(clippy::print_stdout)]
@@ -38,9 +42,11 @@ mod instructions;
 mod lease_held;
 mod node;
 mod refresh;
+mod refresh_storm;
 mod report;
 mod signature;
 mod stampede;
+mod store_scale;
 
 use std::process::ExitCode;
 
@@ -102,6 +108,12 @@ async fn main() -> ExitCode {
     }
     if wanted("stampede") {
         stampede::run(&mut report).await;
+    }
+    if wanted("refresh_storm") {
+        refresh_storm::run(&mut report).await;
+    }
+    if wanted("store_scale") {
+        store_scale::run(&mut report).await;
     }
     if wanted("client") {
         client::run(&mut report).await;

@@ -1,7 +1,6 @@
 //! Which installation and token set a command means (`--installation`, Slack's `--team`,
 //! `--enterprise` and `--user`, or the only one), and `oauthctl list`.
 
-use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use oauth_facade::slack::SlackContext;
@@ -51,13 +50,18 @@ async fn candidates(
         );
         return Ok(context.installations());
     }
-    let mut installations: Vec<InstallationKey> = store
-        .list(Some(id))
-        .await?
-        .into_iter()
-        .map(|key| key.installation().clone())
-        .collect();
-    installations.dedup();
+    // Read until a second installation shows (or the store ends): none, one, or several.
+    let mut installations: Vec<InstallationKey> = Vec::new();
+    let mut after: Option<TokenKey> = None;
+    loop {
+        let page = store.list_page(Some(id), after.as_ref(), LIST_PAGE).await?;
+        installations.extend(page.keys.into_iter().map(|key| key.installation().clone()));
+        installations.dedup();
+        match page.next {
+            Some(next) if installations.len() < 2 => after = Some(next),
+            _ => break,
+        }
+    }
     match installations.len() {
         0 => Err(Failure::Lib(Error::InstallationNotFound {
             installation: format!("{id}/* (run `oauthctl login {id}` first)"),
@@ -193,66 +197,99 @@ fn expiry(stored: &StoredTokenSet) -> String {
     }
 }
 
+/// How many token keys `oauthctl list` reads from a store at a time.
+const LIST_PAGE: usize = 500;
+
+/// Lists a store's installations page by page ([`TokenStore::list_page`]): an installation's
+/// token sets are adjacent in key order, so each is shown once its last key has been read.
 async fn list_store(
     store: &dyn TokenStore,
     id: Option<&ProviderId>,
     rows: &mut Vec<serde_json::Value>,
     lines: &mut Vec<String>,
 ) -> Result<(), Failure> {
-    let mut by_installation: BTreeMap<InstallationKey, Vec<TokenKey>> = BTreeMap::new();
-    for key in store.list(id).await? {
-        by_installation
-            .entry(key.installation().clone())
-            .or_default()
-            .push(key);
-    }
-    for (installation, keys) in by_installation {
-        let record = store.installation(&installation).await?;
-        let mut token_sets = Vec::new();
-        let mut workspace = None;
-        let mut token_lines = Vec::new();
-        for key in keys {
-            let Some(stored) = store.get(&key).await? else {
+    let mut current: Option<(InstallationKey, Vec<TokenKey>)> = None;
+    let mut after: Option<TokenKey> = None;
+    loop {
+        let page = store.list_page(id, after.as_ref(), LIST_PAGE).await?;
+        for key in page.keys {
+            if let Some((_, keys)) = current
+                .as_mut()
+                .filter(|(installation, _)| installation == key.installation())
+            {
+                keys.push(key);
                 continue;
-            };
-            let grantee = &stored.tokens.grantee;
-            workspace = workspace.or_else(|| {
-                grantee
-                    .workspace_name
-                    .clone()
-                    .or_else(|| grantee.workspace_id.clone())
-            });
-            let status = status(&stored);
-            token_lines.push(format!(
-                "  {}\t{}\t{}\t{status}",
-                key.principal(),
-                redacted(&stored.tokens.access_token),
-                expiry(&stored)
-            ));
-            token_sets.push(serde_json::json!({
-                "key": key.to_string(),
-                "principal": key.principal().to_string(),
-                "access_token": redacted(&stored.tokens.access_token),
-                "expires_at": unix_secs(stored.tokens.expires_at),
-                "needs_reauthorization": stored.needs_reauthorization,
-                "status": status,
-            }));
+            }
+            if let Some((installation, keys)) =
+                current.replace((key.installation().clone(), vec![key]))
+            {
+                show_installation(store, installation, keys, rows, lines).await?;
+            }
         }
-        let installed_at = record.as_ref().map(|r| r.installed_at);
-        lines.push(format!(
-            "{installation}\t{}",
-            workspace.as_deref().unwrap_or("-")
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    if let Some((installation, keys)) = current {
+        show_installation(store, installation, keys, rows, lines).await?;
+    }
+    Ok(())
+}
+
+/// One installation's lines and JSON row.
+async fn show_installation(
+    store: &dyn TokenStore,
+    installation: InstallationKey,
+    keys: Vec<TokenKey>,
+    rows: &mut Vec<serde_json::Value>,
+    lines: &mut Vec<String>,
+) -> Result<(), Failure> {
+    let record = store.installation(&installation).await?;
+    let mut token_sets = Vec::new();
+    let mut workspace = None;
+    let mut token_lines = Vec::new();
+    for key in keys {
+        let Some(stored) = store.get(&key).await? else {
+            continue;
+        };
+        let grantee = &stored.tokens.grantee;
+        workspace = workspace.or_else(|| {
+            grantee
+                .workspace_name
+                .clone()
+                .or_else(|| grantee.workspace_id.clone())
+        });
+        let status = status(&stored);
+        token_lines.push(format!(
+            "  {}\t{}\t{}\t{status}",
+            key.principal(),
+            redacted(&stored.tokens.access_token),
+            expiry(&stored)
         ));
-        lines.extend(token_lines);
-        rows.push(serde_json::json!({
-            "installation": installation.to_string(),
-            "provider": installation.provider().as_str(),
-            "key": installation.key(),
-            "enterprise_id": record.as_ref().and_then(|r| r.enterprise_id.clone()),
-            "workspace": workspace,
-            "installed_at": unix_secs(installed_at),
-            "token_sets": token_sets,
+        token_sets.push(serde_json::json!({
+            "key": key.to_string(),
+            "principal": key.principal().to_string(),
+            "access_token": redacted(&stored.tokens.access_token),
+            "expires_at": unix_secs(stored.tokens.expires_at),
+            "needs_reauthorization": stored.needs_reauthorization,
+            "status": status,
         }));
     }
+    let installed_at = record.as_ref().map(|r| r.installed_at);
+    lines.push(format!(
+        "{installation}\t{}",
+        workspace.as_deref().unwrap_or("-")
+    ));
+    lines.extend(token_lines);
+    rows.push(serde_json::json!({
+        "installation": installation.to_string(),
+        "provider": installation.provider().as_str(),
+        "key": installation.key(),
+        "enterprise_id": record.as_ref().and_then(|r| r.enterprise_id.clone()),
+        "workspace": workspace,
+        "installed_at": unix_secs(installed_at),
+        "token_sets": token_sets,
+    }));
     Ok(())
 }

@@ -131,7 +131,7 @@ pub use secret::{
 pub use state::{
     DEFAULT_MAX_PENDING, DEFAULT_STATE_TTL, MemoryStateStore, PendingAuthorization, StateStore,
 };
-pub use store::{CasOutcome, Lease, MemoryTokenStore, StoredTokenSet, TokenStore};
+pub use store::{CasOutcome, DueToken, Lease, MemoryTokenStore, Page, StoredTokenSet, TokenStore};
 pub use token::{
     Grantee, MAX_EXPIRES_IN, ProviderExtras, ProviderId, TokenInfo, TokenSet, TokenType,
     expiry_from,

@@ -84,7 +84,10 @@ pub use oauth_core::{
     SystemClock, TokenGrant, TokenInfo, TokenKey, TokenProvider, TokenSet, TokenSetBuilder,
     TokenStore, TokenType,
 };
-pub use oauth_manager::{EventHook, ManagerConfig, TokenEvent, TokenManager, TokenManagerBuilder};
+pub use oauth_manager::{
+    EventHook, ManagerConfig, Refresher, RefresherConfig, TokenEvent, TokenManager,
+    TokenManagerBuilder,
+};
 
 /// Starting an authorization and checking its callback by hand, beneath the install flow:
 /// authorization requests, CSRF states and PKCE, the pending-authorization and used-state stores.
@@ -164,7 +167,8 @@ mod slack_authorize;
 /// encryption at rest (features `sqlite`, `postgres`, `postgres-tls`).
 pub mod store {
     pub use oauth_core::store::{
-        CasOutcome, Lease, MAX_LEASE_TTL, MemoryTokenStore, StoredTokenSet, TokenStore,
+        CasOutcome, DueToken, Lease, MAX_LEASE_TTL, MAX_PAGE_SIZE, MemoryTokenStore, Page,
+        StoredTokenSet, TokenStore, page_limit,
     };
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]

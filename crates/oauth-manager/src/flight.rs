@@ -26,6 +26,9 @@ pub(crate) enum Mode {
     /// [`TokenManager::force_refresh`](crate::TokenManager::force_refresh): refresh whatever the
     /// expiry, and fail rather than wait if another process holds the lease.
     Forced,
+    /// The background refresher ([`crate::Refresher`]): refresh if the stored token will be due
+    /// this long from now; otherwise as [`Mode::Due`].
+    Ahead(Duration),
 }
 
 /// The first write attempt after a store failure waits this long; each later one twice as long.
@@ -156,7 +159,16 @@ impl Inner {
                 .as_ref()
                 .is_some_and(|token| *token == stored.tokens.access_token);
             let cached = self.cache(slot, &stored);
-            let wanted = mode == Mode::Forced || rejected_here || !cached.fresh(now);
+            let wanted = match mode {
+                Mode::Forced => true,
+                Mode::Due => rejected_here || !cached.fresh(now),
+                Mode::Ahead(by) => {
+                    rejected_here
+                        || !cached.fresh(now)
+                        || (!cached.fresh(now.checked_add(by).unwrap_or(now))
+                            && crate::refresher::past_half_life(&stored.tokens, now))
+                }
+            };
             if !wanted {
                 return flight.publish(Ok(cached));
             }
@@ -204,7 +216,7 @@ impl Inner {
                     tokio::time::sleep(self.config.poll_interval).await;
                     continue;
                 }
-                Err(error) if usable && mode == Mode::Due => {
+                Err(error) if usable && mode != Mode::Forced => {
                     return self.fail_without_store(slot, flight, error, now);
                 }
                 Err(error) => return flight.publish(Err(error)),

@@ -351,7 +351,7 @@ impl TokenManager {
     }
 
     /// Starts a refresh task and returns where its outcome will be published.
-    fn start_flight(
+    pub(crate) fn start_flight(
         &self,
         slot: &Arc<Slot>,
         state: &mut FlightState,
@@ -381,7 +381,7 @@ impl TokenManager {
     }
 
     /// Waits for a published outcome, until `deadline`.
-    async fn wait(
+    pub(crate) async fn wait(
         &self,
         key: &TokenKey,
         mut receiver: watch::Receiver<Option<Outcome>>,

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// The names of the migrations, in order (version 1 is the first).
-const NAMES: [&str; 3] = ["init", "installations", "used_states"];
+const NAMES: [&str; 4] = ["init", "installations", "used_states", "scale"];
 
 /// The migrator of a backend's migrations, given their SQL in order (`migrations/<backend>/`).
 pub(crate) fn migrator(sql: &[&'static str]) -> Migrator {

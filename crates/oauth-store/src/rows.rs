@@ -104,6 +104,12 @@ pub(crate) fn token_key(
     ))
 }
 
+/// The `expires_at_ms` column of a token set: when its access token expires, in Unix
+/// milliseconds (what `due_for_refresh` reads through its index).
+pub(crate) fn expiry_ms(tokens: &oauth_core::TokenSet) -> Option<i64> {
+    tokens.expires_at.map(to_ms)
+}
+
 /// Unix milliseconds of a time (before the epoch: 0).
 pub(crate) fn to_ms(time: std::time::SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH)

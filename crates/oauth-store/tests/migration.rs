@@ -78,6 +78,37 @@ async fn check_moved(store: &dyn TokenStore) {
     let mut wanted: Vec<String> = expected().iter().map(|e| e.1.to_owned()).collect();
     wanted.sort();
     assert_eq!(keys, wanted, "every token set, each once");
+    // Schema 4's expiry column is filled for moved rows: the refreshable ones are due by their
+    // own expiry, to the millisecond.
+    let due = store
+        .due_for_refresh(
+            std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 40),
+            None,
+            100,
+        )
+        .await
+        .unwrap();
+    let mut refreshable = 0;
+    for (_, key, _) in expected() {
+        let key: TokenKey = key.parse().unwrap();
+        let stored = store.get(&key).await.unwrap().expect("moved");
+        let listed = due.iter().find(|d| d.key == key);
+        match stored.tokens.expires_at {
+            Some(at)
+                if stored.tokens.refresh_token.is_some()
+                    && stored.needs_reauthorization.is_none() =>
+            {
+                refreshable += 1;
+                let listed = listed.unwrap_or_else(|| panic!("{key} is due by its expiry"));
+                let ms = |t: std::time::SystemTime| {
+                    t.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
+                };
+                assert_eq!(ms(listed.expires_at), ms(at), "{key}: its expiry, moved");
+            }
+            _ => assert!(listed.is_none(), "{key} cannot be refreshed: never due"),
+        }
+    }
+    assert!(refreshable > 0, "the fixture has refreshable token sets");
     for (schema1_key, key, mark) in expected() {
         let key: TokenKey = key.parse().unwrap();
         let stored = store.get(&key).await.unwrap().expect("moved");

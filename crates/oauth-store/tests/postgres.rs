@@ -239,3 +239,54 @@ async fn tls_verify_full_checks_the_server_certificate() {
         .unwrap();
     assert!(!plain.uses_tls().await.unwrap());
 }
+
+#[tokio::test]
+async fn import_writes_many_token_sets_in_one_transaction_encrypted() {
+    let Some(store) = store(Some(Encryption::new(EncryptionKey::new("k1", [6; 32])))).await else {
+        return;
+    };
+    let numbered = |i: usize| {
+        let key = TokenKey::bot(InstallationKey::new(
+            ProviderId::from_static("slack"),
+            format!("T{i:05}"),
+        ));
+        let mut tokens = tokens(&format!("xoxe.xoxb-1-PGACCESSSECRET-{i}"));
+        tokens.set_expires_in(i as i64);
+        (key, tokens)
+    };
+    let batch: Vec<(TokenKey, TokenSet)> = (0..1_234).map(numbered).collect();
+    store.import(&batch).await.unwrap();
+    for (key, tokens) in [&batch[0], &batch[777], &batch[1_233]] {
+        let stored = store.get(key).await.unwrap().unwrap();
+        assert_eq!(&stored.tokens, tokens);
+        assert_eq!(stored.version, 1);
+    }
+    assert_eq!(store.list(None).await.unwrap().len(), 1_234);
+    let due = store
+        .due_for_refresh(batch[9].1.expires_at.unwrap(), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 10, "the ten earliest expiries");
+    store.import(&batch[..3]).await.unwrap();
+    assert_eq!(store.get(&batch[0].0).await.unwrap().unwrap().version, 2);
+    // A batch PostgreSQL refuses (one key twice) writes nothing.
+    let twice = vec![numbered(5_000), numbered(5_000)];
+    assert!(store.import(&twice).await.is_err());
+    assert!(store.get(&twice[0].0).await.unwrap().is_none());
+    let rows: Vec<(Vec<u8>, Option<Vec<u8>>, String)> =
+        sqlx::query_as("SELECT access_token, refresh_token, token_meta FROM oauth_token_sets")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    for (access, refresh, meta) in rows {
+        let everything = [access, refresh.unwrap(), meta.into_bytes()].concat();
+        for secret in ["PGACCESSSECRET", "PGREFRESHSECRET"] {
+            assert!(
+                !everything
+                    .windows(secret.len())
+                    .any(|w| w == secret.as_bytes()),
+                "{secret} stored in clear"
+            );
+        }
+    }
+}

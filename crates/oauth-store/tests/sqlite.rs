@@ -274,3 +274,50 @@ async fn keys_rotate_and_wrong_keys_are_clear_errors() {
     assert!(EncryptionKey::from_base64("k", "c2hvcnQ=").is_err());
     assert!(!format!("{:?}", EncryptionKey::new("k", [3; 32])).contains("3, 3"));
 }
+
+fn numbered(i: usize) -> (TokenKey, TokenSet) {
+    let key = TokenKey::bot(InstallationKey::new(
+        ProviderId::from_static("slack"),
+        format!("T{i:05}"),
+    ));
+    let mut tokens = tokens();
+    tokens.access_token = AccessToken::new(format!("{ACCESS}-{i}"));
+    tokens.set_expires_in(i as i64);
+    (key, tokens)
+}
+
+#[tokio::test]
+async fn import_writes_many_token_sets_in_one_transaction_encrypted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.sqlite3");
+    let encryption = Encryption::new(EncryptionKey::new("k1", [9; 32]));
+    let store = SqliteTokenStore::open_with(&path, Some(encryption))
+        .await
+        .unwrap();
+    // More than two statements' worth.
+    let batch: Vec<(TokenKey, TokenSet)> = (0..1_234).map(numbered).collect();
+    store.import(&batch).await.unwrap();
+    for (key, tokens) in [&batch[0], &batch[777], &batch[1_233]] {
+        let stored = store.get(key).await.unwrap().unwrap();
+        assert_eq!(&stored.tokens, tokens);
+        assert_eq!(stored.version, 1);
+    }
+    assert_eq!(store.list(None).await.unwrap().len(), 1_234);
+    // Their expiries are indexed as a save's are.
+    let due = store
+        .due_for_refresh(batch[9].1.expires_at.unwrap(), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 10, "the ten earliest expiries");
+    // Importing again replaces, as save does.
+    store.import(&batch[..3]).await.unwrap();
+    assert_eq!(store.get(&batch[0].0).await.unwrap().unwrap().version, 2);
+    store.close().await;
+    let bytes = file_bytes(&path);
+    for secret in ["PLAINTEXTACCESSSECRET", "PLAINTEXTREFRESHSECRET"] {
+        assert!(
+            !contains(&bytes, secret),
+            "{secret} found in the database file"
+        );
+    }
+}

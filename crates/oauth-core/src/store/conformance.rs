@@ -10,6 +10,7 @@
 //! ```
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+mod pages;
 mod used_states;
 
 pub use used_states::check_used_states;
@@ -350,6 +351,7 @@ pub async fn check_store(store: Arc<dyn TokenStore>) {
     store.release_lease(&forever).await.unwrap();
 
     check_installations(store.as_ref()).await;
+    pages::check_pages(store).await;
 }
 
 fn installation(key: &InstallationKey, app: &str) -> Installation {

@@ -27,96 +27,18 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
-use super::{CasOutcome, Lease, StoredTokenSet, TokenStore};
+mod op;
+
+pub use op::StoreOp;
+
+use super::{CasOutcome, DueToken, Lease, Page, StoredTokenSet, TokenStore};
 use crate::error::{Error, Result};
 use crate::installation::{Grant, Installation, InstallationKey, TokenKey};
 use crate::token::{ProviderId, TokenSet};
-
-/// An operation of the [`TokenStore`] trait.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum StoreOp {
-    /// [`TokenStore::get`].
-    Get,
-    /// [`TokenStore::save`].
-    Save,
-    /// [`TokenStore::save_grant`].
-    SaveGrant,
-    /// [`TokenStore::compare_and_swap`].
-    CompareAndSwap,
-    /// [`TokenStore::mark_needs_reauthorization`].
-    MarkNeedsReauthorization,
-    /// [`TokenStore::delete`].
-    Delete,
-    /// [`TokenStore::list`].
-    List,
-    /// [`TokenStore::installation`].
-    Installation,
-    /// [`TokenStore::token_keys`].
-    TokenKeys,
-    /// [`TokenStore::delete_installation`].
-    DeleteInstallation,
-    /// [`TokenStore::enterprise_installations`].
-    EnterpriseInstallations,
-    /// [`TokenStore::delete_enterprise`].
-    DeleteEnterprise,
-    /// [`TokenStore::try_acquire_lease`].
-    TryAcquireLease,
-    /// [`TokenStore::renew_lease`].
-    RenewLease,
-    /// [`TokenStore::release_lease`].
-    ReleaseLease,
-}
-
-impl StoreOp {
-    /// Every operation.
-    pub const ALL: [StoreOp; 15] = [
-        StoreOp::Get,
-        StoreOp::Save,
-        StoreOp::SaveGrant,
-        StoreOp::CompareAndSwap,
-        StoreOp::MarkNeedsReauthorization,
-        StoreOp::Delete,
-        StoreOp::List,
-        StoreOp::Installation,
-        StoreOp::TokenKeys,
-        StoreOp::DeleteInstallation,
-        StoreOp::EnterpriseInstallations,
-        StoreOp::DeleteEnterprise,
-        StoreOp::TryAcquireLease,
-        StoreOp::RenewLease,
-        StoreOp::ReleaseLease,
-    ];
-
-    fn index(self) -> usize {
-        self as usize
-    }
-
-    /// The trait method's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            StoreOp::Get => "get",
-            StoreOp::Save => "save",
-            StoreOp::SaveGrant => "save_grant",
-            StoreOp::CompareAndSwap => "compare_and_swap",
-            StoreOp::MarkNeedsReauthorization => "mark_needs_reauthorization",
-            StoreOp::Delete => "delete",
-            StoreOp::List => "list",
-            StoreOp::Installation => "installation",
-            StoreOp::TokenKeys => "token_keys",
-            StoreOp::DeleteInstallation => "delete_installation",
-            StoreOp::EnterpriseInstallations => "enterprise_installations",
-            StoreOp::DeleteEnterprise => "delete_enterprise",
-            StoreOp::TryAcquireLease => "try_acquire_lease",
-            StoreOp::RenewLease => "renew_lease",
-            StoreOp::ReleaseLease => "release_lease",
-        }
-    }
-}
 
 /// Opens once; calls blocked on it ([`FaultAction::Block`]) then go on to the store.
 #[derive(Clone, Debug)]
@@ -207,7 +129,7 @@ type Observer = Arc<dyn Fn(StoreOp, Option<&str>) + Send + Sync>;
 pub struct FaultyStore {
     inner: Arc<dyn TokenStore>,
     faults: Mutex<Vec<StoreFault>>,
-    calls: [AtomicU64; 15],
+    calls: [AtomicU64; StoreOp::ALL.len()],
     observer: Option<Observer>,
 }
 
@@ -379,9 +301,32 @@ impl TokenStore for FaultyStore {
             .await
     }
 
-    async fn list(&self, provider: Option<&ProviderId>) -> Result<Vec<TokenKey>> {
-        self.run(StoreOp::List, None, self.inner.list(provider))
-            .await
+    async fn list_page(
+        &self,
+        provider: Option<&ProviderId>,
+        after: Option<&TokenKey>,
+        limit: usize,
+    ) -> Result<Page> {
+        self.run(
+            StoreOp::List,
+            None,
+            self.inner.list_page(provider, after, limit),
+        )
+        .await
+    }
+
+    async fn due_for_refresh(
+        &self,
+        before: SystemTime,
+        after: Option<&DueToken>,
+        limit: usize,
+    ) -> Result<Vec<DueToken>> {
+        self.run(
+            StoreOp::DueForRefresh,
+            None,
+            self.inner.due_for_refresh(before, after, limit),
+        )
+        .await
     }
 
     async fn installation(&self, key: &InstallationKey) -> Result<Option<Installation>> {

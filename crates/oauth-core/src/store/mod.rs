@@ -14,9 +14,13 @@ pub mod conformance;
 #[cfg(feature = "faults")]
 #[cfg_attr(docsrs, doc(cfg(feature = "faults")))]
 pub mod faults;
+mod page;
+
+pub use page::{DueToken, MAX_PAGE_SIZE, Page, page_limit};
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::ops::Bound;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -147,8 +151,51 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     /// installation's record and other token sets stay.
     async fn delete(&self, key: &TokenKey) -> Result<bool>;
 
-    /// The token sets of `provider` (or of every provider), ordered by key.
-    async fn list(&self, provider: Option<&ProviderId>) -> Result<Vec<TokenKey>>;
+    /// One page of the token sets of `provider` (or of every provider), ordered by key: at most
+    /// `limit` keys (cut to 1..=[`MAX_PAGE_SIZE`], see [`page_limit`]), each strictly greater
+    /// than `after`. Pass the page's [`next`](Page::next) as `after` to read the next one; a
+    /// walk through every page sees each key that existed for the whole walk exactly once, in
+    /// order, whatever is inserted or deleted meanwhile (keyset pagination: one indexed range
+    /// read per page, never an offset).
+    async fn list_page(
+        &self,
+        provider: Option<&ProviderId>,
+        after: Option<&TokenKey>,
+        limit: usize,
+    ) -> Result<Page>;
+
+    /// Every token set of `provider` (or of every provider), ordered by key, read page by page
+    /// with [`list_page`](Self::list_page) ([`MAX_PAGE_SIZE`] keys a query).
+    ///
+    /// It holds every key in memory at once: fine for tools and tests; at scale, walk the pages
+    /// with [`list_page`](Self::list_page) instead. Stores implement `list_page` only.
+    async fn list(&self, provider: Option<&ProviderId>) -> Result<Vec<TokenKey>> {
+        let mut keys = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .list_page(provider, after.as_ref(), MAX_PAGE_SIZE)
+                .await?;
+            keys.extend(page.keys);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(keys),
+            }
+        }
+    }
+
+    /// The token sets that can be refreshed (they have a refresh token and no
+    /// [re-authorization mark](StoredTokenSet::needs_reauthorization)) and whose access token
+    /// expires at or before `before`, earliest first, ordered by `(expires_at, key)`: at most
+    /// `limit` of them (cut as for [`list_page`](Self::list_page)), each strictly after `after`.
+    /// Token sets without an expiry are never due. One indexed range read (database stores: an
+    /// index on the expiry column): what a background refresher polls.
+    async fn due_for_refresh(
+        &self,
+        before: SystemTime,
+        after: Option<&DueToken>,
+        limit: usize,
+    ) -> Result<Vec<DueToken>>;
 
     /// Reads an installation's record.
     async fn installation(&self, key: &InstallationKey) -> Result<Option<Installation>>;
@@ -399,14 +446,55 @@ impl TokenStore for MemoryTokenStore {
         Ok(inner.token_sets.remove(key).is_some())
     }
 
-    async fn list(&self, provider: Option<&ProviderId>) -> Result<Vec<TokenKey>> {
-        Ok(self
-            .lock()
+    async fn list_page(
+        &self,
+        provider: Option<&ProviderId>,
+        after: Option<&TokenKey>,
+        limit: usize,
+    ) -> Result<Page> {
+        let limit = page_limit(limit);
+        let inner = self.lock();
+        // Keys are ordered by provider first: a provider's keys are one range, starting at its
+        // smallest possible key.
+        let first = provider.map(|p| TokenKey::bot(InstallationKey::new(p.clone(), String::new())));
+        let from = match (after, first) {
+            (Some(after), Some(first)) if &first > after => Bound::Included(first),
+            (Some(after), _) => Bound::Excluded(after.clone()),
+            (None, Some(first)) => Bound::Included(first),
+            (None, None) => Bound::Unbounded,
+        };
+        let keys = inner
             .token_sets
-            .keys()
-            .filter(|k| provider.is_none_or(|p| k.provider() == p))
+            .range((from, Bound::Unbounded))
+            .map(|(key, _)| key)
+            .take_while(|k| provider.is_none_or(|p| k.provider() == p))
+            .take(limit)
             .cloned()
-            .collect())
+            .collect();
+        Ok(Page::new(keys, limit))
+    }
+
+    async fn due_for_refresh(
+        &self,
+        before: SystemTime,
+        after: Option<&DueToken>,
+        limit: usize,
+    ) -> Result<Vec<DueToken>> {
+        let limit = page_limit(limit);
+        let inner = self.lock();
+        let mut due: Vec<DueToken> = inner
+            .token_sets
+            .values()
+            .filter(|s| s.tokens.refresh_token.is_some() && s.needs_reauthorization.is_none())
+            .filter_map(|s| {
+                let expires_at = s.tokens.expires_at?;
+                (expires_at <= before).then(|| DueToken::new(s.key.clone(), expires_at))
+            })
+            .filter(|d| after.is_none_or(|after| d > after))
+            .collect();
+        due.sort();
+        due.truncate(limit);
+        Ok(due)
     }
 
     async fn installation(&self, key: &InstallationKey) -> Result<Option<Installation>> {

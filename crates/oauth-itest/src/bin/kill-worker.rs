@@ -16,13 +16,13 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use oauth_core::store::faults::{FaultAction, FaultyStore, StoreFault, StoreOp};
 use oauth_core::{
-    CasOutcome, Grant, Installation, InstallationKey, Lease, ProviderId, Result, StoredTokenSet,
-    TokenKey, TokenSet, TokenStore,
+    CasOutcome, DueToken, Grant, Installation, InstallationKey, Lease, Page, ProviderId, Result,
+    StoredTokenSet, TokenKey, TokenSet, TokenStore,
 };
 use oauth_manager::{EventHook, ManagerConfig, TokenEvent, TokenManager};
 
@@ -75,8 +75,21 @@ impl TokenStore for Reporting {
     async fn delete(&self, key: &TokenKey) -> Result<bool> {
         self.inner.delete(key).await
     }
-    async fn list(&self, provider: Option<&ProviderId>) -> Result<Vec<TokenKey>> {
-        self.inner.list(provider).await
+    async fn list_page(
+        &self,
+        provider: Option<&ProviderId>,
+        after: Option<&TokenKey>,
+        limit: usize,
+    ) -> Result<Page> {
+        self.inner.list_page(provider, after, limit).await
+    }
+    async fn due_for_refresh(
+        &self,
+        before: SystemTime,
+        after: Option<&DueToken>,
+        limit: usize,
+    ) -> Result<Vec<DueToken>> {
+        self.inner.due_for_refresh(before, after, limit).await
     }
     async fn installation(&self, key: &InstallationKey) -> Result<Option<Installation>> {
         self.inner.installation(key).await

@@ -1,17 +1,22 @@
 //! The shared store: PostgreSQL, for many replicas.
 
+mod import;
+#[cfg(test)]
+mod plans;
+mod sql;
 mod tls;
 mod upgrade;
 mod used_states;
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use oauth_core::store::page_limit;
 use oauth_core::{
-    CasOutcome, Error, Grant, Installation, InstallationKey, Lease, ProviderId, Result,
-    StoredTokenSet, TokenKey, TokenSet, TokenStore,
+    CasOutcome, DueToken, Error, Grant, Installation, InstallationKey, Lease, Page, ProviderId,
+    Result, StoredTokenSet, TokenKey, TokenSet, TokenStore,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
@@ -94,6 +99,7 @@ impl PostgresTokenStore {
             include_str!("../../migrations/postgres/0001_init.sql"),
             include_str!("../../migrations/postgres/0002_installations.sql"),
             include_str!("../../migrations/postgres/0003_used_states.sql"),
+            include_str!("../../migrations/postgres/0004_scale.sql"),
         ])
         .run(&pool)
         .await
@@ -134,28 +140,27 @@ fn ttl_ms(ttl: Duration) -> f64 {
 }
 
 /// Writes a token set unconditionally (insert, or replace and clear the mark); its new version.
-async fn upsert<'e, E>(executor: E, key: &TokenKey, row: Row) -> sqlx::Result<i64>
+async fn upsert<'e, E>(
+    executor: E,
+    key: &TokenKey,
+    row: Row,
+    expires: Option<i64>,
+) -> sqlx::Result<i64>
 where
     E: sqlx::Executor<'e, Database = sqlx::Postgres>,
 {
     let installation = key.installation();
-    sqlx::query_scalar(
-        "INSERT INTO oauth_token_sets (provider, installation_key, principal, version, access_token, refresh_token, key_id, token_meta, needs_reauthorization, updated_at) \
-         VALUES ($1, $2, $3, 1, $4, $5, $6, $7, NULL, now()) \
-         ON CONFLICT (provider, installation_key, principal) DO UPDATE SET version = oauth_token_sets.version + 1, \
-           access_token = EXCLUDED.access_token, refresh_token = EXCLUDED.refresh_token, key_id = EXCLUDED.key_id, \
-           token_meta = EXCLUDED.token_meta, needs_reauthorization = NULL, updated_at = now() \
-         RETURNING version",
-    )
-    .bind(installation.provider().as_str())
-    .bind(installation.key())
-    .bind(key.principal().to_string())
-    .bind(row.access_token)
-    .bind(row.refresh_token)
-    .bind(row.key_id)
-    .bind(row.token_meta)
-    .fetch_one(executor)
-    .await
+    sqlx::query_scalar(sql::UPSERT)
+        .bind(installation.provider().as_str())
+        .bind(installation.key())
+        .bind(key.principal().to_string())
+        .bind(row.access_token)
+        .bind(row.refresh_token)
+        .bind(row.key_id)
+        .bind(row.token_meta)
+        .bind(expires)
+        .fetch_one(executor)
+        .await
 }
 
 /// Deletes an installation's record, token sets, and (expiring them, so fences keep growing) its
@@ -165,28 +170,23 @@ async fn remove_installation(
     key: &InstallationKey,
 ) -> sqlx::Result<bool> {
     let (provider, installation) = (key.provider().as_str(), key.key());
-    let token_sets =
-        sqlx::query("DELETE FROM oauth_token_sets WHERE provider = $1 AND installation_key = $2")
-            .bind(provider)
-            .bind(installation)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-    sqlx::query(
-        "UPDATE oauth_leases SET expires_at = '-infinity' WHERE provider = $1 AND installation_key = $2",
-    )
-    .bind(provider)
-    .bind(installation)
-    .execute(&mut *tx)
-    .await?;
-    let records = sqlx::query(
-        "DELETE FROM oauth_installation_records WHERE provider = $1 AND installation_key = $2",
-    )
-    .bind(provider)
-    .bind(installation)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let token_sets = sqlx::query(sql::DELETE_INSTALLATION_TOKEN_SETS)
+        .bind(provider)
+        .bind(installation)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    sqlx::query(sql::EXPIRE_INSTALLATION_LEASES)
+        .bind(provider)
+        .bind(installation)
+        .execute(&mut *tx)
+        .await?;
+    let records = sqlx::query(sql::DELETE_RECORD)
+        .bind(provider)
+        .bind(installation)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
     Ok(token_sets + records > 0)
 }
 
@@ -196,24 +196,20 @@ const READ: &str = "cannot read from the PostgreSQL token store";
 #[async_trait]
 impl TokenStore for PostgresTokenStore {
     async fn get(&self, key: &TokenKey) -> Result<Option<StoredTokenSet>> {
-        let row = sqlx::query(
-            "SELECT version, access_token, refresh_token, key_id, token_meta, needs_reauthorization, \
-               (extract(epoch from updated_at) * 1000)::bigint AS updated_at_ms \
-             FROM oauth_token_sets WHERE provider = $1 AND installation_key = $2 AND principal = $3",
-        )
-        .bind(key.provider().as_str())
-        .bind(key.installation().key())
-        .bind(key.principal().to_string())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(storage_error(READ))?;
+        let row = sqlx::query(sql::GET)
+            .bind(key.provider().as_str())
+            .bind(key.installation().key())
+            .bind(key.principal().to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage_error(READ))?;
         row.map(|row| rows::read(key, &row, self.encryption.as_deref()))
             .transpose()
     }
 
     async fn save(&self, key: &TokenKey, tokens: &TokenSet) -> Result<u64> {
         let row = self.encode(key, tokens)?;
-        let version = upsert(&self.pool, key, row)
+        let version = upsert(&self.pool, key, row, rows::expiry_ms(tokens))
             .await
             .map_err(storage_error(WRITE))?;
         Ok(to_version(version))
@@ -226,7 +222,7 @@ impl TokenStore for PostgresTokenStore {
         for granted in &grant.tokens {
             let key = grant.token_key(granted.principal.clone());
             let row = self.encode(&key, &granted.tokens)?;
-            rows.push((key, row));
+            rows.push((key, row, rows::expiry_ms(&granted.tokens)));
         }
         let installation = &grant.installation.key;
         let mut tx = self.pool.begin().await.map_err(storage_error(WRITE))?;
@@ -255,8 +251,8 @@ impl TokenStore for PostgresTokenStore {
             .await
             .map_err(storage_error(WRITE))?;
         let mut written = Vec::with_capacity(rows.len());
-        for (key, row) in rows {
-            let version = upsert(&mut *tx, &key, row)
+        for (key, row, expires) in rows {
+            let version = upsert(&mut *tx, &key, row, expires)
                 .await
                 .map_err(storage_error(WRITE))?;
             written.push((key, to_version(version)));
@@ -272,22 +268,19 @@ impl TokenStore for PostgresTokenStore {
         tokens: &TokenSet,
     ) -> Result<CasOutcome> {
         let row = self.encode(key, tokens)?;
-        let version: Option<i64> = sqlx::query_scalar(
-            "UPDATE oauth_token_sets SET version = version + 1, access_token = $4, refresh_token = $5, key_id = $6, \
-               token_meta = $7, needs_reauthorization = NULL, updated_at = now() \
-             WHERE provider = $1 AND installation_key = $2 AND principal = $3 AND version = $8 RETURNING version",
-        )
-        .bind(key.provider().as_str())
-        .bind(key.installation().key())
-        .bind(key.principal().to_string())
-        .bind(row.access_token)
-        .bind(row.refresh_token)
-        .bind(row.key_id)
-        .bind(row.token_meta)
-        .bind(i64::try_from(expected_version).unwrap_or(-1))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(storage_error(WRITE))?;
+        let version: Option<i64> = sqlx::query_scalar(sql::COMPARE_AND_SWAP)
+            .bind(key.provider().as_str())
+            .bind(key.installation().key())
+            .bind(key.principal().to_string())
+            .bind(row.access_token)
+            .bind(row.refresh_token)
+            .bind(row.key_id)
+            .bind(row.token_meta)
+            .bind(i64::try_from(expected_version).unwrap_or(-1))
+            .bind(rows::expiry_ms(tokens))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage_error(WRITE))?;
         self.outcome(key, version).await
     }
 
@@ -297,78 +290,133 @@ impl TokenStore for PostgresTokenStore {
         expected_version: u64,
         reason: &str,
     ) -> Result<CasOutcome> {
-        let version: Option<i64> = sqlx::query_scalar(
-            "UPDATE oauth_token_sets SET version = version + 1, needs_reauthorization = $4, updated_at = now() \
-             WHERE provider = $1 AND installation_key = $2 AND principal = $3 AND version = $5 RETURNING version",
-        )
-        .bind(key.provider().as_str())
-        .bind(key.installation().key())
-        .bind(key.principal().to_string())
-        .bind(reason)
-        .bind(i64::try_from(expected_version).unwrap_or(-1))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(storage_error(WRITE))?;
+        let version: Option<i64> = sqlx::query_scalar(sql::MARK_NEEDS_REAUTHORIZATION)
+            .bind(key.provider().as_str())
+            .bind(key.installation().key())
+            .bind(key.principal().to_string())
+            .bind(reason)
+            .bind(i64::try_from(expected_version).unwrap_or(-1))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage_error(WRITE))?;
         self.outcome(key, version).await
     }
 
     async fn delete(&self, key: &TokenKey) -> Result<bool> {
-        let result = sqlx::query(
-            "DELETE FROM oauth_token_sets WHERE provider = $1 AND installation_key = $2 AND principal = $3",
-        )
-        .bind(key.provider().as_str())
-        .bind(key.installation().key())
-        .bind(key.principal().to_string())
-        .execute(&self.pool)
-        .await
-        .map_err(storage_error(
-            "cannot delete from the PostgreSQL token store",
-        ))?;
+        let result = sqlx::query(sql::DELETE)
+            .bind(key.provider().as_str())
+            .bind(key.installation().key())
+            .bind(key.principal().to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(storage_error(
+                "cannot delete from the PostgreSQL token store",
+            ))?;
         Ok(result.rows_affected() > 0)
     }
 
-    async fn list(&self, provider: Option<&ProviderId>) -> Result<Vec<TokenKey>> {
-        let found: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT provider, installation_key, principal FROM oauth_token_sets WHERE $1::text IS NULL OR provider = $1",
-        )
-        .bind(provider.map(ProviderId::as_str))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(storage_error("cannot list the PostgreSQL token store"))?;
-        let mut keys = found
+    async fn list_page(
+        &self,
+        provider: Option<&ProviderId>,
+        after: Option<&TokenKey>,
+        limit: usize,
+    ) -> Result<Page> {
+        let limit = page_limit(limit);
+        // After a key of another provider, one provider's page starts at its first key (the
+        // other provider sorts before it) or is empty (after it).
+        let after = match (provider, after) {
+            (Some(provider), Some(after)) if after.provider() != provider => {
+                if after.provider() > provider {
+                    return Ok(Page::new(Vec::new(), limit));
+                }
+                None
+            }
+            (_, after) => after,
+        };
+        let query = match (provider, after) {
+            (None, None) => sqlx::query_as(sql::LIST_FIRST),
+            (Some(provider), None) => {
+                sqlx::query_as(sql::LIST_PROVIDER_FIRST).bind(provider.as_str())
+            }
+            (None, Some(after)) => sqlx::query_as(sql::LIST_AFTER)
+                .bind(after.provider().as_str())
+                .bind(after.installation().key())
+                .bind(after.principal().to_string()),
+            (Some(provider), Some(after)) => sqlx::query_as(sql::LIST_PROVIDER_AFTER)
+                .bind(provider.as_str())
+                .bind(after.installation().key())
+                .bind(after.principal().to_string()),
+        };
+        let found: Vec<(String, String, String)> = query
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage_error("cannot list the PostgreSQL token store"))?;
+        let keys = found
             .into_iter()
             .map(|(provider, installation, principal)| {
                 rows::token_key(provider, installation, &principal)
             })
             .collect::<Result<Vec<_>>>()?;
-        keys.sort();
-        Ok(keys)
+        Ok(Page::new(keys, limit))
+    }
+
+    async fn due_for_refresh(
+        &self,
+        before: SystemTime,
+        after: Option<&DueToken>,
+        limit: usize,
+    ) -> Result<Vec<DueToken>> {
+        let limit = page_limit(limit);
+        let query = sqlx::query_as(match after {
+            None => sql::DUE_FIRST,
+            Some(_) => sql::DUE_AFTER,
+        })
+        .bind(to_ms(before));
+        let query = match after {
+            Some(after) => query
+                .bind(to_ms(after.expires_at))
+                .bind(after.key.provider().as_str())
+                .bind(after.key.installation().key())
+                .bind(after.key.principal().to_string()),
+            None => query,
+        };
+        let found: Vec<(i64, String, String, String)> = query
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage_error(
+                "cannot read the due token sets of the PostgreSQL token store",
+            ))?;
+        found
+            .into_iter()
+            .map(|(expires_at, provider, installation, principal)| {
+                Ok(DueToken::new(
+                    rows::token_key(provider, installation, &principal)?,
+                    from_ms(expires_at),
+                ))
+            })
+            .collect()
     }
 
     async fn installation(&self, key: &InstallationKey) -> Result<Option<Installation>> {
-        let row = sqlx::query(
-            "SELECT enterprise_id, details, secrets, key_id, \
-               (extract(epoch from installed_at) * 1000)::bigint AS installed_at_ms \
-             FROM oauth_installation_records WHERE provider = $1 AND installation_key = $2",
-        )
-        .bind(key.provider().as_str())
-        .bind(key.key())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(storage_error(READ))?;
+        let row = sqlx::query(sql::INSTALLATION)
+            .bind(key.provider().as_str())
+            .bind(key.key())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage_error(READ))?;
         row.map(|row| rows::read_record(key, &row, self.encryption.as_deref()))
             .transpose()
     }
 
     async fn token_keys(&self, installation: &InstallationKey) -> Result<Vec<TokenKey>> {
-        let principals: Vec<String> = sqlx::query_scalar(
-            "SELECT principal FROM oauth_token_sets WHERE provider = $1 AND installation_key = $2",
-        )
-        .bind(installation.provider().as_str())
-        .bind(installation.key())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(storage_error(READ))?;
+        let principals: Vec<String> = sqlx::query_scalar(sql::TOKEN_KEYS)
+            .bind(installation.provider().as_str())
+            .bind(installation.key())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage_error(READ))?;
         let mut keys = principals
             .iter()
             .map(|principal| {
@@ -397,15 +445,12 @@ impl TokenStore for PostgresTokenStore {
         provider: &ProviderId,
         enterprise_id: &str,
     ) -> Result<Vec<InstallationKey>> {
-        let keys: Vec<String> = sqlx::query_scalar(
-            "SELECT installation_key FROM oauth_installation_records \
-             WHERE provider = $1 AND enterprise_id = $2",
-        )
-        .bind(provider.as_str())
-        .bind(enterprise_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(storage_error("cannot list the PostgreSQL token store"))?;
+        let keys: Vec<String> = sqlx::query_scalar(sql::ENTERPRISE_INSTALLATIONS)
+            .bind(provider.as_str())
+            .bind(enterprise_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage_error("cannot list the PostgreSQL token store"))?;
         let mut keys: Vec<InstallationKey> = keys
             .into_iter()
             .map(|key| InstallationKey::new(provider.clone(), key))
@@ -420,15 +465,12 @@ impl TokenStore for PostgresTokenStore {
         enterprise_id: &str,
     ) -> Result<Vec<InstallationKey>> {
         let mut tx = self.pool.begin().await.map_err(storage_error(WRITE))?;
-        let keys: Vec<String> = sqlx::query_scalar(
-            "SELECT installation_key FROM oauth_installation_records \
-             WHERE provider = $1 AND enterprise_id = $2 FOR UPDATE",
-        )
-        .bind(provider.as_str())
-        .bind(enterprise_id)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(storage_error(WRITE))?;
+        let keys: Vec<String> = sqlx::query_scalar(sql::ENTERPRISE_INSTALLATIONS_TO_DELETE)
+            .bind(provider.as_str())
+            .bind(enterprise_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(storage_error(WRITE))?;
         let keys: Vec<InstallationKey> = keys
             .into_iter()
             .map(|key| InstallationKey::new(provider.clone(), key))
@@ -448,22 +490,17 @@ impl TokenStore for PostgresTokenStore {
         holder: &str,
         ttl: Duration,
     ) -> Result<Option<Lease>> {
-        let row: Option<(i64, i64)> = sqlx::query_as(
-            "INSERT INTO oauth_leases (provider, installation_key, principal, holder, expires_at, fence) \
-             VALUES ($1, $2, $3, $4, clock_timestamp() + $5 * interval '1 millisecond', 1) \
-             ON CONFLICT (provider, installation_key, principal) DO UPDATE SET holder = EXCLUDED.holder, \
-               expires_at = EXCLUDED.expires_at, fence = oauth_leases.fence + 1 \
-             WHERE oauth_leases.expires_at <= clock_timestamp() OR oauth_leases.holder = EXCLUDED.holder \
-             RETURNING fence, (extract(epoch from expires_at) * 1000)::bigint",
-        )
-        .bind(key.provider().as_str())
-        .bind(key.installation().key())
-        .bind(key.principal().to_string())
-        .bind(holder)
-        .bind(ttl_ms(ttl))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(storage_error("cannot take a lease in the PostgreSQL token store"))?;
+        let row: Option<(i64, i64)> = sqlx::query_as(sql::ACQUIRE_LEASE)
+            .bind(key.provider().as_str())
+            .bind(key.installation().key())
+            .bind(key.principal().to_string())
+            .bind(holder)
+            .bind(ttl_ms(ttl))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage_error(
+                "cannot take a lease in the PostgreSQL token store",
+            ))?;
         Ok(row.map(|(fence, expires_at)| {
             Lease::new(
                 key.clone(),
@@ -477,21 +514,18 @@ impl TokenStore for PostgresTokenStore {
     async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<Option<Lease>> {
         // Still ours if no other holder was granted it since (same fence) and it was not
         // released (a release sets the expiry to -infinity; a lapse leaves a real time).
-        let expires_at: Option<i64> = sqlx::query_scalar(
-            "UPDATE oauth_leases SET expires_at = clock_timestamp() + $6 * interval '1 millisecond' \
-             WHERE provider = $1 AND installation_key = $2 AND principal = $3 AND fence = $4 AND holder = $5 \
-               AND expires_at > '-infinity' \
-             RETURNING (extract(epoch from expires_at) * 1000)::bigint",
-        )
-        .bind(lease.key.provider().as_str())
-        .bind(lease.key.installation().key())
-        .bind(lease.key.principal().to_string())
-        .bind(i64::try_from(lease.fence).unwrap_or(-1))
-        .bind(&lease.holder)
-        .bind(ttl_ms(ttl))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(storage_error("cannot renew a lease in the PostgreSQL token store"))?;
+        let expires_at: Option<i64> = sqlx::query_scalar(sql::RENEW_LEASE)
+            .bind(lease.key.provider().as_str())
+            .bind(lease.key.installation().key())
+            .bind(lease.key.principal().to_string())
+            .bind(i64::try_from(lease.fence).unwrap_or(-1))
+            .bind(&lease.holder)
+            .bind(ttl_ms(ttl))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage_error(
+                "cannot renew a lease in the PostgreSQL token store",
+            ))?;
         Ok(expires_at.map(|expires_at| {
             Lease::new(
                 lease.key.clone(),
@@ -504,20 +538,17 @@ impl TokenStore for PostgresTokenStore {
 
     async fn release_lease(&self, lease: &Lease) -> Result<()> {
         // Expire it rather than delete it, so the fence keeps growing.
-        sqlx::query(
-            "UPDATE oauth_leases SET expires_at = '-infinity' \
-             WHERE provider = $1 AND installation_key = $2 AND principal = $3 AND fence = $4 AND holder = $5",
-        )
-        .bind(lease.key.provider().as_str())
-        .bind(lease.key.installation().key())
-        .bind(lease.key.principal().to_string())
-        .bind(i64::try_from(lease.fence).unwrap_or(-1))
-        .bind(&lease.holder)
-        .execute(&self.pool)
-        .await
-        .map_err(storage_error(
-            "cannot release a lease in the PostgreSQL token store",
-        ))?;
+        sqlx::query(sql::RELEASE_LEASE)
+            .bind(lease.key.provider().as_str())
+            .bind(lease.key.installation().key())
+            .bind(lease.key.principal().to_string())
+            .bind(i64::try_from(lease.fence).unwrap_or(-1))
+            .bind(&lease.holder)
+            .execute(&self.pool)
+            .await
+            .map_err(storage_error(
+                "cannot release a lease in the PostgreSQL token store",
+            ))?;
         Ok(())
     }
 }

@@ -101,8 +101,9 @@ pub(crate) async fn schema_one(pool: &PgPool, encryption: Option<&Encryption>) -
         let installation = m.key.installation();
         let updated = to_ms(m.updated_at);
         sqlx::query(
-            "INSERT INTO oauth_token_sets (provider, installation_key, principal, version, access_token, refresh_token, key_id, token_meta, needs_reauthorization, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10::double precision / 1000)) ON CONFLICT DO NOTHING",
+            "INSERT INTO oauth_token_sets (provider, installation_key, principal, version, access_token, refresh_token, key_id, token_meta, needs_reauthorization, updated_at, expires_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10::double precision / 1000), \
+               ($8::jsonb #>> '{expires_at,secs_since_epoch}')::bigint * 1000 + ($8::jsonb #>> '{expires_at,nanos_since_epoch}')::bigint / 1000000) ON CONFLICT DO NOTHING",
         )
         .bind(installation.provider().as_str())
         .bind(installation.key())

@@ -1,6 +1,10 @@
 //! The embedded store: one SQLite file.
 
 mod files;
+mod import;
+#[cfg(test)]
+mod plans;
+mod sql;
 mod upgrade;
 mod used_states;
 
@@ -9,9 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use oauth_core::store::page_limit;
 use oauth_core::{
-    CasOutcome, Error, Grant, Installation, InstallationKey, Lease, ProviderId, Result,
-    StoredTokenSet, TokenKey, TokenSet, TokenStore,
+    CasOutcome, DueToken, Error, Grant, Installation, InstallationKey, Lease, Page, ProviderId,
+    Result, StoredTokenSet, TokenKey, TokenSet, TokenStore,
 };
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -84,6 +89,7 @@ impl SqliteTokenStore {
             include_str!("../../migrations/sqlite/0001_init.sql"),
             include_str!("../../migrations/sqlite/0002_installations.sql"),
             include_str!("../../migrations/sqlite/0003_used_states.sql"),
+            include_str!("../../migrations/sqlite/0004_scale.sql"),
         ])
         .run(&pool)
         .await
@@ -116,29 +122,29 @@ impl SqliteTokenStore {
 }
 
 /// Writes a token set unconditionally (insert, or replace and clear the mark); its new version.
-async fn upsert<'e, E>(executor: E, key: &TokenKey, row: Row, now: i64) -> sqlx::Result<i64>
+async fn upsert<'e, E>(
+    executor: E,
+    key: &TokenKey,
+    row: Row,
+    expires: Option<i64>,
+    now: i64,
+) -> sqlx::Result<i64>
 where
     E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
 {
     let installation = key.installation();
-    sqlx::query_scalar(
-        "INSERT INTO oauth_token_sets (provider, installation_key, principal, version, access_token, refresh_token, key_id, token_meta, needs_reauthorization, updated_at_ms) \
-         VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, NULL, ?8) \
-         ON CONFLICT (provider, installation_key, principal) DO UPDATE SET version = oauth_token_sets.version + 1, \
-           access_token = excluded.access_token, refresh_token = excluded.refresh_token, key_id = excluded.key_id, \
-           token_meta = excluded.token_meta, needs_reauthorization = NULL, updated_at_ms = excluded.updated_at_ms \
-         RETURNING version",
-    )
-    .bind(installation.provider().as_str())
-    .bind(installation.key())
-    .bind(key.principal().to_string())
-    .bind(row.access_token)
-    .bind(row.refresh_token)
-    .bind(row.key_id)
-    .bind(row.token_meta)
-    .bind(now)
-    .fetch_one(executor)
-    .await
+    sqlx::query_scalar(sql::UPSERT)
+        .bind(installation.provider().as_str())
+        .bind(installation.key())
+        .bind(key.principal().to_string())
+        .bind(row.access_token)
+        .bind(row.refresh_token)
+        .bind(row.key_id)
+        .bind(row.token_meta)
+        .bind(now)
+        .bind(expires)
+        .fetch_one(executor)
+        .await
 }
 
 /// Writes an installation's record: inserted, or replacing the one there when `replace` (an
@@ -185,40 +191,32 @@ async fn remove_installation(
     key: &InstallationKey,
 ) -> sqlx::Result<bool> {
     let (provider, installation) = (key.provider().as_str(), key.key());
-    let token_sets =
-        sqlx::query("DELETE FROM oauth_token_sets WHERE provider = ?1 AND installation_key = ?2")
-            .bind(provider)
-            .bind(installation)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-    sqlx::query(
-        "UPDATE oauth_leases SET expires_at_ms = 0 WHERE provider = ?1 AND installation_key = ?2",
-    )
-    .bind(provider)
-    .bind(installation)
-    .execute(&mut *tx)
-    .await?;
-    let records = sqlx::query(
-        "DELETE FROM oauth_installation_records WHERE provider = ?1 AND installation_key = ?2",
-    )
-    .bind(provider)
-    .bind(installation)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let token_sets = sqlx::query(sql::DELETE_INSTALLATION_TOKEN_SETS)
+        .bind(provider)
+        .bind(installation)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    sqlx::query(sql::EXPIRE_INSTALLATION_LEASES)
+        .bind(provider)
+        .bind(installation)
+        .execute(&mut *tx)
+        .await?;
+    let records = sqlx::query(sql::DELETE_RECORD)
+        .bind(provider)
+        .bind(installation)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
     Ok(token_sets + records > 0)
 }
-
-const SELECT: &str = "SELECT version, access_token, refresh_token, key_id, token_meta, needs_reauthorization, updated_at_ms \
-     FROM oauth_token_sets WHERE provider = ?1 AND installation_key = ?2 AND principal = ?3";
 
 const WRITE: &str = "cannot write to the SQLite token store";
 
 #[async_trait]
 impl TokenStore for SqliteTokenStore {
     async fn get(&self, key: &TokenKey) -> Result<Option<StoredTokenSet>> {
-        let row = sqlx::query(SELECT)
+        let row = sqlx::query(sql::GET)
             .bind(key.provider().as_str())
             .bind(key.installation().key())
             .bind(key.principal().to_string())
@@ -231,7 +229,7 @@ impl TokenStore for SqliteTokenStore {
 
     async fn save(&self, key: &TokenKey, tokens: &TokenSet) -> Result<u64> {
         let row = self.encode(key, tokens)?;
-        let version = upsert(&self.pool, key, row, now_ms())
+        let version = upsert(&self.pool, key, row, rows::expiry_ms(tokens), now_ms())
             .await
             .map_err(storage_error(WRITE))?;
         Ok(to_version(version))
@@ -243,7 +241,7 @@ impl TokenStore for SqliteTokenStore {
         for granted in &grant.tokens {
             let key = grant.token_key(granted.principal.clone());
             let row = self.encode(&key, &granted.tokens)?;
-            rows.push((key, row));
+            rows.push((key, row, rows::expiry_ms(&granted.tokens)));
         }
         let now = now_ms();
         let mut tx = self.pool.begin().await.map_err(storage_error(WRITE))?;
@@ -258,8 +256,8 @@ impl TokenStore for SqliteTokenStore {
         .await
         .map_err(storage_error(WRITE))?;
         let mut written = Vec::with_capacity(rows.len());
-        for (key, row) in rows {
-            let version = upsert(&mut *tx, &key, row, now)
+        for (key, row, expires) in rows {
+            let version = upsert(&mut *tx, &key, row, expires, now)
                 .await
                 .map_err(storage_error(WRITE))?;
             written.push((key, to_version(version)));
@@ -275,23 +273,20 @@ impl TokenStore for SqliteTokenStore {
         tokens: &TokenSet,
     ) -> Result<CasOutcome> {
         let row = self.encode(key, tokens)?;
-        let version: Option<i64> = sqlx::query_scalar(
-            "UPDATE oauth_token_sets SET version = version + 1, access_token = ?4, refresh_token = ?5, key_id = ?6, \
-               token_meta = ?7, needs_reauthorization = NULL, updated_at_ms = ?8 \
-             WHERE provider = ?1 AND installation_key = ?2 AND principal = ?3 AND version = ?9 RETURNING version",
-        )
-        .bind(key.provider().as_str())
-        .bind(key.installation().key())
-        .bind(key.principal().to_string())
-        .bind(row.access_token)
-        .bind(row.refresh_token)
-        .bind(row.key_id)
-        .bind(row.token_meta)
-        .bind(now_ms())
-        .bind(i64::try_from(expected_version).unwrap_or(-1))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(storage_error(WRITE))?;
+        let version: Option<i64> = sqlx::query_scalar(sql::COMPARE_AND_SWAP)
+            .bind(key.provider().as_str())
+            .bind(key.installation().key())
+            .bind(key.principal().to_string())
+            .bind(row.access_token)
+            .bind(row.refresh_token)
+            .bind(row.key_id)
+            .bind(row.token_meta)
+            .bind(now_ms())
+            .bind(i64::try_from(expected_version).unwrap_or(-1))
+            .bind(rows::expiry_ms(tokens))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage_error(WRITE))?;
         self.outcome(key, version).await
     }
 
@@ -301,76 +296,132 @@ impl TokenStore for SqliteTokenStore {
         expected_version: u64,
         reason: &str,
     ) -> Result<CasOutcome> {
-        let version: Option<i64> = sqlx::query_scalar(
-            "UPDATE oauth_token_sets SET version = version + 1, needs_reauthorization = ?4, updated_at_ms = ?5 \
-             WHERE provider = ?1 AND installation_key = ?2 AND principal = ?3 AND version = ?6 RETURNING version",
-        )
-        .bind(key.provider().as_str())
-        .bind(key.installation().key())
-        .bind(key.principal().to_string())
-        .bind(reason)
-        .bind(now_ms())
-        .bind(i64::try_from(expected_version).unwrap_or(-1))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(storage_error(WRITE))?;
+        let version: Option<i64> = sqlx::query_scalar(sql::MARK_NEEDS_REAUTHORIZATION)
+            .bind(key.provider().as_str())
+            .bind(key.installation().key())
+            .bind(key.principal().to_string())
+            .bind(reason)
+            .bind(now_ms())
+            .bind(i64::try_from(expected_version).unwrap_or(-1))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage_error(WRITE))?;
         self.outcome(key, version).await
     }
 
     async fn delete(&self, key: &TokenKey) -> Result<bool> {
-        let result = sqlx::query(
-            "DELETE FROM oauth_token_sets WHERE provider = ?1 AND installation_key = ?2 AND principal = ?3",
-        )
-        .bind(key.provider().as_str())
-        .bind(key.installation().key())
-        .bind(key.principal().to_string())
-        .execute(&self.pool)
-        .await
-        .map_err(storage_error("cannot delete from the SQLite token store"))?;
+        let result = sqlx::query(sql::DELETE)
+            .bind(key.provider().as_str())
+            .bind(key.installation().key())
+            .bind(key.principal().to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(storage_error("cannot delete from the SQLite token store"))?;
         Ok(result.rows_affected() > 0)
     }
 
-    async fn list(&self, provider: Option<&ProviderId>) -> Result<Vec<TokenKey>> {
-        let found: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT provider, installation_key, principal FROM oauth_token_sets WHERE ?1 IS NULL OR provider = ?1",
-        )
-        .bind(provider.map(ProviderId::as_str))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(storage_error("cannot list the SQLite token store"))?;
-        let mut keys = found
+    async fn list_page(
+        &self,
+        provider: Option<&ProviderId>,
+        after: Option<&TokenKey>,
+        limit: usize,
+    ) -> Result<Page> {
+        let limit = page_limit(limit);
+        // After a key of another provider, one provider's page starts at its first key (the
+        // other provider sorts before it) or is empty (after it).
+        let after = match (provider, after) {
+            (Some(provider), Some(after)) if after.provider() != provider => {
+                if after.provider() > provider {
+                    return Ok(Page::new(Vec::new(), limit));
+                }
+                None
+            }
+            (_, after) => after,
+        };
+        let query = match (provider, after) {
+            (None, None) => sqlx::query_as(sql::LIST_FIRST),
+            (Some(provider), None) => {
+                sqlx::query_as(sql::LIST_PROVIDER_FIRST).bind(provider.as_str())
+            }
+            (None, Some(after)) => sqlx::query_as(sql::LIST_AFTER)
+                .bind(after.provider().as_str())
+                .bind(after.installation().key())
+                .bind(after.principal().to_string()),
+            (Some(provider), Some(after)) => sqlx::query_as(sql::LIST_PROVIDER_AFTER)
+                .bind(provider.as_str())
+                .bind(after.installation().key())
+                .bind(after.principal().to_string()),
+        };
+        let found: Vec<(String, String, String)> = query
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage_error("cannot list the SQLite token store"))?;
+        let keys = found
             .into_iter()
             .map(|(provider, installation, principal)| {
                 rows::token_key(provider, installation, &principal)
             })
             .collect::<Result<Vec<_>>>()?;
-        keys.sort();
-        Ok(keys)
+        Ok(Page::new(keys, limit))
+    }
+
+    async fn due_for_refresh(
+        &self,
+        before: SystemTime,
+        after: Option<&DueToken>,
+        limit: usize,
+    ) -> Result<Vec<DueToken>> {
+        let limit = page_limit(limit);
+        let query = sqlx::query_as(match after {
+            None => sql::DUE_FIRST,
+            Some(_) => sql::DUE_AFTER,
+        })
+        .bind(to_ms(before));
+        let query = match after {
+            Some(after) => query
+                .bind(to_ms(after.expires_at))
+                .bind(after.key.provider().as_str())
+                .bind(after.key.installation().key())
+                .bind(after.key.principal().to_string()),
+            None => query,
+        };
+        let found: Vec<(i64, String, String, String)> = query
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage_error(
+                "cannot read the due token sets of the SQLite token store",
+            ))?;
+        found
+            .into_iter()
+            .map(|(expires_at, provider, installation, principal)| {
+                Ok(DueToken::new(
+                    rows::token_key(provider, installation, &principal)?,
+                    from_ms(expires_at),
+                ))
+            })
+            .collect()
     }
 
     async fn installation(&self, key: &InstallationKey) -> Result<Option<Installation>> {
-        let row = sqlx::query(
-            "SELECT enterprise_id, details, secrets, key_id, installed_at_ms FROM oauth_installation_records \
-             WHERE provider = ?1 AND installation_key = ?2",
-        )
-        .bind(key.provider().as_str())
-        .bind(key.key())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(storage_error("cannot read from the SQLite token store"))?;
+        let row = sqlx::query(sql::INSTALLATION)
+            .bind(key.provider().as_str())
+            .bind(key.key())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage_error("cannot read from the SQLite token store"))?;
         row.map(|row| rows::read_record(key, &row, self.encryption.as_deref()))
             .transpose()
     }
 
     async fn token_keys(&self, installation: &InstallationKey) -> Result<Vec<TokenKey>> {
-        let principals: Vec<String> = sqlx::query_scalar(
-            "SELECT principal FROM oauth_token_sets WHERE provider = ?1 AND installation_key = ?2",
-        )
-        .bind(installation.provider().as_str())
-        .bind(installation.key())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(storage_error("cannot list the SQLite token store"))?;
+        let principals: Vec<String> = sqlx::query_scalar(sql::TOKEN_KEYS)
+            .bind(installation.provider().as_str())
+            .bind(installation.key())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage_error("cannot list the SQLite token store"))?;
         let mut keys = principals
             .iter()
             .map(|principal| {
@@ -400,15 +451,12 @@ impl TokenStore for SqliteTokenStore {
         provider: &ProviderId,
         enterprise_id: &str,
     ) -> Result<Vec<InstallationKey>> {
-        let keys: Vec<String> = sqlx::query_scalar(
-            "SELECT installation_key FROM oauth_installation_records \
-             WHERE provider = ?1 AND enterprise_id = ?2",
-        )
-        .bind(provider.as_str())
-        .bind(enterprise_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(storage_error("cannot list the SQLite token store"))?;
+        let keys: Vec<String> = sqlx::query_scalar(sql::ENTERPRISE_INSTALLATIONS)
+            .bind(provider.as_str())
+            .bind(enterprise_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage_error("cannot list the SQLite token store"))?;
         let mut keys: Vec<InstallationKey> = keys
             .into_iter()
             .map(|key| InstallationKey::new(provider.clone(), key))
@@ -423,14 +471,12 @@ impl TokenStore for SqliteTokenStore {
         enterprise_id: &str,
     ) -> Result<Vec<InstallationKey>> {
         let mut tx = self.pool.begin().await.map_err(storage_error(WRITE))?;
-        let keys: Vec<String> = sqlx::query_scalar(
-            "SELECT installation_key FROM oauth_installation_records WHERE provider = ?1 AND enterprise_id = ?2",
-        )
-        .bind(provider.as_str())
-        .bind(enterprise_id)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(storage_error(WRITE))?;
+        let keys: Vec<String> = sqlx::query_scalar(sql::ENTERPRISE_INSTALLATIONS_TO_DELETE)
+            .bind(provider.as_str())
+            .bind(enterprise_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(storage_error(WRITE))?;
         let keys: Vec<InstallationKey> = keys
             .into_iter()
             .map(|key| InstallationKey::new(provider.clone(), key))
@@ -452,22 +498,18 @@ impl TokenStore for SqliteTokenStore {
     ) -> Result<Option<Lease>> {
         let now = now_ms();
         let expires = now.saturating_add(ttl_ms(ttl));
-        let row: Option<(i64, i64)> = sqlx::query_as(
-            "INSERT INTO oauth_leases (provider, installation_key, principal, holder, expires_at_ms, fence) VALUES (?1, ?2, ?3, ?4, ?5, 1) \
-             ON CONFLICT (provider, installation_key, principal) DO UPDATE SET holder = excluded.holder, \
-               expires_at_ms = excluded.expires_at_ms, fence = oauth_leases.fence + 1 \
-             WHERE oauth_leases.expires_at_ms <= ?6 OR oauth_leases.holder = excluded.holder \
-             RETURNING fence, expires_at_ms",
-        )
-        .bind(key.provider().as_str())
-        .bind(key.installation().key())
-        .bind(key.principal().to_string())
-        .bind(holder)
-        .bind(expires)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(storage_error("cannot take a lease in the SQLite token store"))?;
+        let row: Option<(i64, i64)> = sqlx::query_as(sql::ACQUIRE_LEASE)
+            .bind(key.provider().as_str())
+            .bind(key.installation().key())
+            .bind(key.principal().to_string())
+            .bind(holder)
+            .bind(expires)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage_error(
+                "cannot take a lease in the SQLite token store",
+            ))?;
         Ok(row.map(|(fence, expires_at)| {
             Lease::new(
                 key.clone(),
@@ -482,21 +524,18 @@ impl TokenStore for SqliteTokenStore {
         let expires = now_ms().saturating_add(ttl_ms(ttl));
         // Still ours if no other holder was granted it since (same fence) and it was not
         // released (a release sets the expiry to 0; a lapse leaves a real time).
-        let expires_at: Option<i64> = sqlx::query_scalar(
-            "UPDATE oauth_leases SET expires_at_ms = ?6 \
-             WHERE provider = ?1 AND installation_key = ?2 AND principal = ?3 AND fence = ?4 AND holder = ?5 \
-               AND expires_at_ms > 0 \
-             RETURNING expires_at_ms",
-        )
-        .bind(lease.key.provider().as_str())
-        .bind(lease.key.installation().key())
-        .bind(lease.key.principal().to_string())
-        .bind(i64::try_from(lease.fence).unwrap_or(-1))
-        .bind(&lease.holder)
-        .bind(expires)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(storage_error("cannot renew a lease in the SQLite token store"))?;
+        let expires_at: Option<i64> = sqlx::query_scalar(sql::RENEW_LEASE)
+            .bind(lease.key.provider().as_str())
+            .bind(lease.key.installation().key())
+            .bind(lease.key.principal().to_string())
+            .bind(i64::try_from(lease.fence).unwrap_or(-1))
+            .bind(&lease.holder)
+            .bind(expires)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage_error(
+                "cannot renew a lease in the SQLite token store",
+            ))?;
         Ok(expires_at.map(|expires_at| {
             Lease::new(
                 lease.key.clone(),
@@ -509,18 +548,17 @@ impl TokenStore for SqliteTokenStore {
 
     async fn release_lease(&self, lease: &Lease) -> Result<()> {
         // Expire it rather than delete it, so the fence keeps growing.
-        sqlx::query(
-            "UPDATE oauth_leases SET expires_at_ms = 0 \
-             WHERE provider = ?1 AND installation_key = ?2 AND principal = ?3 AND fence = ?4 AND holder = ?5",
-        )
-        .bind(lease.key.provider().as_str())
-        .bind(lease.key.installation().key())
-        .bind(lease.key.principal().to_string())
-        .bind(i64::try_from(lease.fence).unwrap_or(-1))
-        .bind(&lease.holder)
-        .execute(&self.pool)
-        .await
-        .map_err(storage_error("cannot release a lease in the SQLite token store"))?;
+        sqlx::query(sql::RELEASE_LEASE)
+            .bind(lease.key.provider().as_str())
+            .bind(lease.key.installation().key())
+            .bind(lease.key.principal().to_string())
+            .bind(i64::try_from(lease.fence).unwrap_or(-1))
+            .bind(&lease.holder)
+            .execute(&self.pool)
+            .await
+            .map_err(storage_error(
+                "cannot release a lease in the SQLite token store",
+            ))?;
         Ok(())
     }
 }

@@ -121,8 +121,8 @@ async fn move_rows(
     for m in &moved {
         let installation = m.key.installation();
         sqlx::query(
-            "INSERT INTO oauth_token_sets (provider, installation_key, principal, version, access_token, refresh_token, key_id, token_meta, needs_reauthorization, updated_at_ms) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING",
+            "INSERT INTO oauth_token_sets (provider, installation_key, principal, version, access_token, refresh_token, key_id, token_meta, needs_reauthorization, updated_at_ms, expires_at_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, json_extract(?8, '$.expires_at.secs_since_epoch') * 1000 + json_extract(?8, '$.expires_at.nanos_since_epoch') / 1000000) ON CONFLICT DO NOTHING",
         )
         .bind(installation.provider().as_str())
         .bind(installation.key())
