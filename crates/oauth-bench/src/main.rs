@@ -26,6 +26,8 @@
 //! - stampede: 10,000 concurrent `access_token` calls on an expiring token (one refresh grant at
 //!   oauth-sandbox), against one plain refresh call and against 10,000 tasks woken by one
 //!   `watch` channel with no refresh at all;
+//! - the token manager at scale (`scale.rs`): first access per key at 1,000 to 1,000,000
+//!   installations, the hot path on random warmed keys, heap per cached installation;
 //! - Slack request verification: verified requests per second on one core against a bare
 //!   HMAC-SHA256 of the same bytes.
 #![allow(clippy::print_stdout)]
@@ -39,8 +41,14 @@ mod lease_held;
 mod node;
 mod refresh;
 mod report;
+mod scale;
 mod signature;
 mod stampede;
+
+/// Counts the heap in use, for the scale section.
+#[global_allocator]
+pub(crate) static ALLOCATOR: cap::Cap<std::alloc::System> =
+    cap::Cap::new(std::alloc::System, usize::MAX);
 
 use std::process::ExitCode;
 
@@ -102,6 +110,9 @@ async fn main() -> ExitCode {
     }
     if wanted("stampede") {
         stampede::run(&mut report).await;
+    }
+    if wanted("scale") {
+        scale::run(&mut report).await;
     }
     if wanted("client") {
         client::run(&mut report).await;

@@ -90,9 +90,15 @@ impl SlotCache {
     }
 
     /// Removes `key` from a shard held for writing (the caller checked it may go).
+    /// A shard whose map is at most a quarter full is shrunk to half its capacity (amortized:
+    /// at least a quarter of the capacity was removed since it last grew or shrank), so that
+    /// evicting or deleting everything gives the memory back.
     pub(crate) fn remove_from(&self, shard: &mut Shard, key: &TokenKey) {
         if shard.remove(key).is_some() {
             self.len.fetch_sub(1, Ordering::Relaxed);
+            if shard.capacity() > 64 && shard.len() <= shard.capacity() / 4 {
+                shard.shrink_to(shard.len() * 2);
+            }
         }
     }
 

@@ -38,6 +38,10 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 ///   first caller after each 10 s of use starts a store read in the background
 ///   ([`revalidate_interval`](Self::revalidate_interval)); the replica that removed it forgets it
 ///   at once.
+/// - **Memory stays bounded by what is in use.** Only token sets the store holds are cached (a
+///   call for an unknown key caches nothing), deleted ones leave the cache at once, and token
+///   sets unused for an hour are evicted ([`idle_timeout`](Self::idle_timeout)), to be read again
+///   from the store at their next use; [`max_cached`](Self::max_cached) caps the number.
 #[derive(Clone, Debug)]
 pub struct ManagerConfig {
     pub(crate) refresh_margin: Duration,
