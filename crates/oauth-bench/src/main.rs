@@ -42,6 +42,7 @@ mod node;
 mod refresh;
 mod report;
 mod scale;
+mod scale_maps;
 mod signature;
 mod stampede;
 

@@ -48,11 +48,8 @@ fn tokens(i: usize, now: SystemTime) -> TokenSet {
 fn keys(n: usize, run: u64) -> Vec<TokenKey> {
     (0..n)
         .map(|i| {
-            let installation = InstallationKey::workspace(
-                PROVIDER,
-                None,
-                &format!("T{run:08x}{:05}", i / USERS),
-            );
+            let installation =
+                InstallationKey::workspace(PROVIDER, None, &format!("T{run:08x}{:05}", i / USERS));
             TokenKey::user(installation, format!("U{i:07}"))
         })
         .collect()
@@ -150,7 +147,9 @@ async fn stores() -> Vec<Store> {
                 sizes: vec![1_000, if full() { 100_000 } else { 10_000 }],
                 _dir: None,
             }),
-            Err(e) => eprintln!("scale benchmark: PostgreSQL unreachable ({e}): its rows are skipped"),
+            Err(e) => {
+                eprintln!("scale benchmark: PostgreSQL unreachable ({e}): its rows are skipped")
+            }
         },
         Err(_) => eprintln!(
             "scale benchmark: no PostgreSQL (OAUTH_TEST_POSTGRES_URL unset): its rows are skipped"
@@ -330,6 +329,9 @@ pub(crate) async fn run(report: &mut Report) {
         first_access(&m, &one).await;
         hot_table = hot_rows(&m, &one, clock.now()).await + &hot_table;
     }
+    let maps = tokio::task::spawn_blocking(crate::scale_maps::run)
+        .await
+        .unwrap_or_default();
     report.section(format!(
         "## Token manager at scale\n\n\
          `OAUTH_BENCH_ONLY=scale`; measured in {:.0} s. Sizes: memory store to 1,000,000, SQLite to \
@@ -349,7 +351,7 @@ pub(crate) async fn run(report: &mut Report) {
          TokenSet>` lookup plus access-token clone of the same keys in the same order (target: \
          at least 0.5×).\n\n\
          | N | tasks | bare map lookup + clone | `access_token` |\n| --- | --- | --- | --- |\n\
-         {hot_table}\n{heap_text}",
+         {hot_table}\n{heap_text}\n{maps}",
         started.elapsed().as_secs_f64()
     ));
 }
@@ -396,5 +398,8 @@ async fn heap_rows(keys: &[TokenKey], clock: &Arc<ManualClock>) -> String {
         mib(evicted.saturating_sub(with_rows)),
         mib(deleted.saturating_sub(before)),
         cached,
-    ) + &format!("\n(Re-warmed cache: {}.)\n", mib(rewarmed.saturating_sub(with_rows)))
+    ) + &format!(
+        "\n(Re-warmed cache: {}.)\n",
+        mib(rewarmed.saturating_sub(with_rows))
+    )
 }

@@ -47,7 +47,11 @@ impl SlotCache {
 
     pub(crate) fn read(&self, index: usize) -> Option<RwLockReadGuard<'_, Shard>> {
         let shard = self.shards.get(index)?;
-        Some(shard.read().unwrap_or_else(|poisoned| poisoned.into_inner()))
+        Some(
+            shard
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
     }
 
     pub(crate) fn write_shard_of(&self, key: &TokenKey) -> RwLockWriteGuard<'_, Shard> {

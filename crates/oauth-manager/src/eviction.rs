@@ -56,9 +56,10 @@ impl Inner {
     pub(crate) fn maybe_sweep(self: &Arc<Self>) {
         let now = seconds(self.clock.now());
         let len = self.cache.len();
-        let over = self.config.max_cached.is_some_and(|max| {
-            len > max && len >= self.sweeps.next_count.load(Ordering::Relaxed)
-        });
+        let over = self
+            .config
+            .max_cached
+            .is_some_and(|max| len > max && len >= self.sweeps.next_count.load(Ordering::Relaxed));
         if !over && now < self.sweeps.next_idle.load(Ordering::Relaxed) {
             return;
         }
@@ -119,7 +120,8 @@ impl Inner {
                     .filter(|(_, slot)| Arc::strong_count(slot) == 1)
                     .filter_map(|(key, slot)| {
                         let used = slot.used();
-                        let idle = idle_cut.is_some_and(|c| used <= c) || slot.cached.load().is_none();
+                        let idle =
+                            idle_cut.is_some_and(|c| used <= c) || slot.cached.load().is_none();
                         (idle || cut.is_some_and(|c| used <= c)).then(|| (key.clone(), idle))
                     })
                     .collect(),
@@ -136,13 +138,16 @@ impl Inner {
             }
         }
         if let Some(max) = self.config.max_cached {
-            self.sweeps.next_count.store(
-                self.cache.len().saturating_add(max / 16),
-                Ordering::Relaxed,
-            );
+            self.sweeps
+                .next_count
+                .store(self.cache.len().saturating_add(max / 16), Ordering::Relaxed);
         }
         if evicted > 0 {
-            tracing::debug!(evicted, cached = self.cache.len(), "evicted idle token sets");
+            tracing::debug!(
+                evicted,
+                cached = self.cache.len(),
+                "evicted idle token sets"
+            );
         }
         evicted
     }

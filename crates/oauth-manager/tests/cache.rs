@@ -16,11 +16,18 @@ const IDLE: Duration = Duration::from_secs(60);
 
 async fn on_faulty(config: oauth_manager::ManagerConfig) -> (Setup, Arc<FaultyStore>) {
     let store = Arc::new(FaultyStore::new(Arc::new(MemoryTokenStore::new())));
-    (setup_with(Duration::ZERO, store.clone(), config).await, store)
+    (
+        setup_with(Duration::ZERO, store.clone(), config).await,
+        store,
+    )
 }
 
 fn workspace(n: usize) -> TokenKey {
-    TokenKey::bot(InstallationKey::workspace(PROVIDER, None, &format!("T{n:06}")))
+    TokenKey::bot(InstallationKey::workspace(
+        PROVIDER,
+        None,
+        &format!("T{n:06}"),
+    ))
 }
 
 #[tokio::test]
@@ -44,7 +51,11 @@ async fn unknown_keys_never_enter_the_cache() {
             .unwrap()
             .is_none()
     );
-    assert_eq!(s.manager.cached_len(), 1, "1,000 unknown keys cached nothing");
+    assert_eq!(
+        s.manager.cached_len(),
+        1,
+        "1,000 unknown keys cached nothing"
+    );
 
     // A token set marked for re-authorization answers so, and is not cached either.
     let marked = workspace(7);
@@ -77,7 +88,11 @@ async fn deleted_token_sets_leave_nothing_behind() {
         .unwrap();
     s.manager.uninstall(keys[3].installation()).await.unwrap();
     s.manager.uninstall(s.key.installation()).await.unwrap();
-    assert_eq!(s.manager.cached_len(), 0, "every deleted token set left the cache");
+    assert_eq!(
+        s.manager.cached_len(),
+        0,
+        "every deleted token set left the cache"
+    );
     for key in keys.iter().chain([&s.key]) {
         assert!(matches!(
             s.manager.access_token(key).await,
@@ -85,7 +100,12 @@ async fn deleted_token_sets_leave_nothing_behind() {
         ));
     }
     // Forgetting what was never there leaves nothing either.
-    assert!(!s.manager.forget(&workspace(99), "tokens_revoked").await.unwrap());
+    assert!(
+        !s.manager
+            .forget(&workspace(99), "tokens_revoked")
+            .await
+            .unwrap()
+    );
     assert_eq!(s.manager.cached_len(), 0);
 }
 
@@ -120,7 +140,11 @@ async fn idle_token_sets_are_evicted_and_read_again_from_the_store() {
     assert_eq!(store.calls(StoreOp::Get), reads + 1, "one store read");
     assert_eq!(s.manager.cached_len(), 1);
     s.manager.access_token(&s.key).await.unwrap();
-    assert_eq!(store.calls(StoreOp::Get), reads + 1, "then served from the cache");
+    assert_eq!(
+        store.calls(StoreOp::Get),
+        reads + 1,
+        "then served from the cache"
+    );
     assert_eq!(s.fake.refreshes(), 0);
 }
 

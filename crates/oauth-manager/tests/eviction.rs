@@ -37,17 +37,29 @@ async fn a_rotated_token_waiting_for_its_write_is_never_evicted() {
     assert_eq!(token.expose_secret(), "at-1", "served from memory");
     for _ in 0..5 {
         s.clock.advance(IDLE * 2);
-        assert_eq!(s.manager.evict_idle(), 0, "its write is still being retried");
+        assert_eq!(
+            s.manager.evict_idle(),
+            0,
+            "its write is still being retried"
+        );
         assert_eq!(s.manager.cached_len(), 1);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     store.clear();
     s.manager.flush().await;
-    assert_eq!(stored_access(&s).await, "at-1", "written once the store recovers");
+    assert_eq!(
+        stored_access(&s).await,
+        "at-1",
+        "written once the store recovers"
+    );
     s.clock.advance(IDLE * 2);
     assert_eq!(s.manager.evict_idle(), 1, "idle once written");
     assert_eq!(
-        s.manager.access_token(&s.key).await.unwrap().expose_secret(),
+        s.manager
+            .access_token(&s.key)
+            .await
+            .unwrap()
+            .expose_secret(),
         "at-1",
         "read again from the store"
     );
@@ -77,7 +89,11 @@ async fn a_refresh_in_flight_and_its_waiting_callers_keep_their_slot() {
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    assert_eq!(store.calls(StoreOp::CompareAndSwap), 1, "the write is blocked");
+    assert_eq!(
+        store.calls(StoreOp::CompareAndSwap),
+        1,
+        "the write is blocked"
+    );
     s.clock.advance(IDLE * 2);
     assert_eq!(s.manager.evict_idle(), 0, "a refresh is in flight");
     gate.open();
@@ -97,7 +113,11 @@ async fn a_backoff_is_not_forgotten_by_eviction() {
     let error = s.manager.access_token(&s.key).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::RateLimited);
     s.clock.advance(IDLE * 2);
-    assert_eq!(s.manager.evict_idle(), 0, "the provider asked to wait 600 s");
+    assert_eq!(
+        s.manager.evict_idle(),
+        0,
+        "the provider asked to wait 600 s"
+    );
     assert!(s.manager.access_token(&s.key).await.is_err());
     assert_eq!(s.fake.refreshes(), 1, "no refresh during the Retry-After");
 }
