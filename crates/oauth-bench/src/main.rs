@@ -30,6 +30,8 @@
 //!   SQLite and PostgreSQL, against as many plain refresh calls, and with the background refresher;
 //! - store cost against the number of rows: `get` and `compare_and_swap` p50/p99 at 1,000 and
 //!   1,000,000 rows (`OAUTH_BENCH_STORE_ROWS`), SQLite and PostgreSQL;
+//! - the token manager at scale (`scale.rs`): first access per key at 1,000 to 1,000,000
+//!   installations, the hot path on random warmed keys, heap per cached installation;
 //! - Slack request verification: verified requests per second on one core against a bare
 //!   HMAC-SHA256 of the same bytes.
 #![allow(clippy::print_stdout)]
@@ -44,9 +46,16 @@ mod node;
 mod refresh;
 mod refresh_storm;
 mod report;
+mod scale;
+mod scale_maps;
 mod signature;
 mod stampede;
 mod store_scale;
+
+/// Counts the heap in use, for the scale section.
+#[global_allocator]
+pub(crate) static ALLOCATOR: cap::Cap<std::alloc::System> =
+    cap::Cap::new(std::alloc::System, usize::MAX);
 
 use std::process::ExitCode;
 
@@ -114,6 +123,9 @@ async fn main() -> ExitCode {
     }
     if wanted("store_scale") {
         store_scale::run(&mut report).await;
+    }
+    if wanted("scale") {
+        scale::run(&mut report).await;
     }
     if wanted("client") {
         client::run(&mut report).await;

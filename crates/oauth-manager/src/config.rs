@@ -38,6 +38,10 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 ///   first caller after each 10 s of use starts a store read in the background
 ///   ([`revalidate_interval`](Self::revalidate_interval)); the replica that removed it forgets it
 ///   at once.
+/// - **Memory stays bounded by what is in use.** Only token sets the store holds are cached (a
+///   call for an unknown key caches nothing), deleted ones leave the cache at once, and token
+///   sets unused for an hour are evicted ([`idle_timeout`](Self::idle_timeout)), to be read again
+///   from the store at their next use; [`max_cached`](Self::max_cached) caps the number.
 #[derive(Clone, Debug)]
 pub struct ManagerConfig {
     pub(crate) refresh_margin: Duration,
@@ -48,6 +52,8 @@ pub struct ManagerConfig {
     pub(crate) recheck_interval: Duration,
     pub(crate) revalidate_interval: Duration,
     pub(crate) max_wait: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) max_cached: Option<usize>,
 }
 
 impl Default for ManagerConfig {
@@ -56,7 +62,8 @@ impl Default for ManagerConfig {
     /// again after 30 s (1 s when the response was lost); while another process holds the lease,
     /// look at the store every 25 ms for callers without a valid token and every second
     /// otherwise; look again at a cached token set every 10 s it is in use, to stop serving it
-    /// within 10 s of its deletion elsewhere; callers without a valid token wait up to 60 s.
+    /// within 10 s of its deletion elsewhere; callers without a valid token wait up to 60 s;
+    /// evict token sets unused for an hour, with no limit on the number cached.
     fn default() -> Self {
         Self {
             refresh_margin: Duration::from_secs(300),
@@ -67,6 +74,8 @@ impl Default for ManagerConfig {
             recheck_interval: Duration::from_secs(1),
             revalidate_interval: Duration::from_secs(10),
             max_wait: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(3600),
+            max_cached: None,
         }
     }
 }
@@ -137,6 +146,34 @@ impl ManagerConfig {
         self
     }
 
+    /// Evicts a token set from the cache once it has not been used for this long (default one
+    /// hour); its next use reads it again from the store (one read, as for its first use).
+    ///
+    /// **The eviction rule.** Sweeps run in the background (on tokio's blocking pool), started
+    /// by a call that caches a new token set or revalidates one, at most every half of this
+    /// interval, so a token set leaves between one and one and a half times this after its last
+    /// use (or at once with [`TokenManager::evict_idle`](crate::TokenManager::evict_idle)). A
+    /// token set is never evicted while anything in this process works on it: a refresh in
+    /// flight or queued, rotated tokens whose write is still being retried (they are served
+    /// from memory until it lands), the refresh lease held, callers waiting, a backoff after a
+    /// failure or a `Retry-After`, or an access token reported rejected; it stays until a later
+    /// sweep. Token sets deleted through this manager leave the cache at once; unknown keys never
+    /// enter it.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Caps the number of token sets cached (default: no cap). Beyond it, a sweep (in the
+    /// background, started by the call that caches one more) evicts the least recently used
+    /// (to the second) down to seven eighths of the cap, by the rule of
+    /// [`idle_timeout`](Self::idle_timeout): busy ones stay, so the cap can be passed while more
+    /// token sets than it are in use at once.
+    pub fn max_cached(mut self, token_sets: usize) -> Self {
+        self.max_cached = Some(token_sets);
+        self
+    }
+
     /// How often the lease is renewed while a refresh runs.
     pub(crate) fn heartbeat(&self) -> Duration {
         (self.lease_ttl / 3).max(Duration::from_millis(1))
@@ -149,12 +186,18 @@ impl ManagerConfig {
             ("poll_interval", self.poll_interval),
             ("recheck_interval", self.recheck_interval),
             ("revalidate_interval", self.revalidate_interval),
+            ("idle_timeout", self.idle_timeout),
         ] {
             if value.is_zero() {
                 return Err(Error::configuration(format!(
                     "ManagerConfig::{name} is zero: give it a positive duration"
                 )));
             }
+        }
+        if self.max_cached == Some(0) {
+            return Err(Error::configuration(
+                "ManagerConfig::max_cached is zero: give it a positive number of token sets",
+            ));
         }
         if let Some(bound) = refresh_bound
             && self.lease_ttl <= bound
@@ -233,6 +276,8 @@ mod tests {
             ManagerConfig::default().poll_interval(Duration::ZERO),
             ManagerConfig::default().recheck_interval(Duration::ZERO),
             ManagerConfig::default().revalidate_interval(Duration::ZERO),
+            ManagerConfig::default().idle_timeout(Duration::ZERO),
+            ManagerConfig::default().max_cached(0),
         ] {
             assert!(config.check(None).is_err());
         }

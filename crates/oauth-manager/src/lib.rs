@@ -12,8 +12,10 @@
 //! the spent refresh token.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod cache;
 mod config;
 mod events;
+mod eviction;
 mod flight;
 mod manager;
 mod pages;

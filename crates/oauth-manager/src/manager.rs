@@ -1,23 +1,21 @@
 //! The token manager: its public API, its builder, and how callers meet the refresh in flight.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use arc_swap::ArcSwap;
 use oauth_core::{
     AccessToken, Clock, CodeExchange, Error, Grant, Installation, InstallationKey, RequestSent,
     Result, SystemClock, TokenKey, TokenProvider, TokenSet, TokenStore,
 };
 use tokio::sync::{Notify, watch};
 
+use crate::cache::SlotCache;
 use crate::config::ManagerConfig;
 use crate::events::EventHook;
+use crate::eviction::Sweeps;
 use crate::flight::{Flight, Mode};
 use crate::slot::{Cached, FlightState, Outcome, Slot};
-
-type Slots = HashMap<TokenKey, Arc<Slot>, foldhash::fast::RandomState>;
 
 pub(crate) struct Inner {
     pub(crate) provider: Arc<dyn TokenProvider>,
@@ -25,9 +23,9 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: ManagerConfig,
     pub(crate) holder: String,
-    /// Copy-on-write (a new installation is rare; reads are lock-free). foldhash: fast, and
-    /// seeded per process, so keys derived from request data cannot be used for hash flooding.
-    slots: ArcSwap<Slots>,
+    /// One slot per token set in use (`cache.rs`), evicted when idle (`eviction.rs`).
+    pub(crate) cache: SlotCache,
+    pub(crate) sweeps: Sweeps,
     pub(crate) hook: Option<EventHook>,
     next_flight: AtomicU64,
     /// Refresh tasks not yet finished (their writes included), for [`TokenManager::flush`].
@@ -160,7 +158,8 @@ impl TokenManagerBuilder {
                 clock: self.clock,
                 config: self.config,
                 holder,
-                slots: ArcSwap::from_pointee(Slots::default()),
+                cache: SlotCache::new(),
+                sweeps: Sweeps::default(),
                 hook: self.hook,
                 next_flight: AtomicU64::new(0),
                 in_flight: AtomicUsize::new(0),
@@ -200,16 +199,16 @@ impl TokenManager {
     /// served while its refresh runs in the background; a caller waits only when no usable token
     /// is cached.
     pub async fn access_token(&self, key: &TokenKey) -> Result<AccessToken> {
-        if let Some(cached) = self.fresh_cached(key) {
-            return Ok(cached.tokens.access_token.clone());
+        if let Some(token) = self.fresh_cached(key, |cached| cached.tokens.access_token.clone()) {
+            return Ok(token);
         }
         Ok(self.slow_path(key).await?.tokens.access_token.clone())
     }
 
     /// The whole valid token set for `key` (see [`access_token`](Self::access_token)).
     pub async fn token_set(&self, key: &TokenKey) -> Result<TokenSet> {
-        if let Some(cached) = self.fresh_cached(key) {
-            return Ok(cached.tokens.clone());
+        if let Some(tokens) = self.fresh_cached(key, |cached| cached.tokens.clone()) {
+            return Ok(tokens);
         }
         Ok(self.slow_path(key).await?.tokens.clone())
     }
@@ -238,10 +237,15 @@ impl TokenManager {
     /// does not serve it: it refreshes (once, whatever the number of callers, as always) or picks
     /// up a newer token from the store. A token already replaced is ignored.
     pub fn report_rejected_token(&self, key: &TokenKey, token: &AccessToken) {
-        let Some(slot) = self.inner.slots.load().get(key).cloned() else {
+        let Some(slot) = self.inner.cache.get(key) else {
             return;
         };
         let mut state = slot.flight();
+        if slot.is_evicted() {
+            // Evicted meanwhile: its tokens will be read again from the store (and the next
+            // rejection reported for the slot that holds them).
+            return;
+        }
         if let Some(cached) = slot.cached.load().as_ref()
             && cached.tokens.access_token != *token
         {
@@ -257,34 +261,27 @@ impl TokenManager {
         tracing::info!(installation = %key, "the provider rejected the access token; the next call refreshes");
     }
 
-    /// The lock-free hot path: the cached tokens if they are not due for refresh. Once per
+    /// The hot path: `read` of the cached tokens if they are not due for refresh, under one
+    /// shard's read lock and without writing any counter shared between callers. Once per
     /// `revalidate_interval`, a caller also starts a look at the store in the background.
-    fn fresh_cached(&self, key: &TokenKey) -> Option<Arc<Cached>> {
-        let slots = self.inner.slots.load();
-        let slot = slots.get(key)?;
-        let cached = slot.cached.load_full()?;
-        let now = self.inner.clock.now();
-        if !cached.fresh(now) {
-            return None;
-        }
-        if cached.revalidation_due(now, self.inner.config.revalidate_interval) {
-            self.inner.revalidate(key, slot, cached.clone());
-        }
-        Some(cached)
-    }
-
-    pub(crate) fn slot(&self, key: &TokenKey) -> Arc<Slot> {
-        if let Some(slot) = self.inner.slots.load().get(key) {
-            return slot.clone();
-        }
-        let mut created = None;
-        self.inner.slots.rcu(|slots| {
-            let mut slots = Slots::clone(slots);
-            let slot = slots.entry(key.clone()).or_default().clone();
-            created = Some(slot);
-            slots
-        });
-        created.unwrap_or_default()
+    fn fresh_cached<R>(&self, key: &TokenKey, read: impl FnOnce(&Cached) -> R) -> Option<R> {
+        self.inner
+            .cache
+            .with(key, |slot| {
+                let cached = slot.cached.load();
+                let cached = cached.as_ref()?;
+                let now = self.inner.clock.now();
+                if !cached.fresh(now) {
+                    return None;
+                }
+                slot.touch(now);
+                if cached.revalidation_due(now, self.inner.config.revalidate_interval) {
+                    self.inner.revalidate(key, slot, cached.clone());
+                    self.inner.maybe_sweep();
+                }
+                Some(read(cached))
+            })
+            .flatten()
     }
 
     pub(crate) fn check_provider(&self, key: &TokenKey) -> Result<()> {
@@ -303,12 +300,18 @@ impl TokenManager {
     /// refresh is started in the background if due), else the result of the refresh in flight.
     async fn slow_path(&self, key: &TokenKey) -> Result<Arc<Cached>> {
         self.check_provider(key)?;
-        let slot = self.slot(key);
+        let mut slot = self.load(key).await?;
         let deadline = tokio::time::Instant::now().checked_add(self.inner.config.max_wait);
         loop {
             let now = self.inner.clock.now();
+            slot.touch(now);
             let (receiver, unusable) = {
                 let mut state = slot.flight();
+                if slot.is_evicted() {
+                    drop(state);
+                    slot = self.load(key).await?;
+                    continue;
+                }
                 let cached = slot.cached.load_full();
                 if let Some(cached) = &cached
                     && cached.fresh(now)
@@ -374,8 +377,14 @@ impl TokenManager {
         tokio::spawn(async move {
             let work = flight.slot.work.clone().lock_owned().await;
             inner.fly(&key, &flight, mode).await;
+            let slot = flight.slot.clone();
             drop(flight);
             drop(work);
+            // The row was gone or marked: nothing of it stays behind (unless callers still hold
+            // the slot; then a sweep takes it).
+            if slot.cached.load().is_none() {
+                inner.discard(&key, slot);
+            }
         });
         receiver
     }
@@ -444,18 +453,22 @@ impl TokenManager {
         // no refresh of this process runs across the save.
         let mut ordered = keys.clone();
         ordered.sort();
-        let slots: Vec<Arc<Slot>> = ordered.iter().map(|key| self.slot(key)).collect();
-        let mut locks = Vec::with_capacity(slots.len());
-        for slot in &slots {
-            locks.push(slot.work.clone().lock_owned().await);
+        ordered.dedup();
+        let mut locked = Vec::with_capacity(ordered.len());
+        for key in &ordered {
+            locked.push(self.lock_work(key).await);
         }
         let written = self.inner.store.save_grant(grant).await?;
         for (key, version) in written {
-            if let Some(tokens) = grant.tokens_of(key.principal()) {
-                self.cache_saved(&self.slot(&key), tokens.clone(), version);
+            let slot = ordered
+                .iter()
+                .position(|k| *k == key)
+                .and_then(|i| locked.get(i));
+            if let (Some((slot, _)), Some(tokens)) = (slot, grant.tokens_of(key.principal())) {
+                self.cache_saved(slot, tokens.clone(), version);
             }
         }
-        drop(locks);
+        drop(locked);
         Ok(keys)
     }
 
@@ -463,14 +476,14 @@ impl TokenManager {
     /// re-authorization mark.
     pub async fn save_tokens(&self, key: &TokenKey, tokens: TokenSet) -> Result<()> {
         self.check_provider(key)?;
-        let slot = self.slot(key);
-        let _work = slot.work.lock().await;
+        let (slot, _work) = self.lock_work(key).await;
         let version = self.inner.store.save(key, &tokens).await?;
         self.cache_saved(&slot, tokens, version);
         Ok(())
     }
 
     fn cache_saved(&self, slot: &Slot, tokens: TokenSet, version: u64) {
+        slot.touch(self.inner.clock.now());
         {
             let mut state = slot.flight();
             state.not_before = None;
@@ -493,10 +506,12 @@ impl TokenManager {
     /// if another process holds the refresh lease.
     pub async fn force_refresh(&self, key: &TokenKey) -> Result<TokenSet> {
         self.check_provider(key)?;
-        let slot = self.slot(key);
-        let receiver = {
+        let receiver = loop {
+            let slot = self.load(key).await?;
             let mut state = slot.flight();
-            self.start_flight(&slot, &mut state, key, Mode::Forced)
+            if !slot.is_evicted() {
+                break self.start_flight(&slot, &mut state, key, Mode::Forced);
+            }
         };
         Ok(self.wait(key, receiver, None).await?.tokens.clone())
     }
@@ -509,13 +524,14 @@ impl TokenManager {
     /// forgotten: call again later.
     pub async fn revoke_and_delete(&self, key: &TokenKey) -> Result<()> {
         self.check_provider(key)?;
-        let slot = self.slot(key);
-        let _work = slot.work.lock().await;
+        let (slot, work) = self.lock_work(key).await;
         if let Some(stored) = self.inner.store.get(key).await? {
             self.revoke(key, &stored.tokens).await?;
             self.inner.store.delete(key).await?;
         }
         slot.cached.store(None);
+        drop(work);
+        self.inner.discard(key, slot);
         Ok(())
     }
 
@@ -529,15 +545,17 @@ impl TokenManager {
             self.check_provider(key)?;
         }
         for key in &keys {
-            let slot = self.slot(key);
-            let _work = slot.work.lock().await;
+            let (_slot, _work) = self.lock_work(key).await;
             if let Some(stored) = self.inner.store.get(key).await? {
                 self.revoke(key, &stored.tokens).await?;
             }
         }
         self.inner.store.delete_installation(installation).await?;
         for key in &keys {
-            self.slot(key).cached.store(None);
+            if let Some(slot) = self.inner.cache.get(key) {
+                slot.cached.store(None);
+                self.inner.discard(key, slot);
+            }
         }
         Ok(())
     }

@@ -191,17 +191,28 @@ impl TokenManager {
     /// One refresh by the refresher: through the flight of `key` (joining one that runs), if the
     /// stored token will be due `ahead` from now; nothing while the slot backs off.
     async fn refresh_ahead(&self, key: &TokenKey, ahead: Duration) -> Step {
-        let slot = self.slot(key);
-        let receiver = {
+        // The cached slot, or one loaded from the store (a token set gone or marked meanwhile
+        // is not refreshed, and leaves nothing in the cache).
+        let (slot, receiver) = loop {
+            let Ok(slot) = self.load(key).await else {
+                return Step::Failed;
+            };
             let mut state = slot.flight();
+            // Evicted between the load and the flight lock: take the current slot instead, so
+            // that two slots of one key never refresh at once.
+            if slot.is_evicted() {
+                continue;
+            }
             let now = self.inner.clock.now();
             if state.not_before.is_some_and(|at| now < at) {
                 return Step::BackingOff;
             }
-            match state.running.as_ref() {
+            let receiver = match state.running.as_ref() {
                 Some((_, receiver)) => receiver.clone(),
                 None => self.start_flight(&slot, &mut state, key, Mode::Ahead(ahead)),
-            }
+            };
+            drop(state);
+            break (slot, receiver);
         };
         let outcome = self.wait(key, receiver, None).await;
         // A provider's `Retry-After` holds back the whole refresher, not one installation only.

@@ -4,13 +4,10 @@
 //! [`ManagerConfig::revalidate_interval`](crate::ManagerConfig::revalidate_interval) (see
 //! `revalidate.rs`).
 
-use std::sync::Arc;
-
 use oauth_core::{InstallationKey, Result, TokenKey};
 
 use crate::events::{TokenEvent, emit};
 use crate::manager::TokenManager;
-use crate::slot::Slot;
 
 impl TokenManager {
     /// Deletes one token set (the bot's, or one user's) from the store **without** revoking it
@@ -25,10 +22,11 @@ impl TokenManager {
     /// store read.
     pub async fn forget(&self, key: &TokenKey, reason: &str) -> Result<bool> {
         self.check_provider(key)?;
-        let slot = self.slot(key);
-        let _work = slot.work.lock().await;
+        let (slot, work) = self.lock_work(key).await;
         let existed = self.inner.store.delete(key).await?;
         slot.cached.store(None);
+        drop(work);
+        self.inner.discard(key, slot);
         if existed {
             self.removed(key, reason);
         }
@@ -51,16 +49,19 @@ impl TokenManager {
         }
         // The work locks in key order (as `save_grant` takes them): no refresh of this process
         // runs across the deletion.
-        let slots: Vec<Arc<Slot>> = keys.iter().map(|key| self.slot(key)).collect();
-        let mut locks = Vec::with_capacity(slots.len());
-        for slot in &slots {
-            locks.push(slot.work.clone().lock_owned().await);
+        let mut ordered = keys.clone();
+        ordered.sort();
+        ordered.dedup();
+        let mut locked = Vec::with_capacity(ordered.len());
+        for key in &ordered {
+            locked.push(self.lock_work(key).await);
         }
         self.inner.store.delete_installation(installation).await?;
-        for slot in &slots {
+        for (key, (slot, work)) in ordered.iter().zip(locked) {
             slot.cached.store(None);
+            drop(work);
+            self.inner.discard(key, slot);
         }
-        drop(locks);
         for key in &keys {
             self.removed(key, reason);
         }

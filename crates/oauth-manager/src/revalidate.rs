@@ -35,9 +35,12 @@ impl Inner {
     ) {
         let (inner, key, slot) = (self.clone(), key.clone(), slot.clone());
         tokio::spawn(async move {
-            let Ok(_work) = slot.work.clone().try_lock_owned() else {
+            let Ok(work) = slot.work.clone().try_lock_owned() else {
                 return;
             };
+            if slot.is_evicted() {
+                return;
+            }
             let still_cached = slot
                 .cached
                 .load()
@@ -50,10 +53,14 @@ impl Inner {
                 Ok(None) => {
                     slot.cached.store(None);
                     tracing::info!(token_set = %key, "deleted from the store by another replica: no longer served");
+                    drop(work);
+                    inner.discard(&key, slot);
                 }
                 Ok(Some(stored)) if stored.needs_reauthorization.is_some() => {
                     slot.cached.store(None);
                     tracing::info!(token_set = %key, "marked for re-authorization by another replica: no longer served");
+                    drop(work);
+                    inner.discard(&key, slot);
                 }
                 Ok(Some(stored)) if stored.version != seen.version => {
                     inner.cache(&slot, &stored);

@@ -98,6 +98,11 @@ impl Cached {
     }
 }
 
+/// Whole seconds since the Unix epoch (0 before it).
+pub(crate) fn seconds(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
 fn nanos(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH).map_or(0, nanos_of)
 }
@@ -152,9 +157,37 @@ pub(crate) struct Slot {
     pub(crate) work: Arc<tokio::sync::Mutex<()>>,
     /// Short critical sections only: never held across an `.await`.
     pub(crate) flight: Mutex<FlightState>,
+    /// Last use, in whole seconds of the manager's clock since the Unix epoch: written at most
+    /// once a second, so that callers of one token set on several cores do not fight over it.
+    used: AtomicU64,
+    /// Set once this slot left the cache (`eviction.rs`), with its flight and work locks held: a
+    /// caller that finds it so under either lock looks the key up again, so that no refresh,
+    /// save or removal ever runs on a slot the cache no longer holds.
+    evicted: AtomicBool,
 }
 
 impl Slot {
+    /// Records a use at `now`.
+    pub(crate) fn touch(&self, now: SystemTime) {
+        let secs = seconds(now);
+        if self.used.load(Ordering::Relaxed) != secs {
+            self.used.store(secs, Ordering::Relaxed);
+        }
+    }
+
+    /// The last use, in seconds since the Unix epoch.
+    pub(crate) fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn is_evicted(&self) -> bool {
+        self.evicted.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn mark_evicted(&self) {
+        self.evicted.store(true, Ordering::Release);
+    }
+
     pub(crate) fn flight(&self) -> std::sync::MutexGuard<'_, FlightState> {
         self.flight
             .lock()
