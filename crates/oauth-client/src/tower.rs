@@ -1,6 +1,6 @@
 //! [`ManagedAuthLayer`]: the same managed tokens as [`ManagedAuth`](crate::ManagedAuth), as a
 //! `tower` layer over any HTTP client service (hyper-util's `Client`, other Slack crates built on
-//! tower). The decisions are the middleware's ([`decide`](crate::decide)); this file only sends
+//! tower). The decisions are the middleware's (one private module, `decide.rs`); this file only sends
 //! and reads.
 
 use std::fmt;
