@@ -18,7 +18,7 @@ use oauth_core::{
 };
 use oauth_manager::TokenManager;
 use oauth_sandbox::Sandbox;
-use tower::{Layer as _, Service as _, ServiceExt as _};
+use tower::{Layer as _, ServiceExt as _};
 
 use crate::report::{Report, median, ops};
 
@@ -52,6 +52,29 @@ where
         }
     }
     Some((per_task * concurrency) as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Sends `request` through the tower `service` and says whether Slack answered `{"ok":true…`.
+async fn answered_ok<S, B>(
+    mut service: S,
+    request: http::Result<http::Request<Full<Bytes>>>,
+) -> bool
+where
+    S: tower::Service<http::Request<Full<Bytes>>, Response = http::Response<B>>,
+    B: http_body::Body,
+{
+    let Ok(request) = request else { return false };
+    let Ok(ready) = service.ready().await else {
+        return false;
+    };
+    match ready.call(request).await {
+        Ok(answer) => answer
+            .into_body()
+            .collect()
+            .await
+            .is_ok_and(|body| body.to_bytes().starts_with(b"{\"ok\":true")),
+        Err(_) => false,
+    }
 }
 
 pub(crate) async fn run(report: &mut Report) {
@@ -173,21 +196,8 @@ pub(crate) async fn run(report: &mut Report) {
             };
             let (hyper, bare_request) = (hyper.clone(), request.clone());
             let Some(b) = rate(concurrency, move || {
-                let (mut hyper, request) = (hyper.clone(), bare_request(true));
-                async move {
-                    let Ok(request) = request else { return false };
-                    match hyper.ready().await {
-                        Ok(ready) => match ready.call(request).await {
-                            Ok(r) => r
-                                .into_body()
-                                .collect()
-                                .await
-                                .is_ok_and(|b| b.to_bytes().starts_with(b"{\"ok\":true")),
-                            Err(_) => false,
-                        },
-                        Err(_) => false,
-                    }
-                }
+                let (hyper, request) = (hyper.clone(), bare_request(true));
+                answered_ok(hyper, request)
             })
             .await
             else {
@@ -196,21 +206,8 @@ pub(crate) async fn run(report: &mut Report) {
             };
             let layered = layered.clone();
             let Some(m) = rate(concurrency, move || {
-                let (mut layered, request) = (layered.clone(), request(false));
-                async move {
-                    let Ok(request) = request else { return false };
-                    match layered.ready().await {
-                        Ok(ready) => match ready.call(request).await {
-                            Ok(r) => r
-                                .into_body()
-                                .collect()
-                                .await
-                                .is_ok_and(|b| b.to_bytes().starts_with(b"{\"ok\":true")),
-                            Err(_) => false,
-                        },
-                        Err(_) => false,
-                    }
-                }
+                let (layered, request) = (layered.clone(), request(false));
+                answered_ok(layered, request)
             })
             .await
             else {
