@@ -5,8 +5,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oauth_core::{
-    CasOutcome, Error, Installation, InstallationKey, ProviderId, Result, StoredTokenSet, TokenKey,
-    TokenStore,
+    CasOutcome, DueToken, Error, Installation, InstallationKey, ProviderId, Result, StoredTokenSet,
+    TokenKey, TokenStore,
 };
 use sqlx::{ColumnIndex, Decode, Type};
 
@@ -86,6 +86,28 @@ where
         from_ms(col(row, "installed_at_ms")?),
         encryption,
     )
+}
+
+/// The token keys of a page's rows (provider, installation key, principal).
+pub(crate) fn token_keys(found: Vec<(String, String, String)>) -> Result<Vec<TokenKey>> {
+    found
+        .into_iter()
+        .map(|(provider, installation, principal)| token_key(provider, installation, &principal))
+        .collect()
+}
+
+/// The due token sets of a page's rows (expiry in milliseconds, provider, installation key,
+/// principal).
+pub(crate) fn due_tokens(found: Vec<(i64, String, String, String)>) -> Result<Vec<DueToken>> {
+    found
+        .into_iter()
+        .map(|(expires_at, provider, installation, principal)| {
+            Ok(DueToken::new(
+                token_key(provider, installation, &principal)?,
+                from_ms(expires_at),
+            ))
+        })
+        .collect()
 }
 
 /// A token key from its columns.

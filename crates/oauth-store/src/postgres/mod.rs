@@ -352,13 +352,7 @@ impl TokenStore for PostgresTokenStore {
             .fetch_all(&self.pool)
             .await
             .map_err(storage_error("cannot list the PostgreSQL token store"))?;
-        let keys = found
-            .into_iter()
-            .map(|(provider, installation, principal)| {
-                rows::token_key(provider, installation, &principal)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Page::new(keys, limit))
+        Ok(Page::new(rows::token_keys(found)?, limit))
     }
 
     async fn due_for_refresh(
@@ -388,15 +382,7 @@ impl TokenStore for PostgresTokenStore {
             .map_err(storage_error(
                 "cannot read the due token sets of the PostgreSQL token store",
             ))?;
-        found
-            .into_iter()
-            .map(|(expires_at, provider, installation, principal)| {
-                Ok(DueToken::new(
-                    rows::token_key(provider, installation, &principal)?,
-                    from_ms(expires_at),
-                ))
-            })
-            .collect()
+        rows::due_tokens(found)
     }
 
     async fn installation(&self, key: &InstallationKey) -> Result<Option<Installation>> {
