@@ -23,7 +23,7 @@ use tower::{Layer as _, ServiceExt as _};
 use crate::report::{Report, median, ops};
 
 const CALLS: usize = 4_000;
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 9;
 
 /// Runs `CALLS` calls of `call` with `concurrency` tasks; calls per second, or `None` if a call
 /// failed.
@@ -52,6 +52,39 @@ where
         }
     }
     Some((per_task * concurrency) as f64 / started.elapsed().as_secs_f64())
+}
+
+/// `bare` against `through` at `concurrency`: one round of each first to open the connections,
+/// then `ROUNDS` rounds taking turns at going first; the table cells of the median rates and the
+/// median of each round's ratio. `None` if a call failed.
+async fn compare<B, BF, T, TF>(concurrency: usize, bare: B, through: T) -> Option<String>
+where
+    B: Fn() -> BF + Clone + Send + 'static,
+    BF: std::future::Future<Output = bool> + Send,
+    T: Fn() -> TF + Clone + Send + 'static,
+    TF: std::future::Future<Output = bool> + Send,
+{
+    rate(concurrency, bare.clone()).await?;
+    rate(concurrency, through.clone()).await?;
+    let (mut bares, mut throughs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let (b, t) = if round % 2 == 0 {
+            let b = rate(concurrency, bare.clone()).await?;
+            (b, rate(concurrency, through.clone()).await?)
+        } else {
+            let t = rate(concurrency, through.clone()).await?;
+            (rate(concurrency, bare.clone()).await?, t)
+        };
+        bares.push(b);
+        throughs.push(t);
+        ratios.push(t / b);
+    }
+    Some(format!(
+        "{} | {} | {:.2}×",
+        ops(median(&mut bares)),
+        ops(median(&mut throughs)),
+        median(&mut ratios)
+    ))
 }
 
 /// Sends `request` through the tower `service` and says whether Slack answered `{"ok":true…`.
@@ -132,102 +165,68 @@ pub(crate) async fn run(report: &mut Report) {
     let layered = ManagedAuthLayer::new(manager.clone(), key).layer(hyper.clone());
     let mut rows = Vec::new();
     for concurrency in [1, 64] {
-        let (mut bare, mut through) = (Vec::new(), Vec::new());
-        for _ in 0..ROUNDS {
-            let (http, api1, bearer) = (http.clone(), api.clone(), bearer.clone());
-            let Some(b) = rate(concurrency, move || {
-                let (http, api, bearer) = (http.clone(), api1.clone(), bearer.clone());
-                async move {
-                    match http.post(api).header("authorization", bearer).send().await {
-                        Ok(r) => r
-                            .bytes()
-                            .await
-                            .is_ok_and(|b| b.starts_with(b"{\"ok\":true")),
-                        Err(_) => false,
-                    }
+        let (http, api1, bearer1) = (http.clone(), api.clone(), bearer.clone());
+        let bare = move || {
+            let (http, api, bearer) = (http.clone(), api1.clone(), bearer1.clone());
+            async move {
+                match http.post(api).header("authorization", bearer).send().await {
+                    Ok(r) => r
+                        .bytes()
+                        .await
+                        .is_ok_and(|b| b.starts_with(b"{\"ok\":true")),
+                    Err(_) => false,
                 }
-            })
-            .await
-            else {
-                eprintln!("client benchmark invalid: a bare call failed");
-                return;
-            };
-            let (managed, api2) = (managed.clone(), api.clone());
-            let Some(m) = rate(concurrency, move || {
-                let (managed, api) = (managed.clone(), api2.clone());
-                async move {
-                    match managed.post(api).send().await {
-                        Ok(r) => r
-                            .bytes()
-                            .await
-                            .is_ok_and(|b| b.starts_with(b"{\"ok\":true")),
-                        Err(_) => false,
-                    }
+            }
+        };
+        let (managed, api2) = (managed.clone(), api.clone());
+        let through = move || {
+            let (managed, api) = (managed.clone(), api2.clone());
+            async move {
+                match managed.post(api).send().await {
+                    Ok(r) => r
+                        .bytes()
+                        .await
+                        .is_ok_and(|b| b.starts_with(b"{\"ok\":true")),
+                    Err(_) => false,
                 }
-            })
-            .await
-            else {
-                eprintln!("client benchmark invalid: a call through ManagedAuth failed");
-                return;
-            };
-            bare.push(b);
-            through.push(m);
-        }
-        let (bare, through) = (median(&mut bare), median(&mut through));
-        rows.push(format!(
-            "| {concurrency} | reqwest | {} | {} | {:.2}× |",
-            ops(bare),
-            ops(through),
-            through / bare
-        ));
+            }
+        };
+        let Some(row) = compare(concurrency, bare, through).await else {
+            eprintln!("client benchmark invalid: a reqwest call failed");
+            return;
+        };
+        rows.push(format!("| {concurrency} | reqwest | {row} |"));
     }
     for concurrency in [1, 64] {
-        let (mut bare, mut through) = (Vec::new(), Vec::new());
-        for _ in 0..ROUNDS {
-            let request = {
-                let (api, bearer) = (api.clone(), bearer.clone());
-                move |with_token: bool| {
-                    let mut request = http::Request::post(api.as_str());
-                    if with_token {
-                        request = request.header("authorization", bearer.as_str());
-                    }
-                    request.body(Full::new(Bytes::new()))
+        let request = {
+            let (api, bearer) = (api.clone(), bearer.clone());
+            move |with_token: bool| {
+                let mut request = http::Request::post(api.as_str());
+                if with_token {
+                    request = request.header("authorization", bearer.as_str());
                 }
-            };
-            let (hyper, bare_request) = (hyper.clone(), request.clone());
-            let Some(b) = rate(concurrency, move || {
-                let (hyper, request) = (hyper.clone(), bare_request(true));
-                answered_ok(hyper, request)
-            })
-            .await
-            else {
-                eprintln!("client benchmark invalid: a bare hyper call failed");
-                return;
-            };
-            let layered = layered.clone();
-            let Some(m) = rate(concurrency, move || {
-                let (layered, request) = (layered.clone(), request(false));
-                answered_ok(layered, request)
-            })
-            .await
-            else {
-                eprintln!("client benchmark invalid: a call through ManagedAuthLayer failed");
-                return;
-            };
-            bare.push(b);
-            through.push(m);
-        }
-        let (bare, through) = (median(&mut bare), median(&mut through));
-        rows.push(format!(
-            "| {concurrency} | hyper-util + tower | {} | {} | {:.2}× |",
-            ops(bare),
-            ops(through),
-            through / bare
-        ));
+                request.body(Full::new(Bytes::new()))
+            }
+        };
+        let (hyper, bare_request) = (hyper.clone(), request.clone());
+        let bare = move || {
+            let (hyper, request) = (hyper.clone(), bare_request(true));
+            answered_ok(hyper, request)
+        };
+        let layered = layered.clone();
+        let through = move || {
+            let (layered, request) = (layered.clone(), request(false));
+            answered_ok(layered, request)
+        };
+        let Some(row) = compare(concurrency, bare, through).await else {
+            eprintln!("client benchmark invalid: a hyper call failed");
+            return;
+        };
+        rows.push(format!("| {concurrency} | hyper-util + tower | {row} |"));
     }
     report.section(format!(
         "## API calls with managed tokens\n\n`chat.postMessage` against oauth-sandbox (in process, loopback; the \
-         sandbox checks the token and answers `{{\"ok\":true}}`), {CALLS} calls a round, {ROUNDS} rounds, medians: \
+         sandbox checks the token and answers `{{\"ok\":true}}`), {CALLS} calls a round; a round of each to open the connections, then {ROUNDS} rounds taking turns at going first, medians (the ratio is the median of each round's): \
          through `oauth-client`'s `ManagedAuth` (the token from the `TokenManager`'s cache, the Slack body read to \
          check for a refused token) against a bare `reqwest` call with a fixed `Authorization` header, and through \
          its tower layer `ManagedAuthLayer` around hyper-util's client against that client bare, in the same \

@@ -116,7 +116,7 @@ impl ManagedAuth {
     ) -> reqwest_middleware::Result<(Response, TokenVerdict)> {
         let value = Decider::bearer(key, token).map_err(reqwest_middleware::Error::middleware)?;
         request.headers_mut().insert(AUTHORIZATION, value);
-        let response = next.run(request, extensions).await?;
+        let mut response = next.run(request, extensions).await?;
         let provider = self.decider.manager().provider().provider_id();
         if !needs_body(&provider, response.status(), response.headers()) {
             let verdict = verdict(&provider, response.status(), None);
@@ -126,7 +126,7 @@ impl ManagedAuth {
         let status = response.status();
         let version = response.version();
         let url = response.url().clone();
-        let headers = response.headers().clone();
+        let headers = std::mem::take(response.headers_mut());
         let body: Bytes = response.bytes().await?;
         let verdict = verdict(&provider, status, Some(&body));
         let mut rebuilt = http::Response::builder()
